@@ -1,0 +1,161 @@
+//! The Connection contract every protocol implements and every driver drives.
+
+use crate::error::{Error, ErrorCode};
+use crate::event::Event;
+use crate::head::{RequestHead, ResponseHead};
+use crate::header::HeaderList;
+use crate::stream::StreamId;
+use crate::time::Instant;
+use bytes::{Bytes, BytesMut};
+
+/// A protocol connection as a pure state machine: bytes and time in, events
+/// and bytes out. Implemented by HTTP/1.1, HTTP/2, TLS and the
+/// auto-selecting HTTP connection, so every driver carries every protocol.
+///
+/// # Calling contract
+///
+/// * `handle_*` puts something in, `poll_*` takes something out.
+/// * Time is passed in as [`Instant`]; the connection never reads a clock.
+///   `now` must never go backwards.
+/// * After **any** call that puts something in (input, EOF, timeout, a
+///   command), the driver drains, in this order: transmit
+///   ([`poll_transmit`](Self::poll_transmit) until it yields nothing or the
+///   socket would block), then events ([`poll_event`](Self::poll_event) until
+///   `None`), then reads the next deadline ([`poll_timeout`](Self::poll_timeout)).
+///   Commands the application issues while handling events are more input, so
+///   the loop goes round again.
+/// * Input is taken only as fast as the connection can buffer it:
+///   [`handle_input`](Self::handle_input) returns how many bytes it took and
+///   may take fewer (even 0) while unread events or unsent output are over
+///   their caps. The driver keeps the rest, drains, and offers it again.
+/// * A protocol error from the peer queues the protocol's answer (a status
+///   and close for HTTP/1, RST_STREAM or GOAWAY for HTTP/2), is reported as
+///   [`Event::Error`], and for connection errors is returned by every later
+///   input call (errors are sticky). A mistake in a command returns
+///   [`Error::User`] and changes nothing.
+/// * [`Event::Closed`] comes last, after every queued byte was transmitted:
+///   then the driver closes the transport.
+///
+/// # A driver's loop
+///
+/// ```
+/// use sockless_core::{Connection, Event, Instant};
+///
+/// /// A transport as a driver sees it (a socket, a pipe, a serial line).
+/// trait Transport {
+///     fn read(&mut self, buf: &mut [u8]) -> usize; // 0 = EOF
+///     fn write_vectored(&mut self, bufs: &[&[u8]]) -> usize;
+///     fn now(&self) -> Instant;
+///     fn wait_readable_until(&mut self, deadline: Option<Instant>) -> bool; // false = timed out
+/// }
+///
+/// fn drive<C: Connection, T: Transport>(conn: &mut C, io: &mut T, mut on_event: impl FnMut(&mut C, Event)) {
+///     loop {
+///         // 1. transmit everything queued, as one vectored write per round
+///         loop {
+///             let mut slices: [&[u8]; 16] = [&[]; 16];
+///             let n = conn.poll_transmit(&mut slices);
+///             if n == 0 { break; }
+///             let written = io.write_vectored(&slices[..n]);
+///             conn.advance_transmit(written);
+///         }
+///         // 2. then events; the application's commands go straight back in
+///         while let Some(event) = conn.poll_event() {
+///             let closed = matches!(event, Event::Closed(_));
+///             on_event(conn, event);
+///             if closed { return; }
+///         }
+///         // 3. then the next deadline, and wait for input or for it
+///         let deadline = conn.poll_timeout();
+///         if io.wait_readable_until(deadline) {
+///             let now = io.now();
+///             let buf = conn.input_buffer();
+///             let n = io.read(buf);
+///             if n == 0 { conn.handle_eof(now); } else { let _ = conn.commit_input(now, n); }
+///         } else {
+///             conn.handle_timeout(io.now());
+///         }
+///     }
+/// }
+/// ```
+pub trait Connection {
+    /// Copy-in input: offers `input`, returns how many bytes were taken
+    /// (possibly fewer than offered, see the contract).
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error>;
+
+    /// The peer closed its sending side (read returned 0).
+    fn handle_eof(&mut self, now: Instant);
+
+    /// Zero-copy input, step 1: lends a buffer for the driver to read into.
+    /// An empty slice means "no input wanted now" (see the contract).
+    fn input_buffer(&mut self) -> &mut [u8];
+
+    /// Zero-copy input, step 2: the first `n` bytes of the lent buffer hold
+    /// new input.
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error>;
+
+    /// Owned-buffer input for completion IO (io_uring, IOCP): takes an empty
+    /// buffer with spare capacity that the kernel fills while the connection
+    /// keeps running. Give it back with [`return_input_buffer`](Self::return_input_buffer).
+    fn take_input_buffer(&mut self) -> BytesMut;
+
+    /// Owned-buffer input, step 2: the buffer from
+    /// [`take_input_buffer`](Self::take_input_buffer), its length covering the
+    /// bytes read.
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error>;
+
+    /// Fills `out` with the slices to write next, framing bytes and body
+    /// [`Bytes`] passed through untouched; returns how many slices it filled.
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize;
+
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) offered were written.
+    fn advance_transmit(&mut self, n: usize);
+
+    /// The next event, if any.
+    fn poll_event(&mut self) -> Option<Event>;
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout)
+    /// must be called, if any timer runs.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Fires every timer due at `now`.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// Client: starts a request on a new stream and returns it. With
+    /// `end_stream` the request has no body.
+    fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error>;
+
+    /// Server: sends a response head (1xx heads may come before the final one).
+    /// With `end_stream` the response has no body.
+    fn send_response(&mut self, stream: StreamId, head: &ResponseHead, end_stream: bool) -> Result<(), Error>;
+
+    /// Sends body bytes; returns how many were accepted (flow control and the
+    /// send-buffer cap apply). `end_stream` takes effect only if all of
+    /// `data` was accepted.
+    fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<usize, Error>;
+
+    /// Sends trailers, ending the stream.
+    fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error>;
+
+    /// The application starts reading this stream's body: a `100 Continue`
+    /// the peer waits for goes out now.
+    fn read_body(&mut self, stream: StreamId) -> Result<(), Error>;
+
+    /// The application consumed `n` bytes of this stream's body (HTTP/2
+    /// returns them to the flow-control window; HTTP/1 buffers are bounded
+    /// by the input cap and ignore this).
+    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error>;
+
+    /// Abandons a stream (RST_STREAM on HTTP/2; on HTTP/1.1 the connection
+    /// closes, the only way to abandon an exchange).
+    fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error>;
+
+    /// Sends a PING (HTTP/2); HTTP/1.1 returns [`UserError::Unsupported`](crate::UserError::Unsupported).
+    fn ping(&mut self, now: Instant) -> Result<(), Error>;
+
+    /// Graceful shutdown: no new streams, in-flight ones finish, then close.
+    fn shutdown(&mut self, now: Instant);
+
+    /// Whether the connection is finished and its output is flushed.
+    fn is_closed(&self) -> bool;
+}
