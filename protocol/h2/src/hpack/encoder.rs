@@ -30,7 +30,7 @@ const PROBES: usize = 8;
 /// Strategy: a full match in the static or dynamic table becomes an indexed field; otherwise the
 /// field is sent as a literal that references a matching name if there is one, and is added to
 /// the dynamic table unless it is sensitive or would take more than three quarters of the table.
-/// Strings are Huffman-coded when that is shorter. Sensitive fields (the per-field flag, or a
+/// Strings are Huffman-coded unless that would be longer. Sensitive fields (the per-field flag, or a
 /// name in [`SENSITIVE_NAMES`]) are sent "never indexed". Dynamic entries are found through a
 /// small hash index on name and on name + value.
 #[derive(Debug, Clone)]
@@ -103,7 +103,8 @@ impl Encoder {
         }
     }
 
-    /// Turns Huffman coding on (the default: used for a string only when it is shorter) or off.
+    /// Turns Huffman coding on (the default: used for a string unless it would be longer than the
+    /// raw string) or off.
     pub fn set_huffman(&mut self, on: bool) {
         self.huffman = on;
     }
@@ -212,9 +213,10 @@ impl Encoder {
 
     #[inline]
     fn string(&self, s: &[u8], dst: &mut Vec<u8>) {
-        if self.huffman && s.len() > 1 {
+        if self.huffman && !s.is_empty() {
+            // Ties go to Huffman, as in RFC 7541 Appendix C.6 ("307" takes three bytes either way).
             let len = huffman::encoded_len(s);
-            if len < s.len() {
+            if len <= s.len() {
                 encode_integer(len, 7, 0x80, dst);
                 huffman::encode(s, dst);
                 return;

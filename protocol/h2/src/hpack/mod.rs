@@ -4,7 +4,7 @@
 //!   enforcing the dynamic table size rules of section 4.2 and a header list size limit (RFC
 //!   9113 `SETTINGS_MAX_HEADER_LIST_SIZE` accounting) while it decodes.
 //! - [`Encoder`] encodes header blocks using the static table, a hash-indexed dynamic table,
-//!   Huffman coding when it is shorter, and never-indexed literals for sensitive fields.
+//!   Huffman coding unless it is longer, and never-indexed literals for sensitive fields.
 //! - [`integer`], [`huffman`] and [`table`] are the building blocks, public for tests and fuzzing.
 //!
 //! Everything is `no_std` + `alloc` and free of `unsafe`; no input makes the decoder panic.
