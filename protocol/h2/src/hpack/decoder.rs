@@ -438,3 +438,234 @@ impl Decoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpack::integer::encode_integer;
+    use alloc::vec;
+
+    type Fields = Vec<(Vec<u8>, Vec<u8>, bool)>;
+
+    fn run(d: &mut Decoder, block: &[u8], limit: usize) -> Result<Fields, DecoderError> {
+        let mut out = Vec::new();
+        d.decode(block, limit, |n: &[u8], v: &[u8], s| {
+            out.push((n.to_vec(), v.to_vec(), s));
+            Ok::<(), DecoderError>(())
+        })?;
+        Ok(out)
+    }
+
+    fn literal_indexed(name: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x40];
+        encode_integer(name.len(), 7, 0, &mut b);
+        b.extend_from_slice(name);
+        encode_integer(value.len(), 7, 0, &mut b);
+        b.extend_from_slice(value);
+        b
+    }
+
+    fn size_update(n: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        encode_integer(n, 5, 0x20, &mut b);
+        b
+    }
+
+    #[test]
+    fn size_update_only_at_start() {
+        let mut d = Decoder::new(4096);
+        let mut block = vec![0x82];
+        block.extend(size_update(100));
+        assert_eq!(
+            run(&mut d, &block, 1000),
+            Err(DecoderError::TableSizeUpdateNotAtStart)
+        );
+        // Two updates at the start are fine.
+        let mut d = Decoder::new(4096);
+        let mut block = size_update(0);
+        block.extend(size_update(4096));
+        block.push(0x82);
+        assert_eq!(run(&mut d, &block, 1000).unwrap().len(), 1);
+        assert_eq!(d.table().max_size(), 4096);
+    }
+
+    #[test]
+    fn size_update_above_our_setting() {
+        let mut d = Decoder::new(4096);
+        assert_eq!(
+            run(&mut d, &size_update(4097), 1000),
+            Err(DecoderError::TableSizeUpdateTooLarge {
+                requested: 4097,
+                max: 4096
+            })
+        );
+        d.set_max_table_size(8192);
+        assert!(run(&mut d, &size_update(8192), 1000).is_ok());
+        assert_eq!(d.table().max_size(), 8192);
+    }
+
+    #[test]
+    fn lowering_requires_an_update() {
+        let mut d = Decoder::new(4096);
+        run(&mut d, &literal_indexed(b"a", b"b"), 1000).unwrap();
+        d.set_max_table_size(100);
+        assert_eq!(
+            run(&mut d, &[0x82], 1000),
+            Err(DecoderError::MissingTableSizeUpdate)
+        );
+        // An update above the smallest value set does not satisfy the requirement.
+        let mut d = Decoder::new(4096);
+        d.set_max_table_size(0);
+        d.set_max_table_size(4096);
+        assert_eq!(
+            run(&mut d, &size_update(4096), 1000),
+            Err(DecoderError::MissingTableSizeUpdate)
+        );
+        let mut d = Decoder::new(4096);
+        run(&mut d, &literal_indexed(b"a", b"b"), 1000).unwrap();
+        d.set_max_table_size(0);
+        d.set_max_table_size(4096);
+        let mut block = size_update(0);
+        block.extend(size_update(4096));
+        block.push(0xbe); // the evicted entry is gone
+        assert_eq!(
+            run(&mut d, &block, 1000),
+            Err(DecoderError::InvalidIndex(62))
+        );
+        // Then the requirement is met and later blocks need nothing.
+        assert!(run(&mut d, &[0x82], 1000).is_ok());
+        // Raising the setting needs no update.
+        let mut d = Decoder::new(4096);
+        d.set_max_table_size(8192);
+        assert!(run(&mut d, &[0x82], 1000).is_ok());
+    }
+
+    #[test]
+    fn invalid_indices_and_truncation() {
+        let mut d = Decoder::new(4096);
+        assert_eq!(
+            run(&mut d, &[0x80], 1000),
+            Err(DecoderError::InvalidIndex(0))
+        );
+        assert_eq!(
+            run(&mut d, &[0xbe], 1000),
+            Err(DecoderError::InvalidIndex(62))
+        );
+        assert_eq!(
+            run(&mut d, &[0x7f, 0x00], 1000),
+            Err(DecoderError::InvalidIndex(63))
+        );
+        assert_eq!(
+            run(&mut d, &[0x40, 0x03, b'a'], 1000),
+            Err(DecoderError::Truncated)
+        );
+        assert_eq!(run(&mut d, &[0x40], 1000), Err(DecoderError::Truncated));
+        assert_eq!(run(&mut d, &[0xff], 1000), Err(DecoderError::Truncated));
+        assert_eq!(
+            run(&mut d, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 1000),
+            Err(DecoderError::IntegerOverflow)
+        );
+        assert_eq!(
+            run(&mut d, &[0x00, 0x81, 0xff, 0x00], 1000),
+            Err(DecoderError::HuffmanPadding)
+        );
+        assert_eq!(
+            run(&mut d, &[0x00, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00], 1000),
+            Err(DecoderError::HuffmanEos)
+        );
+        assert_eq!(run(&mut d, &[], 1000), Ok(vec![]));
+    }
+
+    #[test]
+    fn header_list_limit_stops_early_and_keeps_table_in_step() {
+        let mut d = Decoder::new(4096);
+        // 32 + 1 + 1 = 34 per field.
+        let mut block = literal_indexed(b"a", b"b");
+        block.extend(literal_indexed(b"c", b"d"));
+        block.extend(literal_indexed(b"e", b"f"));
+        let mut seen = 0;
+        let r = d.decode(&block, 70, |_, _, _| {
+            seen += 1;
+            Ok::<(), DecoderError>(())
+        });
+        assert_eq!(r, Err(DecoderError::HeaderListTooLarge { limit: 70 }));
+        assert_eq!(seen, 2);
+        // All three were still inserted.
+        assert_eq!(d.table().len(), 3);
+        assert_eq!(run(&mut d, &[0xbe], 100).unwrap()[0].0, b"e");
+        // An HPACK bomb: one huge entry referenced many times.
+        let mut d = Decoder::new(4096);
+        let mut block = literal_indexed(b"x", &[b'y'; 4000]);
+        block.resize(block.len() + 10_000, 0xbe);
+        let mut total = 0;
+        let r = d.decode(&block, 16 * 1024, |n, v, _| {
+            total += n.len() + v.len() + 32;
+            Ok::<(), DecoderError>(())
+        });
+        assert_eq!(
+            r,
+            Err(DecoderError::HeaderListTooLarge { limit: 16 * 1024 })
+        );
+        assert!(total <= 16 * 1024);
+        // A long Huffman string is cut off at the budget.
+        let mut d = Decoder::new(4096);
+        let mut block = vec![0x00, 0x01, b'n'];
+        let mut value = Vec::new();
+        huffman::encode(&[b'0'; 1000], &mut value);
+        encode_integer(value.len(), 7, 0x80, &mut block);
+        block.extend(&value);
+        assert_eq!(
+            run(&mut d, &block, 500),
+            Err(DecoderError::HeaderListTooLarge { limit: 500 })
+        );
+        assert!(
+            d.scratch.len() >= 1000,
+            "the rest of the block was still decoded"
+        );
+    }
+
+    #[test]
+    fn oversized_entry_with_dynamic_name_empties_table() {
+        let mut d = Decoder::new(100);
+        run(&mut d, &literal_indexed(b"name", b"v"), 1000).unwrap();
+        // Literal with indexing, name = dynamic 62, value of 80 bytes: 4 + 80 + 32 > 100.
+        let mut block = vec![0x7e];
+        encode_integer(80, 7, 0, &mut block);
+        block.extend([b'z'; 80]);
+        let got = run(&mut d, &block, 1000).unwrap();
+        assert_eq!(got, vec![(b"name".to_vec(), vec![b'z'; 80], false)]);
+        assert_eq!(d.table().len(), 0);
+        // Same with a value that fits: the entry names itself after the evicted one.
+        let mut d = Decoder::new(100);
+        run(&mut d, &literal_indexed(b"name", b"v"), 1000).unwrap();
+        let mut block = vec![0x7e];
+        encode_integer(60, 7, 0, &mut block);
+        block.extend([b'z'; 60]);
+        let got = run(&mut d, &block, 1000).unwrap();
+        assert_eq!(got, vec![(b"name".to_vec(), vec![b'z'; 60], false)]);
+        assert_eq!(d.table().len(), 1);
+    }
+
+    #[test]
+    fn callback_error_is_returned() {
+        #[derive(Debug, PartialEq)]
+        enum MyError {
+            Hpack(DecoderError),
+            Refused,
+        }
+        impl From<DecoderError> for MyError {
+            fn from(e: DecoderError) -> Self {
+                MyError::Hpack(e)
+            }
+        }
+        let mut d = Decoder::new(4096);
+        assert_eq!(
+            d.decode(&[0x82, 0x84], 1000, |_, _, _| Err(MyError::Refused)),
+            Err(MyError::Refused)
+        );
+        assert_eq!(
+            d.decode(&[0x80], 1000, |_, _, _| Ok(())),
+            Err(MyError::Hpack(DecoderError::InvalidIndex(0)))
+        );
+    }
+}

@@ -377,3 +377,139 @@ fn hash_name(name: &[u8]) -> u32 {
 fn hash_field(name: &[u8], value: &[u8]) -> u32 {
     finish(hash_bytes(hash_bytes(0x9e37_79b9, name), value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpack::{Decoder, DecoderError};
+
+    type Fields = Vec<(Vec<u8>, Vec<u8>, bool)>;
+
+    fn decode(d: &mut Decoder, block: &[u8]) -> Fields {
+        let mut out = Vec::new();
+        d.decode(block, usize::MAX, |n: &[u8], v: &[u8], s| {
+            out.push((n.to_vec(), v.to_vec(), s));
+            Ok::<(), DecoderError>(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn size_updates_min_then_final() {
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        e.encode([("x-a", "1")], &mut out);
+        e.set_max_table_size(100);
+        e.set_max_table_size(2000);
+        out.clear();
+        e.encode([(":method", "GET")], &mut out);
+        // 0x3f 0x45 = 100, 0x3f 0xb1 0x0f = 2000, then the field.
+        assert_eq!(out, [0x3f, 0x45, 0x3f, 0xb1, 0x0f, 0x82]);
+        assert_eq!(e.table().max_size(), 2000);
+        // The smallest is the final one: a single update.
+        e.set_max_table_size(1000);
+        e.set_max_table_size(0);
+        out.clear();
+        e.encode([(":method", "GET")], &mut out);
+        assert_eq!(out, [0x20, 0x82]);
+        // Nothing owed when the size does not change.
+        e.set_max_table_size(0);
+        out.clear();
+        e.encode([(":method", "GET")], &mut out);
+        assert_eq!(out, [0x82]);
+        // The cap bounds what a peer can make us use.
+        e.set_table_size_cap(1024);
+        e.set_max_table_size(1 << 30);
+        out.clear();
+        e.encode(core::iter::empty::<(&[u8], &[u8])>(), &mut out);
+        assert_eq!(out, [0x3f, 0xe1, 0x07]);
+        assert_eq!(e.table().max_size(), 1024);
+    }
+
+    #[test]
+    fn decoder_follows_size_changes() {
+        let mut e = Encoder::new();
+        let mut d = Decoder::new(4096);
+        let fields = [("x-one", "1"), ("x-two", "22")];
+        for size in [4096, 0, 100, 4096, 50, 4096] {
+            e.set_max_table_size(size);
+            d.set_max_table_size(size);
+            for _ in 0..3 {
+                let mut out = Vec::new();
+                e.encode(fields, &mut out);
+                assert_eq!(decode(&mut d, &out).len(), 2);
+                assert_eq!(e.table().size(), d.table().size());
+            }
+        }
+    }
+
+    #[test]
+    fn sensitive_fields_are_never_indexed() {
+        let mut e = Encoder::new();
+        let mut d = Decoder::new(4096);
+        let mut out = Vec::new();
+        e.encode_fields(
+            [
+                ("authorization", "Basic x", false),
+                ("cookie", "a=b", false),
+                ("set-cookie", "c=d", false),
+                ("proxy-authorization", "p", false),
+                ("x-secret", "s", true),
+                ("x-plain", "p", false),
+            ],
+            &mut out,
+        );
+        let got = decode(&mut d, &out);
+        let flags: Vec<bool> = got.iter().map(|f| f.2).collect();
+        assert_eq!(flags, [true, true, true, true, true, false]);
+        assert_eq!(e.table().len(), 1);
+        assert_eq!(d.table().len(), 1);
+        // Sent again, sensitive fields stay literals; the plain one is now indexed.
+        out.clear();
+        e.encode_fields([("x-secret", "s", true), ("x-plain", "p", false)], &mut out);
+        assert_eq!(*out.last().unwrap(), 0xbe);
+        assert_eq!(out[0] & 0xf0, 0x10);
+    }
+
+    #[test]
+    fn dynamic_matches_are_found() {
+        let mut e = Encoder::new();
+        let mut out = Vec::new();
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = (0..50u32)
+            .map(|i| {
+                (
+                    alloc::format!("x-h{}", i % 7).into_bytes(),
+                    alloc::format!("{i}").into_bytes(),
+                )
+            })
+            .collect();
+        e.encode(fields.iter().map(|(n, v)| (n, v)), &mut out);
+        out.clear();
+        e.encode(fields.iter().map(|(n, v)| (n, v)), &mut out);
+        // Every field of the second block is a one-byte indexed field (indices 62..=111).
+        assert_eq!(out.len(), 50);
+        assert!(out.iter().all(|b| b & 0x80 != 0), "{out:x?}");
+        let mut d = Decoder::new(4096);
+        let mut e2 = Encoder::new();
+        let mut block = Vec::new();
+        e2.encode(fields.iter().map(|(n, v)| (n, v)), &mut block);
+        assert_eq!(decode(&mut d, &block).len(), 50);
+        // A new value for a known name references the name.
+        block.clear();
+        e2.encode([("x-h3", "new")], &mut block);
+        assert_eq!(block[0] & 0xc0, 0x40);
+        assert_ne!(block[0] & 0x3f, 0);
+        assert_eq!(decode(&mut d, &block)[0].1, b"new");
+    }
+
+    #[test]
+    fn huge_fields_are_not_indexed() {
+        let mut e = Encoder::new();
+        let big = [b'v'; 5000];
+        let mut out = Vec::new();
+        e.encode([(&b"x-big"[..], &big[..])], &mut out);
+        assert_eq!(out[0], 0x00);
+        assert!(e.table().is_empty());
+    }
+}
