@@ -232,11 +232,7 @@ pub struct ProtocolError {
 impl ProtocolError {
     /// An error with its answer, not tied to a stream.
     pub const fn new(kind: ProtocolErrorKind, answer: Answer) -> Self {
-        ProtocolError {
-            kind,
-            answer,
-            stream: None,
-        }
+        ProtocolError { kind, answer, stream: None }
     }
 
     /// The same error, tied to `stream`.

@@ -166,12 +166,7 @@ pub struct ResponseHead {
 impl ResponseHead {
     /// An HTTP/1.1 response head with no header fields.
     pub fn new(status: u16) -> Self {
-        ResponseHead {
-            status,
-            reason: Bytes::new(),
-            version: Version::Http11,
-            headers: HeaderList::new(),
-        }
+        ResponseHead { status, reason: Bytes::new(), version: Version::Http11, headers: HeaderList::new() }
     }
 
     /// Builder: adds a header field.
@@ -303,10 +298,7 @@ mod tests {
     #[test]
     fn heads_validate() {
         assert!(RequestHead::new(Method::Get, "/").header("Host", "a").validate().is_ok());
-        assert_eq!(
-            RequestHead::new(Method::Get, "/ x").validate(),
-            Err(UserError::InvalidTarget)
-        );
+        assert_eq!(RequestHead::new(Method::Get, "/ x").validate(), Err(UserError::InvalidTarget));
         assert_eq!(
             RequestHead::new(Method::Other(Bytes::from_static(b"G T")), "/").validate(),
             Err(UserError::InvalidMethod)

@@ -39,26 +39,59 @@ impl Storage {
     }
 }
 
-/// A small vector of spans: inline first, then a heap spill.
+/// Field positions collected by a parser before the head's bytes are
+/// frozen into a [`Bytes`]; see [`HeaderList::from_shared_spans`].
+/// Inline first, then a heap spill, so ordinary heads allocate nothing.
 #[derive(Clone)]
-struct Spans {
+pub struct FieldSpans {
     inline: [Span; INLINE_FIELDS],
     len: usize,
     spill: Vec<Span>,
+    max_end: usize,
 }
 
-impl Spans {
-    const fn new() -> Self {
-        Spans {
-            inline: [Span {
-                name_start: 0,
-                name_end: 0,
-                value_start: 0,
-                value_end: 0,
-            }; INLINE_FIELDS],
+impl Default for FieldSpans {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FieldSpans {
+    /// No spans.
+    pub const fn new() -> Self {
+        FieldSpans {
+            inline: [Span { name_start: 0, name_end: 0, value_start: 0, value_end: 0 }; INLINE_FIELDS],
             len: 0,
             spill: Vec::new(),
+            max_end: 0,
         }
+    }
+
+    /// Records a field as byte ranges of the bytes the list will be built
+    /// over. Offsets must fit in `u32`; returns `false` (recording nothing)
+    /// when they do not or a range is inverted.
+    pub fn push_range(&mut self, name: core::ops::Range<usize>, value: core::ops::Range<usize>) -> bool {
+        let ok = name.start <= name.end && value.start <= value.end && u32::try_from(name.end.max(value.end)).is_ok();
+        if ok {
+            self.max_end = self.max_end.max(name.end).max(value.end);
+            self.push(Span {
+                name_start: name.start as u32,
+                name_end: name.end as u32,
+                value_start: value.start as u32,
+                value_end: value.end as u32,
+            });
+        }
+        ok
+    }
+
+    /// Number of spans.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no spans.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     fn push(&mut self, span: Span) {
@@ -86,7 +119,9 @@ impl Spans {
         all.remove(i);
         self.len = 0;
         self.spill.clear();
+        self.max_end = 0;
         for s in all {
+            self.max_end = self.max_end.max(s.name_end as usize).max(s.value_end as usize);
             self.push(s);
         }
     }
@@ -112,7 +147,7 @@ impl Spans {
 #[derive(Clone)]
 pub struct HeaderList {
     storage: Storage,
-    spans: Spans,
+    spans: FieldSpans,
 }
 
 impl Default for HeaderList {
@@ -124,10 +159,7 @@ impl Default for HeaderList {
 impl HeaderList {
     /// An empty list; allocates nothing until the first push.
     pub const fn new() -> Self {
-        HeaderList {
-            storage: Storage::Owned(Vec::new()),
-            spans: Spans::new(),
-        }
+        HeaderList { storage: Storage::Owned(Vec::new()), spans: FieldSpans::new() }
     }
 
     /// A list over shared bytes, filled by a parser with [`push_span`](Self::push_span).
@@ -135,37 +167,26 @@ impl HeaderList {
     /// The bytes are usually the whole head as received, so each field is a
     /// range of it and nothing is copied.
     pub fn from_shared(bytes: Bytes) -> Self {
-        HeaderList {
-            storage: Storage::Shared(bytes),
-            spans: Spans::new(),
-        }
+        HeaderList { storage: Storage::Shared(bytes), spans: FieldSpans::new() }
     }
 
-    /// Adds a field whose name and value are ranges of the shared bytes given
-    /// to [`from_shared`](Self::from_shared) (or of the owned buffer).
+    /// A list over shared bytes with the fields a parser recorded, or `None`
+    /// if a span reaches past the end of `bytes`. Nothing is copied.
+    pub fn from_shared_spans(bytes: Bytes, spans: FieldSpans) -> Option<Self> {
+        if spans.max_end > bytes.len() {
+            return None;
+        }
+        Some(HeaderList { storage: Storage::Shared(bytes), spans })
+    }
+
+    /// Adds a field whose name and value are ranges of the list's bytes
+    /// (those given to [`from_shared`](Self::from_shared), or the owned buffer).
     ///
     /// Returns `false`, adding nothing, when a range is out of bounds,
     /// inverted, or beyond `u32` offsets.
-    pub fn push_span(
-        &mut self,
-        name: core::ops::Range<usize>,
-        value: core::ops::Range<usize>,
-    ) -> bool {
+    pub fn push_span(&mut self, name: core::ops::Range<usize>, value: core::ops::Range<usize>) -> bool {
         let len = self.storage.bytes().len();
-        let ok = name.start <= name.end
-            && value.start <= value.end
-            && name.end <= len
-            && value.end <= len
-            && u32::try_from(len).is_ok();
-        if ok {
-            self.spans.push(Span {
-                name_start: name.start as u32,
-                name_end: name.end as u32,
-                value_start: value.start as u32,
-                value_end: value.end as u32,
-            });
-        }
-        ok
+        name.end <= len && value.end <= len && self.spans.push_range(name, value)
     }
 
     fn owned(&mut self) -> &mut Vec<u8> {
@@ -211,18 +232,12 @@ impl HeaderList {
     pub fn field(&self, index: usize) -> Option<(&[u8], &[u8])> {
         let s = self.spans.get(index)?;
         let b = self.storage.bytes();
-        Some((
-            &b[s.name_start as usize..s.name_end as usize],
-            &b[s.value_start as usize..s.value_end as usize],
-        ))
+        Some((&b[s.name_start as usize..s.name_end as usize], &b[s.value_start as usize..s.value_end as usize]))
     }
 
     /// All fields in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            list: self,
-            next: 0,
-        }
+        Iter { list: self, next: 0 }
     }
 
     /// The value of the first field called `name` (any case).
@@ -233,9 +248,7 @@ impl HeaderList {
 
     /// The values of every field called `name` (any case), in order.
     pub fn get_all<'a>(&'a self, name: impl AsRef<[u8]> + 'a) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_ref()))
-            .map(|(_, v)| v)
+        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_ref())).map(|(_, v)| v)
     }
 
     /// Whether a field called `name` (any case) is present.
@@ -268,10 +281,7 @@ impl fmt::Debug for HeaderList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut l = f.debug_list();
         for (n, v) in self.iter() {
-            l.entry(&(
-                alloc::string::String::from_utf8_lossy(n),
-                alloc::string::String::from_utf8_lossy(v),
-            ));
+            l.entry(&(alloc::string::String::from_utf8_lossy(n), alloc::string::String::from_utf8_lossy(v)));
         }
         l.finish()
     }

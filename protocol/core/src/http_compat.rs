@@ -163,11 +163,8 @@ mod tests {
 
     #[test]
     fn h2_request_uses_pseudo_fields() {
-        let req = http::Request::builder()
-            .uri("https://example.com/x")
-            .version(http::Version::HTTP_2)
-            .body(())
-            .unwrap();
+        let req =
+            http::Request::builder().uri("https://example.com/x").version(http::Version::HTTP_2).body(()).unwrap();
         let (parts, ()) = req.into_parts();
         let head = RequestHead::from_http(&parts);
         assert_eq!(&head.scheme[..], b"https");

@@ -38,8 +38,10 @@ pub use bytes::{Bytes, BytesMut};
 pub use connection::Connection;
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};
 pub use event::{CloseReason, Event};
-pub use head::{canonical_reason, is_tchar, validate_field, validate_fields, Method, RequestHead, ResponseHead, Version};
-pub use header::{HeaderList, Iter as HeaderIter, INLINE_FIELDS};
+pub use head::{
+    canonical_reason, is_tchar, validate_field, validate_fields, Method, RequestHead, ResponseHead, Version,
+};
+pub use header::{FieldSpans, HeaderList, Iter as HeaderIter, INLINE_FIELDS};
 #[cfg(feature = "http")]
 pub use http_compat::ConversionError;
 pub use stream::StreamId;

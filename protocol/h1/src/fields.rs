@@ -1,0 +1,191 @@
+//! The header fields that decide framing and connection handling, read in
+//! one pass: Content-Length, Transfer-Encoding, Connection, Host, Expect,
+//! Upgrade.
+
+use sockless_core::ProtocolErrorKind as Kind;
+
+/// What the framing-relevant fields of a head say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FieldInfo {
+    /// Content-Length, every occurrence agreeing.
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding, if present.
+    pub transfer_encoding: Option<Coding>,
+    /// `Connection: close`.
+    pub close: bool,
+    /// `Connection: keep-alive`.
+    pub keep_alive: bool,
+    /// `Connection: upgrade` together with an Upgrade field.
+    pub upgrade: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+    /// How many Host fields.
+    pub host_count: u32,
+}
+
+/// What a Transfer-Encoding field list says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// Exactly `chunked`.
+    Chunked,
+    /// A coding other than chunked (we implement none): 501 for requests.
+    Unsupported,
+    /// Malformed: empty, or chunked more than once, or chunked not last.
+    Invalid,
+}
+
+/// Reads the fields of one head.
+pub(crate) fn scan<'a>(fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Result<FieldInfo, Kind> {
+    let mut info = FieldInfo::default();
+    let mut upgrade_field = false;
+    let mut connection_upgrade = false;
+    let mut codings = Codings::default();
+    for (name, value) in fields {
+        match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => info.host_count += 1,
+            6 if name.eq_ignore_ascii_case(b"expect") => {
+                info.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
+            }
+            7 if name.eq_ignore_ascii_case(b"upgrade") => upgrade_field = true,
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                for token in list(value) {
+                    info.close |= token.eq_ignore_ascii_case(b"close");
+                    info.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                    connection_upgrade |= token.eq_ignore_ascii_case(b"upgrade");
+                }
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let n = parse_content_length(value)?;
+                if info.content_length.is_some_and(|m| m != n) {
+                    return Err(Kind::InvalidContentLength);
+                }
+                info.content_length = Some(n);
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => codings.add(value),
+            _ => {}
+        }
+    }
+    info.upgrade = upgrade_field && connection_upgrade;
+    info.transfer_encoding = codings.result();
+    Ok(info)
+}
+
+/// Transfer codings across every Transfer-Encoding field, in order.
+#[derive(Default)]
+struct Codings {
+    present: bool,
+    count: usize,
+    chunked_seen: usize,
+    last_chunked: bool,
+    unsupported: bool,
+}
+
+impl Codings {
+    fn add(&mut self, value: &[u8]) {
+        self.present = true;
+        for coding in list(value) {
+            self.count += 1;
+            let chunked = coding.eq_ignore_ascii_case(b"chunked");
+            self.chunked_seen += usize::from(chunked);
+            self.unsupported |= !chunked;
+            self.last_chunked = chunked;
+        }
+    }
+
+    fn result(&self) -> Option<Coding> {
+        if !self.present {
+            None
+        } else if self.unsupported {
+            Some(Coding::Unsupported)
+        } else if self.count == 1 && self.last_chunked {
+            Some(Coding::Chunked)
+        } else {
+            Some(Coding::Invalid)
+        }
+    }
+}
+
+/// Content-Length: `1*DIGIT`, or a list of identical such values
+/// (RFC 9110 section 8.6). No sign, no inner whitespace, no overflow.
+pub(crate) fn parse_content_length(value: &[u8]) -> Result<u64, Kind> {
+    let mut result = None;
+    let mut any = false;
+    for item in value.split(|&b| b == b',') {
+        any = true;
+        let item = trim(item);
+        if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
+            return Err(Kind::InvalidContentLength);
+        }
+        let n = item.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        if result.is_some_and(|r| r != n) {
+            return Err(Kind::InvalidContentLength);
+        }
+        result = Some(n);
+    }
+    match (any, result) {
+        (true, Some(n)) => Ok(n),
+        _ => Err(Kind::InvalidContentLength),
+    }
+}
+
+/// Elements of a comma-separated list, trimmed, empty ones skipped
+/// (RFC 9110 section 5.6.1).
+pub(crate) fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim).filter(|t| !t.is_empty())
+}
+
+pub(crate) fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(fields: &[(&str, &str)]) -> Result<FieldInfo, Kind> {
+        scan(fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(parse_content_length(b"0"), Ok(0));
+        assert_eq!(parse_content_length(b"42"), Ok(42));
+        assert_eq!(parse_content_length(b"42, 42"), Ok(42));
+        assert_eq!(parse_content_length(b"9999999999999999999"), Ok(9_999_999_999_999_999_999));
+        for bad in [&b""[..], b"+1", b"-1", b"1 2", b"0x10", b"42, 43", b"99999999999999999999", b"1,", b" "] {
+            assert_eq!(parse_content_length(bad), Err(Kind::InvalidContentLength), "{bad:?}");
+        }
+        assert_eq!(info(&[("Content-Length", "3"), ("content-length", "4")]), Err(Kind::InvalidContentLength));
+        assert_eq!(info(&[("Content-Length", "3"), ("content-length", "3")]).unwrap().content_length, Some(3));
+    }
+
+    #[test]
+    fn transfer_codings() {
+        let te = |v: &[&str]| {
+            let f: alloc::vec::Vec<(&str, &str)> = v.iter().map(|v| ("Transfer-Encoding", *v)).collect();
+            info(&f).unwrap().transfer_encoding
+        };
+        assert_eq!(te(&["chunked"]), Some(Coding::Chunked));
+        assert_eq!(te(&["Chunked"]), Some(Coding::Chunked));
+        assert_eq!(te(&[" , chunked"]), Some(Coding::Chunked));
+        assert_eq!(te(&["gzip, chunked"]), Some(Coding::Unsupported));
+        assert_eq!(te(&["gzip"]), Some(Coding::Unsupported));
+        assert_eq!(te(&["chunked", "chunked"]), Some(Coding::Invalid));
+        assert_eq!(te(&[""]), Some(Coding::Invalid));
+        assert_eq!(te(&["chunked;x=1"]), Some(Coding::Unsupported));
+    }
+
+    #[test]
+    fn connection_tokens() {
+        let i = info(&[("Connection", "Keep-Alive, Upgrade"), ("Upgrade", "h2c"), ("Expect", "100-Continue")]).unwrap();
+        assert!(i.keep_alive && i.upgrade && i.expect_continue && !i.close);
+        assert!(!info(&[("Connection", "upgrade")]).unwrap().upgrade);
+        assert!(info(&[("connection", "x, close")]).unwrap().close);
+    }
+}

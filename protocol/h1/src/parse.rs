@@ -1,0 +1,474 @@
+//! Head parsing: httparse does the grammar, this module adds what httparse
+//! does not check (bare LF, target form, version, framing fields, Host) and
+//! finds where a head ends without re-scanning a partial head.
+//!
+//! A head is offered to httparse at most twice: once when its first bytes
+//! arrive (most heads arrive whole), and once more when the end-of-head line
+//! is found by scanning only the bytes that arrived since. Errors are
+//! reported once the head is complete (or a limit is hit), so the same bytes
+//! give the same result however they are split.
+
+use crate::config::{Config, MAX_HEADERS_CAP};
+use crate::fields::{self, FieldInfo};
+use bytes::{Bytes, BytesMut};
+use core::mem::MaybeUninit;
+use sockless_core::{FieldSpans, HeaderList, Method, ProtocolErrorKind as Kind, RequestHead, ResponseHead, Version};
+
+/// Where we are in finding the end of a head.
+#[derive(Debug, Default)]
+pub(crate) struct HeadScanner {
+    /// `None`: httparse has not seen this head yet. `Some(i)`: the end was
+    /// not found in `buf[..i + 3]`; scan on from `i`.
+    scan_from: Option<usize>,
+}
+
+pub(crate) struct ParsedRequest {
+    pub head: RequestHead,
+    pub info: FieldInfo,
+}
+
+pub(crate) struct ParsedResponse {
+    pub head: ResponseHead,
+    pub info: FieldInfo,
+}
+
+enum Attempt<P> {
+    Complete(usize, P),
+    Partial,
+    Invalid(httparse::Error),
+}
+
+/// What a parse of a complete head yields before its bytes are frozen.
+struct RequestParts {
+    spans: FieldSpans,
+    method: Method,
+    target: core::ops::Range<usize>,
+    version: Version,
+    info: FieldInfo,
+}
+
+struct ResponseParts {
+    spans: FieldSpans,
+    status: u16,
+    reason: core::ops::Range<usize>,
+    version: Version,
+    info: FieldInfo,
+}
+
+fn spans_of(head: &[u8], headers: &[httparse::Header<'_>]) -> Result<(FieldSpans, FieldInfo), Kind> {
+    check_line_endings(head, headers.iter().map(|h| h.name.as_bytes()))?;
+    let base = head.as_ptr() as usize;
+    let mut spans = FieldSpans::new();
+    for h in headers {
+        let (n0, v0) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
+        spans.push_range(n0..n0 + h.name.len(), v0..v0 + h.value.len());
+    }
+    let info = fields::scan(headers.iter().map(|h| (h.name.as_bytes(), h.value)))?;
+    Ok((spans, info))
+}
+
+fn version_of(minor: Option<u8>) -> Version {
+    match minor {
+        Some(0) => Version::Http10,
+        _ => Version::Http11,
+    }
+}
+
+fn attempt_request(buf: &[u8], limit: usize) -> Result<Attempt<RequestParts>, Kind> {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let mut req = httparse::Request::new(&mut []);
+    let n = match req.parse_with_uninit_headers(buf, &mut storage[..limit]) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Attempt::Partial),
+        Err(e) => return Ok(Attempt::Invalid(e)),
+    };
+    let head = &buf[..n];
+    let (spans, info) = spans_of(head, req.headers)?;
+    let target = req.path.unwrap_or_default().as_bytes();
+    let t0 = target.as_ptr() as usize - head.as_ptr() as usize;
+    Ok(Attempt::Complete(
+        n,
+        RequestParts {
+            spans,
+            method: Method::from_bytes(req.method.unwrap_or_default().as_bytes()),
+            target: t0..t0 + target.len(),
+            version: version_of(req.version),
+            info,
+        },
+    ))
+}
+
+fn attempt_response(buf: &[u8], limit: usize) -> Result<Attempt<ResponseParts>, Kind> {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let mut res = httparse::Response::new(&mut []);
+    let parsed =
+        httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut storage[..limit]);
+    let n = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Attempt::Partial),
+        Err(e) => return Ok(Attempt::Invalid(e)),
+    };
+    let head = &buf[..n];
+    let (spans, info) = spans_of(head, res.headers)?;
+    let reason = res.reason.unwrap_or_default().as_bytes();
+    let r0 = reason.as_ptr() as usize - head.as_ptr() as usize;
+    Ok(Attempt::Complete(
+        n,
+        ResponseParts {
+            spans,
+            status: res.code.unwrap_or_default(),
+            reason: r0..r0 + reason.len(),
+            version: version_of(res.version),
+            info,
+        },
+    ))
+}
+
+/// Position just past the empty line ending a head in `buf`, scanning from `from`.
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = buf.get(i..)?.iter().position(|&b| b == b'\n') {
+        let lf = i + p;
+        match buf.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') => match buf.get(lf + 2) {
+                Some(b'\n') => return Some(lf + 3),
+                Some(_) => {}
+                None => return None,
+            },
+            Some(_) => {}
+            None => return None,
+        }
+        i = lf + 1;
+    }
+    None
+}
+
+/// Drops empty lines before a message (RFC 9112 section 2.2). A bare LF
+/// there is an error; a lone CR at the end waits for more.
+fn skip_leading_crlf(buf: &mut BytesMut) -> Result<(), Kind> {
+    let mut n = 0;
+    loop {
+        match (buf.get(n), buf.get(n + 1)) {
+            (Some(b'\r'), Some(b'\n')) => n += 2,
+            (Some(b'\r'), None) => break,
+            (Some(b'\r'), Some(_)) | (Some(b'\n'), _) => return Err(Kind::InvalidLineEnding),
+            _ => break,
+        }
+    }
+    bytes::Buf::advance(buf, n);
+    Ok(())
+}
+
+impl HeadScanner {
+    /// Finds and parses a complete head at the start of `buf`, or says why
+    /// there is none yet. `attempt` runs httparse over a prefix.
+    fn locate<P>(
+        &mut self,
+        buf: &mut BytesMut,
+        config: &Config,
+        is_request: bool,
+        attempt: impl Fn(&[u8]) -> Result<Attempt<P>, Kind>,
+    ) -> Result<Option<(usize, P)>, Kind> {
+        let outcome = match self.scan_from {
+            None => {
+                skip_leading_crlf(buf)?;
+                if buf.is_empty() || buf[..] == b"\r"[..] {
+                    return Ok(None);
+                }
+                match attempt(buf)? {
+                    Attempt::Complete(n, p) => Some(Ok((n, p))),
+                    Attempt::Partial => None,
+                    Attempt::Invalid(e) => find_head_end(buf, 0).map(|end| Err((e, end))),
+                }
+            }
+            Some(from) => match find_head_end(buf, from) {
+                None => None,
+                Some(end) => Some(match attempt(&buf[..end])? {
+                    Attempt::Complete(n, p) => Ok((n, p)),
+                    Attempt::Partial => {
+                        return Err(if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine })
+                    }
+                    Attempt::Invalid(e) => Err((e, end)),
+                }),
+            },
+        };
+        match outcome {
+            None => {
+                self.scan_from = Some(buf.len().saturating_sub(2));
+                if buf.len() > config.max_head_bytes {
+                    return Err(too_large(buf, config, is_request));
+                }
+                Ok(None)
+            }
+            Some(result) => {
+                self.scan_from = None;
+                let end = match &result {
+                    Ok((n, _)) => *n,
+                    Err((_, end)) => *end,
+                };
+                if end > config.max_head_bytes {
+                    return Err(too_large(&buf[..end], config, is_request));
+                }
+                result.map(Some).map_err(|(e, end)| classify(e, &buf[..end], is_request))
+            }
+        }
+    }
+
+    /// Whether a head has started arriving (bytes are buffered but the head
+    /// is incomplete).
+    pub(crate) fn in_progress(&self) -> bool {
+        self.scan_from.is_some()
+    }
+
+    /// Parses a request head from the front of `buf`, splitting it off.
+    pub(crate) fn request(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ParsedRequest>, Kind> {
+        let limit = config.header_limit();
+        let Some((end, p)) = self.locate(buf, config, true, |b| attempt_request(b, limit))? else {
+            return Ok(None);
+        };
+        let bytes: Bytes = buf.split_to(end).freeze();
+        let target = bytes.slice(p.target);
+        check_target(&p.method, &target, config)?;
+        let headers = HeaderList::from_shared_spans(bytes, p.spans).ok_or(Kind::InvalidRequestLine)?;
+        Ok(Some(ParsedRequest {
+            head: RequestHead {
+                method: p.method,
+                target,
+                version: p.version,
+                scheme: Bytes::new(),
+                authority: Bytes::new(),
+                headers,
+            },
+            info: p.info,
+        }))
+    }
+
+    /// Parses a response head from the front of `buf`, splitting it off.
+    pub(crate) fn response(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ParsedResponse>, Kind> {
+        let limit = config.header_limit();
+        let Some((end, p)) = self.locate(buf, config, false, |b| attempt_response(b, limit))? else {
+            return Ok(None);
+        };
+        let bytes: Bytes = buf.split_to(end).freeze();
+        let reason = bytes.slice(p.reason);
+        let headers = HeaderList::from_shared_spans(bytes, p.spans).ok_or(Kind::InvalidStatusLine)?;
+        Ok(Some(ParsedResponse {
+            head: ResponseHead { status: p.status, reason, version: p.version, headers },
+            info: p.info,
+        }))
+    }
+}
+
+/// 414 when the request line alone is too long, else 431.
+fn too_large(buf: &[u8], config: &Config, is_request: bool) -> Kind {
+    let line = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if is_request && line > config.max_target_len {
+        Kind::TargetTooLong
+    } else {
+        Kind::HeadTooLarge
+    }
+}
+
+/// httparse accepts bare LF line endings; RFC 9112 section 2.2 lets us
+/// reject them, and we do (request smuggling lives in such gaps). Every
+/// line start after the first must follow CRLF, and the head must end in
+/// CRLF CRLF. httparse already refuses a bare CR inside a line.
+pub(crate) fn check_line_endings<'a>(head: &[u8], names: impl Iterator<Item = &'a [u8]>) -> Result<(), Kind> {
+    let base = head.as_ptr() as usize;
+    for name in names {
+        let start = name.as_ptr() as usize - base;
+        if start != 0 && (start < 2 || &head[start - 2..start] != b"\r\n") {
+            return Err(Kind::InvalidLineEnding);
+        }
+    }
+    if head.len() < 4 || &head[head.len() - 4..] != b"\r\n\r\n" {
+        return Err(Kind::InvalidLineEnding);
+    }
+    Ok(())
+}
+
+/// Turns an httparse error on a complete head into what was wrong.
+fn classify(e: httparse::Error, head: &[u8], is_request: bool) -> Kind {
+    use httparse::Error as E;
+    match e {
+        E::HeaderName => {
+            if head.windows(2).any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t')) {
+                Kind::ObsFold
+            } else {
+                Kind::InvalidHeaderName
+            }
+        }
+        E::HeaderValue => Kind::InvalidHeaderValue,
+        E::NewLine => match classify_version(head, is_request) {
+            Kind::InvalidVersion => Kind::InvalidVersion,
+            _ => Kind::InvalidLineEnding,
+        },
+        E::Status => Kind::InvalidStatusLine,
+        E::TooManyHeaders => Kind::TooManyHeaders,
+        E::Version => classify_version(head, is_request),
+        E::Token if is_request => {
+            let line = head.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+            let mut parts = line.split(|&b| b == b' ');
+            let method = parts.next().unwrap_or_default();
+            let target = parts.next().unwrap_or_default();
+            if method.is_empty() || !method.iter().all(|&b| sockless_core::is_tchar(b)) {
+                Kind::InvalidMethod
+            } else if target.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
+                Kind::InvalidTarget
+            } else {
+                Kind::InvalidRequestLine
+            }
+        }
+        E::Token => Kind::InvalidStatusLine,
+    }
+}
+
+/// `HTTP/x.y` with a major version other than 1 is well formed but not ours
+/// (505); anything else is malformed (400).
+fn classify_version(head: &[u8], is_request: bool) -> Kind {
+    let line = head.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+    let version = if is_request { line.rsplit(|&b| b == b' ').next() } else { line.split(|&b| b == b' ').next() }
+        .unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            Kind::UnsupportedVersion
+        }
+        _ => Kind::InvalidVersion,
+    }
+}
+
+/// The four target forms of RFC 9112 section 3.2, each only with the
+/// methods that may use it, ASCII only.
+fn check_target(method: &Method, target: &[u8], config: &Config) -> Result<(), Kind> {
+    if target.len() > config.max_target_len {
+        return Err(Kind::TargetTooLong);
+    }
+    if !target.is_ascii() {
+        return Err(Kind::InvalidTarget);
+    }
+    let ok = match method {
+        Method::Connect => is_authority_form(target),
+        _ if target == b"*" => *method == Method::Options,
+        _ => target.first() == Some(&b'/') || is_absolute_form(target),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Kind::InvalidTarget)
+    }
+}
+
+fn is_absolute_form(t: &[u8]) -> bool {
+    let Some(colon) = t.iter().position(|&b| b == b':') else { return false };
+    let scheme = &t[..colon];
+    !scheme.is_empty()
+        && scheme[0].is_ascii_alphabetic()
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && t[colon..].starts_with(b"://")
+}
+
+/// `host:port`, no userinfo, no path.
+fn is_authority_form(t: &[u8]) -> bool {
+    let Some(colon) = t.iter().rposition(|&b| b == b':') else { return false };
+    let (host, port) = (&t[..colon], &t[colon + 1..]);
+    !host.is_empty()
+        && !port.is_empty()
+        && port.iter().all(u8::is_ascii_digit)
+        && !host.iter().any(|&b| matches!(b, b'/' | b'@' | b'?' | b'#'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(bytes: &[u8]) -> Result<Option<ParsedRequest>, Kind> {
+        let mut buf = BytesMut::from(bytes);
+        HeadScanner::default().request(&mut buf, &Config::server())
+    }
+
+    #[test]
+    fn simple_request() {
+        let p = req(b"GET /a HTTP/1.1\r\nHost: x\r\nX-Y:  z \r\n\r\n").unwrap().unwrap();
+        assert_eq!(p.head.method, Method::Get);
+        assert_eq!(&p.head.target[..], b"/a");
+        assert_eq!(p.head.headers.get("x-y"), Some(&b"z"[..]));
+        assert_eq!(p.info.host_count, 1);
+    }
+
+    #[test]
+    fn head_end_is_found_incrementally() {
+        let config = Config::server();
+        let mut s = HeadScanner::default();
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHo"[..]);
+        assert!(s.request(&mut buf, &config).unwrap().is_none());
+        assert!(s.in_progress());
+        buf.extend_from_slice(b"st: a\r\n\r");
+        assert!(s.request(&mut buf, &config).unwrap().is_none());
+        buf.extend_from_slice(b"\nGET");
+        let p = s.request(&mut buf, &config).unwrap().unwrap();
+        assert_eq!(p.head.headers.get("host"), Some(&b"a"[..]));
+        assert_eq!(&buf[..], b"GET");
+    }
+
+    #[test]
+    fn rejections() {
+        let cases: &[(&[u8], Kind)] = &[
+            (b"GET / HTTP/1.1\nHost: a\r\n\r\n", Kind::InvalidLineEnding),
+            (b"GET / HTTP/1.1\r\nHost: a\n\n", Kind::InvalidLineEnding),
+            (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", Kind::UnsupportedVersion),
+            (b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n", Kind::InvalidVersion),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", Kind::InvalidHeaderName),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", Kind::ObsFold),
+            (b"GET / HTTP/1.1\r\nHost: a\0\r\n\r\n", Kind::InvalidHeaderValue),
+            (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", Kind::InvalidHeaderValue),
+            (b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", Kind::InvalidMethod),
+            (b"GET a HTTP/1.1\r\nHost: a\r\n\r\n", Kind::InvalidTarget),
+            (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", Kind::InvalidTarget),
+            (b"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", Kind::InvalidTarget),
+            (b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", Kind::InvalidTarget),
+            (b"\nGET / HTTP/1.1\r\n\r\n", Kind::InvalidLineEnding),
+        ];
+        for (input, kind) in cases {
+            assert_eq!(req(input).err(), Some(*kind), "{}", String::from_utf8_lossy(input));
+        }
+        assert!(req(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").is_ok());
+        assert!(req(b"CONNECT a.b:443 HTTP/1.1\r\nHost: a\r\n\r\n").is_ok());
+        assert!(req(b"GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n").is_ok());
+        assert!(req(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
+    fn limits() {
+        let mut config = Config::server();
+        config.max_head_bytes = 64;
+        config.max_target_len = 20;
+        let mut s = HeadScanner::default();
+        let mut long_line = BytesMut::from(&[b"GET /".as_slice(), &[b'a'; 80]].concat()[..]);
+        assert_eq!(s.request(&mut long_line, &config).err(), Some(Kind::TargetTooLong));
+        let mut s = HeadScanner::default();
+        let mut many =
+            BytesMut::from(&b"GET / HTTP/1.1\r\nA: 0123456789012345678901234567890123456789012345678\r\n"[..]);
+        assert_eq!(s.request(&mut many, &config).err(), Some(Kind::HeadTooLarge));
+        let mut s = HeadScanner::default();
+        let mut t = BytesMut::from(&b"GET /0123456789012345678901 HTTP/1.1\r\n\r\n"[..]);
+        assert_eq!(s.request(&mut t, &config).err(), Some(Kind::TargetTooLong));
+        config.max_headers = 2;
+        config.max_head_bytes = 1000;
+        let mut s = HeadScanner::default();
+        let mut t = BytesMut::from(&b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"[..]);
+        assert_eq!(s.request(&mut t, &config).err(), Some(Kind::TooManyHeaders));
+    }
+
+    #[test]
+    fn response_heads() {
+        let mut buf = BytesMut::from(&b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc"[..]);
+        let p = HeadScanner::default().response(&mut buf, &Config::client()).unwrap().unwrap();
+        assert_eq!(p.head.status, 404);
+        assert_eq!(&p.head.reason[..], b"Not Found");
+        assert_eq!(p.info.content_length, Some(3));
+        assert_eq!(&buf[..], b"abc");
+        let mut bad = BytesMut::from(&b"HTTP/1.1 20 OK\r\n\r\n"[..]);
+        assert_eq!(HeadScanner::default().response(&mut bad, &Config::client()).err(), Some(Kind::InvalidStatusLine));
+    }
+}

@@ -1,0 +1,120 @@
+//! What both roles share: the receive buffer, the transmit queue, the event
+//! queue with its byte count, the latest `now`, and the sticky error.
+
+use crate::config::Config;
+use crate::recv::RecvBuf;
+use crate::transmit::Transmit;
+use alloc::collections::VecDeque;
+use sockless_core::{Answer, CloseReason, Error, Event, Instant, ProtocolError, ProtocolErrorKind, UserError};
+
+pub(crate) struct Plumbing {
+    pub config: Config,
+    pub recv: RecvBuf,
+    pub out: Transmit,
+    events: VecDeque<Event>,
+    /// Body bytes held in `events`.
+    event_bytes: usize,
+    /// The latest `now` passed in.
+    pub now: Instant,
+    /// A state change from a command needs the current time: the next
+    /// deadline is "now", and the next `handle_*` stamps it.
+    pub stamp_needed: bool,
+    pub peer_eof: bool,
+    pub error: Option<ProtocolError>,
+    /// Set once the connection will close after its output is flushed.
+    pub close_reason: Option<CloseReason>,
+    pub closed_emitted: bool,
+    pub upgraded: bool,
+}
+
+impl Plumbing {
+    pub(crate) fn new(config: Config, now: Instant) -> Self {
+        Plumbing {
+            recv: RecvBuf::new(config.max_buffered_input.max(config.max_head_bytes + 1), config.read_size),
+            config,
+            out: Transmit::default(),
+            events: VecDeque::new(),
+            event_bytes: 0,
+            now,
+            stamp_needed: false,
+            peer_eof: false,
+            error: None,
+            close_reason: None,
+            closed_emitted: false,
+            upgraded: false,
+        }
+    }
+
+    /// Records `now`; returns whether a deferred time stamp is due.
+    pub(crate) fn touch(&mut self, now: Instant) -> bool {
+        self.now = self.now.max(now);
+        core::mem::take(&mut self.stamp_needed)
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        if let Event::Data { data, .. } = &event {
+            self.event_bytes += data.len();
+        }
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if let Event::Data { data, .. } = &event {
+            self.event_bytes -= data.len();
+        }
+        Some(event)
+    }
+
+    /// Whether unpolled events hold as many body bytes as allowed.
+    pub(crate) fn backlogged(&self) -> bool {
+        self.event_bytes >= self.config.max_buffered_events
+    }
+
+    /// Whether input may be taken at all, or the error to return.
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Protocol(e));
+        }
+        if self.upgraded || self.closed_emitted {
+            return Err(Error::User(UserError::Closed));
+        }
+        Ok(())
+    }
+
+    /// Records a protocol error, reports it, and decides to close.
+    pub(crate) fn fail(
+        &mut self,
+        kind: ProtocolErrorKind,
+        answer: Answer,
+        stream: Option<sockless_core::StreamId>,
+    ) -> ProtocolError {
+        let mut e = ProtocolError::new(kind, answer);
+        e.stream = stream;
+        if self.error.is_none() {
+            self.error = Some(e);
+            self.push_event(Event::Error(e));
+        }
+        self.close_reason.get_or_insert(CloseReason::Error(e));
+        e
+    }
+
+    /// The sticky error as an input call's result.
+    pub(crate) fn result(&self) -> Result<(), Error> {
+        match self.error {
+            Some(e) => Err(Error::Protocol(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Emits `Closed` once nothing is left to transmit.
+    pub(crate) fn poll_closed(&mut self, finished: bool) -> Option<Event> {
+        if finished && !self.closed_emitted && self.out.is_empty() && !self.upgraded {
+            if let Some(reason) = self.close_reason {
+                self.closed_emitted = true;
+                return Some(Event::Closed(reason));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,174 @@
+//! The transmit queue: framing bytes written into one reusable buffer, body
+//! `Bytes` queued as they came, offered together for one vectored write.
+
+use alloc::collections::VecDeque;
+use bytes::Bytes;
+
+#[derive(Debug)]
+enum Seg {
+    /// A range of `Transmit::framing`.
+    Framing { start: usize, end: usize },
+    /// Body bytes, passed through untouched.
+    Body(Bytes),
+}
+
+/// Bytes waiting to be written, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Transmit {
+    framing: alloc::vec::Vec<u8>,
+    segs: VecDeque<Seg>,
+    /// Bytes of the front segment already written.
+    front_done: usize,
+    queued: usize,
+}
+
+impl Transmit {
+    pub(crate) fn len(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    /// Appends framing bytes through a writer closure.
+    pub(crate) fn framing(&mut self, write: impl FnOnce(&mut alloc::vec::Vec<u8>)) {
+        let start = self.framing.len();
+        write(&mut self.framing);
+        let end = self.framing.len();
+        if end == start {
+            return;
+        }
+        self.queued += end - start;
+        if let Some(Seg::Framing { end: last_end, .. }) = self.segs.back_mut() {
+            if *last_end == start {
+                *last_end = end;
+                return;
+            }
+        }
+        self.segs.push_back(Seg::Framing { start, end });
+    }
+
+    /// Appends framing bytes.
+    pub(crate) fn push_framing(&mut self, bytes: &[u8]) {
+        self.framing(|b| b.extend_from_slice(bytes));
+    }
+
+    /// Appends body bytes without copying.
+    pub(crate) fn push_body(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.queued += data.len();
+        self.segs.push_back(Seg::Body(data));
+    }
+
+    /// Moves everything queued in `other` behind what is queued here.
+    pub(crate) fn append(&mut self, other: &mut Transmit) {
+        while let Some(seg) = other.segs.pop_front() {
+            let skip = core::mem::take(&mut other.front_done);
+            match seg {
+                Seg::Framing { start, end } => {
+                    let bytes = &other.framing[start + skip..end];
+                    let (this_start, this_len) = (self.framing.len(), bytes.len());
+                    self.framing.extend_from_slice(bytes);
+                    self.queued += this_len;
+                    self.segs.push_back(Seg::Framing { start: this_start, end: this_start + this_len });
+                }
+                Seg::Body(b) => self.push_body(b.slice(skip..)),
+            }
+        }
+        other.framing.clear();
+        other.queued = 0;
+    }
+
+    /// Fills `out` with the next slices; returns how many.
+    pub(crate) fn poll<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+        let mut n = 0;
+        for (i, seg) in self.segs.iter().enumerate() {
+            if n == out.len() {
+                break;
+            }
+            let skip = if i == 0 { self.front_done } else { 0 };
+            let s: &[u8] = match seg {
+                Seg::Framing { start, end } => &self.framing[start + skip..*end],
+                Seg::Body(b) => &b[skip..],
+            };
+            out[n] = s;
+            n += 1;
+        }
+        n
+    }
+
+    /// `n` bytes were written.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        n = n.min(self.queued);
+        self.queued -= n;
+        while n > 0 {
+            let Some(front) = self.segs.front() else { break };
+            let len = match front {
+                Seg::Framing { start, end } => end - start,
+                Seg::Body(b) => b.len(),
+            } - self.front_done;
+            if n >= len {
+                n -= len;
+                self.front_done = 0;
+                self.segs.pop_front();
+            } else {
+                self.front_done += n;
+                n = 0;
+            }
+        }
+        if self.segs.is_empty() {
+            self.framing.clear();
+            self.front_done = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn drain(t: &mut Transmit, step: usize) -> Vec<u8> {
+        let mut all = Vec::new();
+        loop {
+            let mut out: [&[u8]; 4] = [&[]; 4];
+            let n = t.poll(&mut out);
+            if n == 0 {
+                break;
+            }
+            let flat: Vec<u8> = out[..n].concat();
+            let w = flat.len().min(step);
+            all.extend_from_slice(&flat[..w]);
+            t.advance(w);
+        }
+        all
+    }
+
+    #[test]
+    fn framing_and_body_interleave() {
+        let mut t = Transmit::default();
+        t.push_framing(b"head\r\n");
+        t.push_framing(b"\r\n");
+        t.push_body(Bytes::from_static(b"body"));
+        t.push_framing(b"tail");
+        assert_eq!(t.len(), 16);
+        assert_eq!(drain(&mut t, 3), b"head\r\n\r\nbodytail");
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn append_after_partial_write() {
+        let mut a = Transmit::default();
+        let mut b = Transmit::default();
+        b.push_framing(b"xyz");
+        b.push_body(Bytes::from_static(b"123"));
+        b.advance(1);
+        a.push_framing(b"a");
+        a.append(&mut b);
+        assert!(b.is_empty());
+        assert_eq!(drain(&mut a, 100), b"ayz123");
+    }
+}
