@@ -202,3 +202,9 @@ impl Grammar {
         }
     }
 }
+
+/// Whether `FUZZ_DEBUG` is set: the targets then print events and steps.
+pub fn debug() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("FUZZ_DEBUG").is_some())
+}

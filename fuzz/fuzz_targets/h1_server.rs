@@ -17,6 +17,7 @@ use sockless_core::{
 use sockless_h1::{Config, ServerConnection};
 
 /// A response still being written.
+#[derive(Debug)]
 struct Open {
     stream: StreamId,
     /// Head not sent yet (waits for the request's end).
@@ -81,8 +82,21 @@ impl Harness {
 
     /// Moves one open response forward; clears it when done or refused.
     fn step(&mut self, open: &mut Open) {
+        if common::debug() {
+            eprintln!("step: {open:?}");
+        }
         if let Some((head, end)) = open.head.take() {
-            if self.conn.send_response(open.stream, &head, end).is_err() || end || head.status == 101 {
+            let sent = match self.conn.send_response(open.stream, &head, end) {
+                Ok(()) => true,
+                // Refused (a framing this request cannot have, say CONNECT
+                // with Content-Length): answer plainly instead, as an
+                // application must; an unknown stream is owed nothing.
+                Err(_) => {
+                    let _ = self.conn.send_response(open.stream, &ResponseHead::new(500), true);
+                    false
+                }
+            };
+            if !sent || end || head.status == 101 {
                 *open = Open { stream: open.stream, head: None, body: Bytes::new(), trailers: false, ends: false };
                 return;
             }
@@ -102,9 +116,12 @@ impl Harness {
                     let _ = open.body.split_to(n);
                 }
                 Err(_) => {
+                    // Refused (no body allowed for HEAD/204/304, or too long):
+                    // end the response as it stands, or abandon it.
                     open.body.clear();
                     open.trailers = false;
                     open.ends = false;
+                    self.end_or_abandon(open.stream);
                 }
             }
             return;
@@ -113,10 +130,21 @@ impl Harness {
             open.trailers = false;
             open.ends = false;
             let t = HeaderList::new().with("X-Checksum", "1");
-            let _ = self.conn.send_trailers(open.stream, &t);
+            if self.conn.send_trailers(open.stream, &t).is_err() {
+                self.end_or_abandon(open.stream);
+            }
         } else if open.ends {
             open.ends = false;
-            let _ = self.conn.send_data(open.stream, Bytes::new(), true);
+            self.end_or_abandon(open.stream);
+        }
+    }
+
+    /// Ends a response with an empty final `send_data`; if even that is
+    /// refused (a Content-Length not yet reached), abandons the stream, as an
+    /// application must do to never leave an exchange hanging.
+    fn end_or_abandon(&mut self, stream: StreamId) {
+        if self.conn.send_data(stream, Bytes::new(), true).is_err() {
+            let _ = self.conn.reset_stream(stream, ErrorCode(0));
         }
     }
 
@@ -145,7 +173,7 @@ impl Harness {
             let mut moved = drain_transmit(&mut self.conn, &mut self.wire, &mut self.rng, self.partial_writes) > 0;
             while let Some(event) = self.conn.poll_event() {
                 moved = true;
-                if std::env::var_os("FUZZ_DEBUG").is_some() { eprintln!("event: {event:?}"); }
+                if common::debug() { eprintln!("event: {event:?}"); }
                 self.grammar.event(&event);
                 match event {
                     Event::Request { stream, head, expects_continue } => {
@@ -232,7 +260,7 @@ fuzz_target!(|input: &[u8]| {
                 // Nothing was taken and nothing moved although every event
                 // was answered: the connection must not wedge.
                 stalls += 1;
-                assert!(stalls < 4, "stalled with {} bytes offered: {:?}", rest.len(), h.conn);
+                assert!(stalls < 4, "stalled with {} bytes offered: {:?} open {:?}", rest.len(), h.conn, h.open);
             } else {
                 stalls = 0;
             }
