@@ -18,20 +18,13 @@ struct Case {
 
 fn vectors_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/hpack-test-case");
-    assert!(
-        dir.is_dir(),
-        "HPACK test stories not found at {}",
-        dir.display()
-    );
+    assert!(dir.is_dir(), "HPACK test stories not found at {}", dir.display());
     dir
 }
 
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -52,16 +45,10 @@ fn load_story(path: &Path) -> Vec<Case> {
                 .iter()
                 .map(|h| {
                     let (k, v) = h.as_object().unwrap().iter().next().unwrap();
-                    (
-                        k.as_bytes().to_vec(),
-                        v.as_str().unwrap().as_bytes().to_vec(),
-                    )
+                    (k.as_bytes().to_vec(), v.as_str().unwrap().as_bytes().to_vec())
                 })
                 .collect(),
-            table_size: c
-                .get("header_table_size")
-                .and_then(Value::as_u64)
-                .map(|n| n as usize),
+            table_size: c.get("header_table_size").and_then(Value::as_u64).map(|n| n as usize),
         })
         .collect()
 }
@@ -77,10 +64,7 @@ fn stories(dir: &str) -> Vec<(PathBuf, Vec<Case>)> {
         .collect();
     paths.sort();
     assert!(!paths.is_empty(), "no stories in {dir}");
-    paths
-        .into_iter()
-        .map(|p| (p.clone(), load_story(&p)))
-        .collect()
+    paths.into_iter().map(|p| (p.clone(), load_story(&p))).collect()
 }
 
 fn wire_dirs() -> Vec<String> {
@@ -106,10 +90,7 @@ fn decode(decoder: &mut Decoder, block: &[u8]) -> Result<Headers, DecoderError> 
 #[test]
 fn every_story_decodes() {
     let dirs = wire_dirs();
-    assert!(
-        dirs.len() >= 5,
-        "expected the five encoder directories, found {dirs:?}"
-    );
+    assert!(dirs.len() >= 5, "expected the five encoder directories, found {dirs:?}");
     let mut cases = 0;
     for dir in &dirs {
         for (path, story) in stories(dir) {
@@ -119,13 +100,8 @@ fn every_story_decodes() {
                     decoder.set_max_table_size(size);
                 }
                 let wire = case.wire.as_ref().expect("wire");
-                let got = decode(&mut decoder, wire)
-                    .unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
-                assert!(
-                    got == case.headers,
-                    "{}: case {i}: headers differ",
-                    path.display()
-                );
+                let got = decode(&mut decoder, wire).unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
+                assert!(got == case.headers, "{}: case {i}: headers differ", path.display());
                 cases += 1;
             }
         }
@@ -137,9 +113,7 @@ fn every_story_decodes() {
 // --- RFC 7541 Appendix C -------------------------------------------------------------------
 
 fn h(list: &[(&str, &str)]) -> Headers {
-    list.iter()
-        .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-        .collect()
+    list.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect()
 }
 
 fn hexs(s: &str) -> Vec<u8> {
@@ -147,18 +121,15 @@ fn hexs(s: &str) -> Vec<u8> {
 }
 
 fn table_of(t: &sockless_h2::hpack::table::DynamicTable) -> Headers {
-    (0..t.len())
-        .map(|i| t.get(i).map(|(n, v)| (n.to_vec(), v.to_vec())).unwrap())
-        .collect()
+    (0..t.len()).map(|i| t.get(i).map(|(n, v)| (n.to_vec(), v.to_vec())).unwrap()).collect()
 }
+
+/// One block of an Appendix C example: wire (hex), headers, table size and table after it.
+type ExampleBlock<'a> = (&'a str, &'a [(&'a str, &'a str)], usize, &'a [(&'a str, &'a str)]);
 
 /// Runs the three blocks of one Appendix C example through a fresh decoder and a fresh encoder,
 /// checking bytes, headers and table contents after each block.
-fn appendix_c(
-    table_size: usize,
-    huffman: bool,
-    blocks: &[(&str, &[(&str, &str)], usize, &[(&str, &str)])],
-) {
+fn appendix_c(table_size: usize, huffman: bool, blocks: &[ExampleBlock]) {
     let mut decoder = Decoder::new(table_size);
     let mut encoder = Encoder::with_table_size(table_size);
     encoder.set_huffman(huffman);
@@ -173,11 +144,7 @@ fn appendix_c(
         let mut out = Vec::new();
         encoder.encode(headers.iter().map(|(n, v)| (n, v)), &mut out);
         assert_eq!(hex(&out), hex(&wire), "encoder, block {i}");
-        assert_eq!(
-            table_of(encoder.table()),
-            h(table),
-            "encoder table, block {i}"
-        );
+        assert_eq!(table_of(encoder.table()), h(table), "encoder table, block {i}");
     }
 }
 
@@ -186,10 +153,7 @@ fn rfc_c2_literals() {
     // C.2.1 literal with indexing, new name.
     let wire = hexs("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");
     let mut d = Decoder::new(4096);
-    assert_eq!(
-        decode(&mut d, &wire).unwrap(),
-        h(&[("custom-key", "custom-header")])
-    );
+    assert_eq!(decode(&mut d, &wire).unwrap(), h(&[("custom-key", "custom-header")]));
     assert_eq!(d.table().size(), 55);
     let mut e = Encoder::new();
     e.set_huffman(false);
@@ -199,10 +163,7 @@ fn rfc_c2_literals() {
     // C.2.2 literal without indexing, indexed name.
     let wire = hexs("040c 2f73 616d 706c 652f 7061 7468");
     let mut d = Decoder::new(4096);
-    assert_eq!(
-        decode(&mut d, &wire).unwrap(),
-        h(&[(":path", "/sample/path")])
-    );
+    assert_eq!(decode(&mut d, &wire).unwrap(), h(&[(":path", "/sample/path")]));
     assert_eq!(d.table().len(), 0);
     // C.2.3 literal never indexed.
     let wire = hexs("1008 7061 7373 776f 7264 0673 6563 7265 74");
@@ -228,12 +189,8 @@ fn rfc_c2_literals() {
     assert_eq!(out, [0x82]);
 }
 
-const REQ1: &[(&str, &str)] = &[
-    (":method", "GET"),
-    (":scheme", "http"),
-    (":path", "/"),
-    (":authority", "www.example.com"),
-];
+const REQ1: &[(&str, &str)] =
+    &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com")];
 const REQ2: &[(&str, &str)] = &[
     (":method", "GET"),
     (":scheme", "http"),
@@ -249,15 +206,9 @@ const REQ3: &[(&str, &str)] = &[
     ("custom-key", "custom-value"),
 ];
 const REQ_T1: &[(&str, &str)] = &[(":authority", "www.example.com")];
-const REQ_T2: &[(&str, &str)] = &[
-    ("cache-control", "no-cache"),
-    (":authority", "www.example.com"),
-];
-const REQ_T3: &[(&str, &str)] = &[
-    ("custom-key", "custom-value"),
-    ("cache-control", "no-cache"),
-    (":authority", "www.example.com"),
-];
+const REQ_T2: &[(&str, &str)] = &[("cache-control", "no-cache"), (":authority", "www.example.com")];
+const REQ_T3: &[(&str, &str)] =
+    &[("custom-key", "custom-value"), ("cache-control", "no-cache"), (":authority", "www.example.com")];
 
 #[test]
 fn rfc_c3_requests_without_huffman() {
@@ -265,19 +216,9 @@ fn rfc_c3_requests_without_huffman() {
         4096,
         false,
         &[
-            (
-                "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
-                REQ1,
-                57,
-                REQ_T1,
-            ),
+            ("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", REQ1, 57, REQ_T1),
             ("8286 84be 5808 6e6f 2d63 6163 6865", REQ2, 110, REQ_T2),
-            (
-                "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
-                REQ3,
-                164,
-                REQ_T3,
-            ),
+            ("8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65", REQ3, 164, REQ_T3),
         ],
     );
 }
@@ -288,19 +229,9 @@ fn rfc_c4_requests_with_huffman() {
         4096,
         true,
         &[
-            (
-                "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
-                REQ1,
-                57,
-                REQ_T1,
-            ),
+            ("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", REQ1, 57, REQ_T1),
             ("8286 84be 5886 a8eb 1064 9cbf", REQ2, 110, REQ_T2),
-            (
-                "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
-                REQ3,
-                164,
-                REQ_T3,
-            ),
+            ("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf", REQ3, 164, REQ_T3),
         ],
     );
 }
@@ -323,10 +254,7 @@ const RESP3: &[(&str, &str)] = &[
     ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
     ("location", "https://www.example.com"),
     ("content-encoding", "gzip"),
-    (
-        "set-cookie",
-        "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
-    ),
+    ("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1"),
 ];
 const RESP_T1: &[(&str, &str)] = &[
     ("location", "https://www.example.com"),
@@ -341,10 +269,7 @@ const RESP_T2: &[(&str, &str)] = &[
     ("cache-control", "private"),
 ];
 const RESP_T3: &[(&str, &str)] = &[
-    (
-        "set-cookie",
-        "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
-    ),
+    ("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1"),
     ("content-encoding", "gzip"),
     ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
 ];
@@ -407,9 +332,7 @@ fn rfc_c6_responses_with_huffman() {
 
 /// Encodes every raw-data story with one encoder per story; `resize` may change the peer's
 /// table size before a case. Returns (path, blocks, expected headers) per story.
-fn encode_raw_data(
-    resize: impl Fn(usize) -> Option<usize>,
-) -> Vec<(PathBuf, Vec<Vec<u8>>, Vec<Headers>)> {
+fn encode_raw_data(resize: impl Fn(usize) -> Option<usize>) -> Vec<(PathBuf, Vec<Vec<u8>>, Vec<Headers>)> {
     stories("raw-data")
         .into_iter()
         .map(|(path, story)| {
@@ -449,8 +372,7 @@ fn raw_data_round_trips_through_our_decoder() {
                 if let Some(size) = schedule.and_then(|f| f(i)) {
                     decoder.set_max_table_size(size);
                 }
-                let got = decode(&mut decoder, block)
-                    .unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
+                let got = decode(&mut decoder, block).unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
                 assert!(&got == headers, "{}: case {i}", path.display());
             }
         }
@@ -462,9 +384,7 @@ fn raw_data_round_trips_through_loona_hpack() {
     for (path, blocks, expected) in encode_raw_data(|_| None) {
         let mut decoder = loona_hpack::Decoder::new();
         for (i, (block, headers)) in blocks.iter().zip(&expected).enumerate() {
-            let got = decoder
-                .decode(block)
-                .unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
+            let got = decoder.decode(block).unwrap_or_else(|e| panic!("{}: case {i}: {e:?}", path.display()));
             assert!(&got == headers, "{}: case {i}", path.display());
         }
     }
@@ -500,13 +420,8 @@ fn raw_data_round_trips_through_python_hpack() {
     let mut stories_json = Vec::new();
     for schedule in [None, Some(resize_schedule as fn(usize) -> Option<usize>)] {
         for (path, blocks, expected) in encode_raw_data(|i| schedule.and_then(|f| f(i))) {
-            let sizes: Vec<Value> = (0..blocks.len())
-                .map(|i| {
-                    schedule
-                        .and_then(|f| f(i))
-                        .map_or(Value::Null, |s| s.into())
-                })
-                .collect();
+            let sizes: Vec<Value> =
+                (0..blocks.len()).map(|i| schedule.and_then(|f| f(i)).map_or(Value::Null, |s| s.into())).collect();
             stories_json.push(serde_json::json!({
                 "name": path.display().to_string(),
                 "sizes": sizes,
@@ -520,15 +435,9 @@ fn raw_data_round_trips_through_python_hpack() {
     fs::create_dir_all(&dir).unwrap();
     let data = dir.join("blocks.json");
     fs::write(&data, serde_json::to_vec(&stories_json).unwrap()).unwrap();
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(PYTHON_CHECK)
-        .arg(&data)
-        .output();
+    let out = Command::new(&python).arg("-c").arg(PYTHON_CHECK).arg(&data).output();
     let _ = fs::remove_dir_all(&dir);
-    let out = out.unwrap_or_else(|e| {
-        panic!("cannot run {python} ({e}); install Python 3 and `pip install hpack`")
-    });
+    let out = out.unwrap_or_else(|e| panic!("cannot run {python} ({e}); install Python 3 and `pip install hpack`"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

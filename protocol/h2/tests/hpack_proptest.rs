@@ -22,8 +22,7 @@ fn field() -> impl Strategy<Value = Field> {
         prop::collection::vec(any::<u8>(), 0..20),
     ];
     let value = prop_oneof![
-        prop::sample::select(vec![&b"GET"[..], b"/", b"200", b"", b"text/html"])
-            .prop_map(|v| v.to_vec()),
+        prop::sample::select(vec![&b"GET"[..], b"/", b"200", b"", b"text/html"]).prop_map(|v| v.to_vec()),
         prop::collection::vec(any::<u8>(), 0..60),
         prop::collection::vec(any::<u8>(), 0..3000),
     ];

@@ -64,14 +64,9 @@ impl fmt::Display for DecoderError {
             DecoderError::InvalidIndex(i) => write!(f, "HPACK index {i} out of range"),
             DecoderError::HuffmanEos => f.write_str("HPACK Huffman string contains EOS"),
             DecoderError::HuffmanPadding => f.write_str("HPACK Huffman string has invalid padding"),
-            DecoderError::TableSizeUpdateNotAtStart => {
-                f.write_str("HPACK dynamic table size update after a field")
-            }
+            DecoderError::TableSizeUpdateNotAtStart => f.write_str("HPACK dynamic table size update after a field"),
             DecoderError::TableSizeUpdateTooLarge { requested, max } => {
-                write!(
-                    f,
-                    "HPACK dynamic table size update to {requested} exceeds {max}"
-                )
+                write!(f, "HPACK dynamic table size update to {requested} exceeds {max}")
             }
             DecoderError::MissingTableSizeUpdate => {
                 f.write_str("HPACK block lacks the required dynamic table size update")
@@ -189,10 +184,7 @@ impl Decoder {
     pub fn set_max_table_size(&mut self, max_table_size: usize) {
         self.max_allowed = max_table_size;
         if max_table_size < self.table.max_size() {
-            self.required_update = Some(
-                self.required_update
-                    .map_or(max_table_size, |r| r.min(max_table_size)),
-            );
+            self.required_update = Some(self.required_update.map_or(max_table_size, |r| r.min(max_table_size)));
         }
     }
 
@@ -220,12 +212,7 @@ impl Decoder {
     /// for its dynamic table updates only. Any other error is a compression error. An error
     /// returned by `on_field` stops decoding at once and is returned as is; the dynamic table may
     /// then be out of step with the peer, so treat it as fatal to the connection.
-    pub fn decode<E, F>(
-        &mut self,
-        block: &[u8],
-        max_header_list_size: usize,
-        mut on_field: F,
-    ) -> Result<(), E>
+    pub fn decode<E, F>(&mut self, block: &[u8], max_header_list_size: usize, mut on_field: F) -> Result<(), E>
     where
         E: From<DecoderError>,
         F: FnMut(&[u8], &[u8], bool) -> Result<(), E>,
@@ -239,11 +226,7 @@ impl Decoder {
             let (size, n) = decode_integer(&block[pos..], 5).map_err(DecoderError::from)?;
             pos += n;
             if size > self.max_allowed {
-                return Err(DecoderError::TableSizeUpdateTooLarge {
-                    requested: size,
-                    max: self.max_allowed,
-                }
-                .into());
+                return Err(DecoderError::TableSizeUpdateTooLarge { requested: size, max: self.max_allowed }.into());
             }
             self.table.set_max_size(size);
             if self.required_update.is_some_and(|r| size <= r) {
@@ -257,11 +240,7 @@ impl Decoder {
         let mut list_size: usize = 0;
         let mut over = false;
         while pos < block.len() {
-            let budget = if over {
-                usize::MAX
-            } else {
-                max_header_list_size - list_size
-            };
+            let budget = if over { usize::MAX } else { max_header_list_size - list_size };
             let (name, value, never_indexed, next) = match self.field(block, pos, budget) {
                 Ok(f) => f,
                 Err(FieldError::Decoder(e)) => return Err(e.into()),
@@ -282,17 +261,10 @@ impl Decoder {
             }
             list_size += size;
             let (scratch, table) = (&self.scratch[..], self.table.bytes());
-            on_field(
-                name.get(block, scratch, table),
-                value.get(block, scratch, table),
-                never_indexed,
-            )?;
+            on_field(name.get(block, scratch, table), value.get(block, scratch, table), never_indexed)?;
         }
         if over {
-            return Err(DecoderError::HeaderListTooLarge {
-                limit: max_header_list_size,
-            }
-            .into());
+            return Err(DecoderError::HeaderListTooLarge { limit: max_header_list_size }.into());
         }
         Ok(())
     }
@@ -300,12 +272,7 @@ impl Decoder {
     /// Decodes the field representation at `block[pos..]`. `budget` is what is left of the
     /// header list limit. Returns the name, the value, the never-indexed flag and the position
     /// after the field.
-    fn field(
-        &mut self,
-        block: &[u8],
-        pos: usize,
-        budget: usize,
-    ) -> Result<(Str, Str, bool, usize), FieldError> {
+    fn field(&mut self, block: &[u8], pos: usize, budget: usize) -> Result<(Str, Str, bool, usize), FieldError> {
         self.scratch.clear();
         let b = block[pos];
         if b & 0x80 != 0 {
@@ -323,9 +290,7 @@ impl Decoder {
         };
         let (index, n) = decode_integer(&block[pos..], prefix)?;
         let mut pos = pos + n;
-        let budget = budget
-            .checked_sub(ENTRY_OVERHEAD)
-            .ok_or(FieldError::Over(OverBudget))?;
+        let budget = budget.checked_sub(ENTRY_OVERHEAD).ok_or(FieldError::Over(OverBudget))?;
         let name = if index == 0 {
             let (s, next) = self.string(block, pos, budget)?;
             pos = next;
@@ -341,9 +306,7 @@ impl Decoder {
             Name::Str(s) => s.len(),
             Name::Dynamic(i) => self.table.get(i).map_or(0, |(n, _)| n.len()),
         };
-        let budget = budget
-            .checked_sub(name_len)
-            .ok_or(FieldError::Over(OverBudget))?;
+        let budget = budget.checked_sub(name_len).ok_or(FieldError::Over(OverBudget))?;
         let (value, pos) = self.string(block, pos, budget)?;
 
         let name_ref = name;
@@ -361,9 +324,7 @@ impl Decoder {
         let fits = name_len + value.len() + ENTRY_OVERHEAD <= self.table.max_size();
         let inserted = match (name, fits) {
             (Str::Table(..), true) => {
-                let Name::Dynamic(i) = name_ref else {
-                    unreachable!("table strings only come from dynamic names")
-                };
+                let Name::Dynamic(i) = name_ref else { unreachable!("table strings only come from dynamic names") };
                 let value = value.get(block, &self.scratch, &[]);
                 self.table.insert_with_dynamic_name(i, value) == Some(true)
             }
@@ -378,10 +339,7 @@ impl Decoder {
             }
             _ => {
                 let scratch = &self.scratch[..];
-                self.table.insert(
-                    name.get(block, scratch, &[]),
-                    value.get(block, scratch, &[]),
-                )
+                self.table.insert(name.get(block, scratch, &[]), value.get(block, scratch, &[]))
             }
         };
         if inserted {
@@ -410,12 +368,7 @@ impl Decoder {
 
     /// Reads a string literal (5.2) at `block[pos..]`, Huffman-decoding into the scratch buffer.
     #[inline]
-    fn string(
-        &mut self,
-        block: &[u8],
-        pos: usize,
-        budget: usize,
-    ) -> Result<(Str, usize), FieldError> {
+    fn string(&mut self, block: &[u8], pos: usize, budget: usize) -> Result<(Str, usize), FieldError> {
         let huff = block.get(pos).ok_or(DecoderError::Truncated)? & 0x80 != 0;
         let (len, n) = decode_integer(&block[pos..], 7)?;
         let start = pos + n;
@@ -476,10 +429,7 @@ mod tests {
         let mut d = Decoder::new(4096);
         let mut block = vec![0x82];
         block.extend(size_update(100));
-        assert_eq!(
-            run(&mut d, &block, 1000),
-            Err(DecoderError::TableSizeUpdateNotAtStart)
-        );
+        assert_eq!(run(&mut d, &block, 1000), Err(DecoderError::TableSizeUpdateNotAtStart));
         // Two updates at the start are fine.
         let mut d = Decoder::new(4096);
         let mut block = size_update(0);
@@ -494,10 +444,7 @@ mod tests {
         let mut d = Decoder::new(4096);
         assert_eq!(
             run(&mut d, &size_update(4097), 1000),
-            Err(DecoderError::TableSizeUpdateTooLarge {
-                requested: 4097,
-                max: 4096
-            })
+            Err(DecoderError::TableSizeUpdateTooLarge { requested: 4097, max: 4096 })
         );
         d.set_max_table_size(8192);
         assert!(run(&mut d, &size_update(8192), 1000).is_ok());
@@ -509,18 +456,12 @@ mod tests {
         let mut d = Decoder::new(4096);
         run(&mut d, &literal_indexed(b"a", b"b"), 1000).unwrap();
         d.set_max_table_size(100);
-        assert_eq!(
-            run(&mut d, &[0x82], 1000),
-            Err(DecoderError::MissingTableSizeUpdate)
-        );
+        assert_eq!(run(&mut d, &[0x82], 1000), Err(DecoderError::MissingTableSizeUpdate));
         // An update above the smallest value set does not satisfy the requirement.
         let mut d = Decoder::new(4096);
         d.set_max_table_size(0);
         d.set_max_table_size(4096);
-        assert_eq!(
-            run(&mut d, &size_update(4096), 1000),
-            Err(DecoderError::MissingTableSizeUpdate)
-        );
+        assert_eq!(run(&mut d, &size_update(4096), 1000), Err(DecoderError::MissingTableSizeUpdate));
         let mut d = Decoder::new(4096);
         run(&mut d, &literal_indexed(b"a", b"b"), 1000).unwrap();
         d.set_max_table_size(0);
@@ -528,10 +469,7 @@ mod tests {
         let mut block = size_update(0);
         block.extend(size_update(4096));
         block.push(0xbe); // the evicted entry is gone
-        assert_eq!(
-            run(&mut d, &block, 1000),
-            Err(DecoderError::InvalidIndex(62))
-        );
+        assert_eq!(run(&mut d, &block, 1000), Err(DecoderError::InvalidIndex(62)));
         // Then the requirement is met and later blocks need nothing.
         assert!(run(&mut d, &[0x82], 1000).is_ok());
         // Raising the setting needs no update.
@@ -543,36 +481,15 @@ mod tests {
     #[test]
     fn invalid_indices_and_truncation() {
         let mut d = Decoder::new(4096);
-        assert_eq!(
-            run(&mut d, &[0x80], 1000),
-            Err(DecoderError::InvalidIndex(0))
-        );
-        assert_eq!(
-            run(&mut d, &[0xbe], 1000),
-            Err(DecoderError::InvalidIndex(62))
-        );
-        assert_eq!(
-            run(&mut d, &[0x7f, 0x00], 1000),
-            Err(DecoderError::InvalidIndex(63))
-        );
-        assert_eq!(
-            run(&mut d, &[0x40, 0x03, b'a'], 1000),
-            Err(DecoderError::Truncated)
-        );
+        assert_eq!(run(&mut d, &[0x80], 1000), Err(DecoderError::InvalidIndex(0)));
+        assert_eq!(run(&mut d, &[0xbe], 1000), Err(DecoderError::InvalidIndex(62)));
+        assert_eq!(run(&mut d, &[0x7f, 0x00], 1000), Err(DecoderError::InvalidIndex(63)));
+        assert_eq!(run(&mut d, &[0x40, 0x03, b'a'], 1000), Err(DecoderError::Truncated));
         assert_eq!(run(&mut d, &[0x40], 1000), Err(DecoderError::Truncated));
         assert_eq!(run(&mut d, &[0xff], 1000), Err(DecoderError::Truncated));
-        assert_eq!(
-            run(&mut d, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 1000),
-            Err(DecoderError::IntegerOverflow)
-        );
-        assert_eq!(
-            run(&mut d, &[0x00, 0x81, 0xff, 0x00], 1000),
-            Err(DecoderError::HuffmanPadding)
-        );
-        assert_eq!(
-            run(&mut d, &[0x00, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00], 1000),
-            Err(DecoderError::HuffmanEos)
-        );
+        assert_eq!(run(&mut d, &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], 1000), Err(DecoderError::IntegerOverflow));
+        assert_eq!(run(&mut d, &[0x00, 0x81, 0xff, 0x00], 1000), Err(DecoderError::HuffmanPadding));
+        assert_eq!(run(&mut d, &[0x00, 0x84, 0xff, 0xff, 0xff, 0xff, 0x00], 1000), Err(DecoderError::HuffmanEos));
         assert_eq!(run(&mut d, &[], 1000), Ok(vec![]));
     }
 
@@ -602,10 +519,7 @@ mod tests {
             total += n.len() + v.len() + 32;
             Ok::<(), DecoderError>(())
         });
-        assert_eq!(
-            r,
-            Err(DecoderError::HeaderListTooLarge { limit: 16 * 1024 })
-        );
+        assert_eq!(r, Err(DecoderError::HeaderListTooLarge { limit: 16 * 1024 }));
         assert!(total <= 16 * 1024);
         // A long Huffman string is cut off at the budget.
         let mut d = Decoder::new(4096);
@@ -614,14 +528,8 @@ mod tests {
         huffman::encode(&[b'0'; 1000], &mut value);
         encode_integer(value.len(), 7, 0x80, &mut block);
         block.extend(&value);
-        assert_eq!(
-            run(&mut d, &block, 500),
-            Err(DecoderError::HeaderListTooLarge { limit: 500 })
-        );
-        assert!(
-            d.scratch.len() >= 1000,
-            "the rest of the block was still decoded"
-        );
+        assert_eq!(run(&mut d, &block, 500), Err(DecoderError::HeaderListTooLarge { limit: 500 }));
+        assert!(d.scratch.len() >= 1000, "the rest of the block was still decoded");
     }
 
     #[test]
@@ -659,13 +567,7 @@ mod tests {
             }
         }
         let mut d = Decoder::new(4096);
-        assert_eq!(
-            d.decode(&[0x82, 0x84], 1000, |_, _, _| Err(MyError::Refused)),
-            Err(MyError::Refused)
-        );
-        assert_eq!(
-            d.decode(&[0x80], 1000, |_, _, _| Ok(())),
-            Err(MyError::Hpack(DecoderError::InvalidIndex(0)))
-        );
+        assert_eq!(d.decode(&[0x82, 0x84], 1000, |_, _, _| Err(MyError::Refused)), Err(MyError::Refused));
+        assert_eq!(d.decode(&[0x80], 1000, |_, _, _| Ok(())), Err(MyError::Hpack(DecoderError::InvalidIndex(0))));
     }
 }

@@ -15,12 +15,7 @@ pub const DEFAULT_TABLE_SIZE_CAP: usize = 65536;
 
 /// Names whose values are always sent "never indexed" (RFC 7541 section 7.1.3) unless
 /// [`Encoder::set_never_index_sensitive_names`] turns the list off.
-pub const SENSITIVE_NAMES: [&[u8]; 4] = [
-    b"authorization",
-    b"proxy-authorization",
-    b"cookie",
-    b"set-cookie",
-];
+pub const SENSITIVE_NAMES: [&[u8]; 4] = [b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"];
 
 /// How many slots of the hash index a lookup or an insertion probes.
 const PROBES: usize = 8;
@@ -165,9 +160,7 @@ impl Encoder {
 
     fn is_sensitive_name(&self, name: &[u8]) -> bool {
         self.never_index_sensitive_names
-            && SENSITIVE_NAMES
-                .iter()
-                .any(|s| s.len() == name.len() && s.eq_ignore_ascii_case(name))
+            && SENSITIVE_NAMES.iter().any(|s| s.len() == name.len() && s.eq_ignore_ascii_case(name))
     }
 
     fn field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut Vec<u8>) {
@@ -205,8 +198,7 @@ impl Encoder {
         self.string(value, dst);
         if index_it && self.table.insert(name, value) {
             let id = self.table.next_id() - 1;
-            self.full_index
-                .insert(hash_field(name, value), id, &self.table);
+            self.full_index.insert(hash_field(name, value), id, &self.table);
             self.name_index.insert(hash_name(name), id, &self.table);
         }
     }
@@ -231,10 +223,7 @@ impl Encoder {
         if self.table.is_empty() {
             return None;
         }
-        self.full_index
-            .find(hash_field(name, value), &self.table, |(n, v)| {
-                n == name && v == value
-            })
+        self.full_index.find(hash_field(name, value), &self.table, |(n, v)| n == name && v == value)
     }
 
     /// Dynamic index (0 = newest) of an entry named `name`.
@@ -242,8 +231,7 @@ impl Encoder {
         if self.table.is_empty() {
             return None;
         }
-        self.name_index
-            .find(hash_name(name), &self.table, |(n, _)| n == name)
+        self.name_index.find(hash_name(name), &self.table, |(n, _)| n == name)
     }
 
     fn rebuild_index(&mut self) {
@@ -254,8 +242,7 @@ impl Encoder {
         for i in (0..self.table.len()).rev() {
             let (name, value) = self.table.get(i).expect("live entry");
             let id = self.table.next_id() - 1 - i as u64;
-            self.full_index
-                .insert(hash_field(name, value), id, &self.table);
+            self.full_index.insert(hash_field(name, value), id, &self.table);
             self.name_index.insert(hash_name(name), id, &self.table);
         }
     }
@@ -294,25 +281,15 @@ struct Slot {
     id: u64,
 }
 
-const EMPTY: Slot = Slot {
-    hash: 0,
-    id: u64::MAX,
-};
+const EMPTY: Slot = Slot { hash: 0, id: u64::MAX };
 
 impl Index {
     fn with_slots(n: usize) -> Self {
-        Index {
-            slots: vec![EMPTY; n],
-        }
+        Index { slots: vec![EMPTY; n] }
     }
 
     #[inline]
-    fn find(
-        &self,
-        hash: u32,
-        table: &DynamicTable,
-        eq: impl Fn((&[u8], &[u8])) -> bool,
-    ) -> Option<usize> {
+    fn find(&self, hash: u32, table: &DynamicTable, eq: impl Fn((&[u8], &[u8])) -> bool) -> Option<usize> {
         let mask = self.slots.len() - 1;
         for p in 0..PROBES {
             let slot = self.slots[(hash as usize + p) & mask];
@@ -354,10 +331,7 @@ fn mix(h: u64, word: u64) -> u64 {
 fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
-        h = mix(
-            h,
-            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-        );
+        h = mix(h, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
     }
     let rest = chunks.remainder();
     let mut last = [0u8; 8];
@@ -477,12 +451,7 @@ mod tests {
         let mut e = Encoder::new();
         let mut out = Vec::new();
         let fields: Vec<(Vec<u8>, Vec<u8>)> = (0..50u32)
-            .map(|i| {
-                (
-                    alloc::format!("x-h{}", i % 7).into_bytes(),
-                    alloc::format!("{i}").into_bytes(),
-                )
-            })
+            .map(|i| (alloc::format!("x-h{}", i % 7).into_bytes(), alloc::format!("{i}").into_bytes()))
             .collect();
         e.encode(fields.iter().map(|(n, v)| (n, v)), &mut out);
         out.clear();

@@ -1,10 +1,10 @@
 //! The HPACK Huffman code (RFC 7541, section 5.2 and Appendix B).
 //!
 //! Encoding packs each symbol's code into a 64-bit accumulator. Decoding runs a finite-state
-//! machine that consumes four bits at a time: the states are the 256 internal nodes of the
-//! Huffman tree, and the 256 × 16 transition table is built at compile time by a `const fn` from
-//! the code table in `huffman_table.rs`. Since the shortest code is five bits long, a nibble
-//! completes at most one symbol.
+//! machine that consumes a whole byte at a time: the states are the 256 internal nodes of the
+//! Huffman tree (the bits read since the last complete symbol), and the 256 × 256 transition
+//! table is built at compile time by a `const fn` from the code table in `huffman_table.rs`.
+//! Since the shortest code is five bits long, a byte completes at most two symbols.
 
 use alloc::vec::Vec;
 
@@ -25,10 +25,7 @@ pub enum HuffmanError {
 /// Number of bytes `src` takes once Huffman-coded (the last byte padded with ones).
 #[inline]
 pub fn encoded_len(src: &[u8]) -> usize {
-    let bits: usize = src
-        .iter()
-        .map(|&b| usize::from(CODES[usize::from(b)].1))
-        .sum();
+    let bits: usize = src.iter().map(|&b| usize::from(CODES[usize::from(b)].1)).sum();
     bits.div_ceil(8)
 }
 
@@ -83,19 +80,21 @@ pub fn decode(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Result<(), Huffm
     let limit = dst.len().saturating_add(max_len);
     let mut state: u8 = 0;
     for &b in src {
-        for nibble in [b >> 4, b & 0x0f] {
-            let t = DECODE[usize::from(state)][usize::from(nibble)];
+        let t = &DECODE[usize::from(state)][usize::from(b)];
+        if t.flags != 0 {
             if t.flags & FAIL != 0 {
                 return Err(HuffmanError::Eos);
             }
-            if t.flags & EMIT != 0 {
-                if dst.len() >= limit {
-                    return Err(HuffmanError::TooLong);
-                }
-                dst.push(t.sym);
+            let n = usize::from(t.flags & COUNT);
+            if limit - dst.len() < n {
+                return Err(HuffmanError::TooLong);
             }
-            state = t.next;
+            dst.push(t.syms[0]);
+            if n == 2 {
+                dst.push(t.syms[1]);
+            }
         }
+        state = t.next;
     }
     if ACCEPT[usize::from(state)] {
         Ok(())
@@ -104,19 +103,19 @@ pub fn decode(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Result<(), Huffm
     }
 }
 
-/// One transition of the nibble state machine.
+/// One transition of the byte-at-a-time state machine.
 #[derive(Clone, Copy)]
 struct Transition {
-    /// State (internal tree node) after the nibble.
+    /// State (internal tree node) after the byte.
     next: u8,
-    /// `EMIT` and/or `FAIL`.
+    /// Number of symbols completed by the byte (`COUNT` bits, 0 to 2), and `FAIL`.
     flags: u8,
-    /// The symbol completed by the nibble, when `flags & EMIT`.
-    sym: u8,
+    /// The completed symbols.
+    syms: [u8; 2],
 }
 
-const EMIT: u8 = 1;
-const FAIL: u8 = 2;
+const COUNT: u8 = 3;
+const FAIL: u8 = 4;
 
 /// Marks a tree child as a leaf; the low bits hold the symbol.
 const LEAF: u16 = 0x8000;
@@ -132,11 +131,7 @@ struct Tree {
 }
 
 const fn build_tree() -> Tree {
-    let mut t = Tree {
-        children: [[NONE; 2]; 256],
-        depth: [0; 256],
-        ones: [false; 256],
-    };
+    let mut t = Tree { children: [[NONE; 2]; 256], depth: [0; 256], ones: [false; 256] };
     t.ones[0] = true;
     let mut count: usize = 1;
     let mut sym = 0;
@@ -148,10 +143,7 @@ const fn build_tree() -> Tree {
             i -= 1;
             let bit = ((code >> i) & 1) as usize;
             if i == 0 {
-                assert!(
-                    t.children[node][bit] == NONE,
-                    "Huffman code is not prefix-free"
-                );
+                assert!(t.children[node][bit] == NONE, "Huffman code is not prefix-free");
                 t.children[node][bit] = LEAF | sym as u16;
             } else {
                 let child = t.children[node][bit];
@@ -170,61 +162,49 @@ const fn build_tree() -> Tree {
         }
         sym += 1;
     }
-    assert!(
-        count == 256,
-        "a complete code over 257 symbols has 256 internal nodes"
-    );
+    assert!(count == 256, "a complete code over 257 symbols has 256 internal nodes");
     t
 }
 
 const TREE: Tree = build_tree();
 
-const fn build_decode() -> [[Transition; 16]; 256] {
-    let mut table = [[Transition {
-        next: 0,
-        flags: 0,
-        sym: 0,
-    }; 16]; 256];
+const fn build_decode() -> [[Transition; 256]; 256] {
+    let mut table = [[Transition { next: 0, flags: 0, syms: [0; 2] }; 256]; 256];
     let mut state = 0;
     while state < 256 {
-        let mut nibble = 0;
-        while nibble < 16 {
+        let mut byte = 0;
+        while byte < 256 {
             let mut node = state;
-            let mut flags = 0u8;
-            let mut sym = 0u8;
-            let mut i = 4;
+            let mut t = Transition { next: 0, flags: 0, syms: [0; 2] };
+            let mut i = 8;
             while i > 0 {
                 i -= 1;
-                let bit = (nibble >> i) & 1;
+                let bit = (byte >> i) & 1;
                 let child = TREE.children[node][bit];
                 assert!(child != NONE, "incomplete Huffman tree");
                 if child & LEAF != 0 {
                     let s = child & !LEAF;
+                    node = 0;
                     if s == 256 {
-                        flags |= FAIL;
-                        node = 0;
+                        t.flags = FAIL;
                         break;
                     }
-                    flags |= EMIT;
-                    sym = s as u8;
-                    node = 0;
+                    t.syms[(t.flags & COUNT) as usize] = s as u8;
+                    t.flags += 1;
                 } else {
                     node = child as usize;
                 }
             }
-            table[state][nibble] = Transition {
-                next: node as u8,
-                flags,
-                sym,
-            };
-            nibble += 1;
+            t.next = node as u8;
+            table[state][byte] = t;
+            byte += 1;
         }
         state += 1;
     }
     table
 }
 
-static DECODE: [[Transition; 16]; 256] = build_decode();
+static DECODE: [[Transition; 256]; 256] = build_decode();
 
 const fn build_accept() -> [bool; 256] {
     let mut accept = [false; 256];

@@ -121,14 +121,8 @@ mod tests {
         encode_integer(1 << 33, 1, 0, &mut big);
         assert_eq!(decode_integer(&big, 1), Err(IntegerError::Overflow));
         // Too many continuation bytes.
-        assert_eq!(
-            decode_integer(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 5),
-            Err(IntegerError::Overflow)
-        );
-        assert_eq!(
-            decode_integer(&[0x1f, 0x80], 5),
-            Err(IntegerError::Truncated)
-        );
+        assert_eq!(decode_integer(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 5), Err(IntegerError::Overflow));
+        assert_eq!(decode_integer(&[0x1f, 0x80], 5), Err(IntegerError::Truncated));
         assert_eq!(decode_integer(&[], 5), Err(IntegerError::Truncated));
     }
 }

@@ -178,14 +178,7 @@ pub struct DynamicTable {
 impl DynamicTable {
     /// An empty table with the given maximum size.
     pub fn new(max_size: usize) -> Self {
-        DynamicTable {
-            entries: VecDeque::new(),
-            bytes: Vec::new(),
-            base: 0,
-            size: 0,
-            max_size,
-            evicted: 0,
-        }
+        DynamicTable { entries: VecDeque::new(), bytes: Vec::new(), base: 0, size: 0, max_size, evicted: 0 }
     }
 
     /// Number of entries.
@@ -274,9 +267,7 @@ impl DynamicTable {
     /// it will fit. When it does not (it is larger than the maximum size) the table is emptied,
     /// as RFC 7541 section 4.4 requires.
     fn make_room(&mut self, name_len: usize, value_len: usize) -> bool {
-        let entry_size = name_len
-            .saturating_add(value_len)
-            .saturating_add(ENTRY_OVERHEAD);
+        let entry_size = name_len.saturating_add(value_len).saturating_add(ENTRY_OVERHEAD);
         if entry_size > self.max_size {
             self.evict_to(0);
             return false;
@@ -295,11 +286,7 @@ impl DynamicTable {
     }
 
     fn commit(&mut self, start: usize, name_len: usize, value_len: usize) {
-        self.entries.push_back(Entry {
-            start,
-            name_len,
-            value_len,
-        });
+        self.entries.push_back(Entry { start, name_len, value_len });
         self.size += name_len + value_len + ENTRY_OVERHEAD;
         // Evict older entries (never the new one, which fits on its own).
         while self.size > self.max_size {
@@ -324,11 +311,7 @@ impl DynamicTable {
 
     /// Inserts an entry whose name is the name of entry `name_index` (0 = newest) of this table.
     /// Returns `None` if there is no such entry, otherwise whether the entry was added.
-    pub(crate) fn insert_with_dynamic_name(
-        &mut self,
-        name_index: usize,
-        value: &[u8],
-    ) -> Option<bool> {
+    pub(crate) fn insert_with_dynamic_name(&mut self, name_index: usize, value: &[u8]) -> Option<bool> {
         let (ns, ne, _) = self.ranges(name_index)?;
         let name_len = ne - ns;
         // Positions are absolute so they survive compaction.
