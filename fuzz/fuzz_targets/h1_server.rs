@@ -100,8 +100,10 @@ impl Harness {
                 *open = Open { stream: open.stream, head: None, body: Bytes::new(), trailers: false, ends: false };
                 return;
             }
-            if head.status == 200 && open.body.is_empty() && !open.trailers && !open.ends {
-                // A CONNECT tunnel or a zero Content-Length: nothing more to write.
+            if open.body.is_empty() && !open.trailers && !open.ends {
+                // A zero Content-Length still needs its end (refused as
+                // `StreamEnded` when a 2xx to CONNECT switched the protocol).
+                let _ = self.conn.send_data(open.stream, Bytes::new(), true);
                 return;
             }
         }

@@ -64,6 +64,25 @@ fn run(config: &Config, chunks: &[&[u8]], rng: &mut Option<Rng>, eof: bool) -> V
     events
 }
 
+/// The known split-invariance bug kept in
+/// `regressions/h1_server_split-field-error-vs-head-too-large*`: a complete
+/// head over `max_head_bytes` with a bad field is refused for the field
+/// (400) when it arrives whole, but as too large (431) when it arrives in
+/// pieces. Same events but for the last error.
+fn known_limit_mismatch(a: &[Event], b: &[Event]) -> bool {
+    use sockless_core::ProtocolErrorKind as K;
+    let (Some(Event::Error(x)), Some(Event::Error(y))) = (a.last(), b.last()) else { return false };
+    let limit = |k: K| matches!(k, K::HeadTooLarge | K::TargetTooLong | K::TooManyHeaders);
+    a.len() == b.len() && a[..a.len() - 1] == b[..b.len() - 1] && (limit(x.kind) || limit(y.kind))
+}
+
+/// With `SOCKLESS_FUZZ_SKIP_KNOWN` set, mismatches already reported are
+/// let through so that fuzzing can go on past them.
+fn skip_known() -> bool {
+    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var_os("SOCKLESS_FUZZ_SKIP_KNOWN").is_some())
+}
+
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
         return;
@@ -77,5 +96,8 @@ fuzz_target!(|input: &[u8]| {
     let mut rng = if flags & 4 != 0 { Some(Rng::new(u64::from(seed))) } else { None };
     let pieces = split(data, split_seed);
     let parts = run(&config, &pieces, &mut rng, eof);
+    if whole != parts && skip_known() && known_limit_mismatch(&whole, &parts) {
+        return;
+    }
     assert_eq!(whole, parts, "whole vs split ({} pieces)", pieces.len());
 });
