@@ -68,7 +68,10 @@ fn wire_stories(only: Option<&str>) -> Vec<Story> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir() && !p.ends_with("raw-data"))
-        .filter(|p| only.is_none_or(|o| p.ends_with(o)))
+        .filter(|p| match only {
+            None => true,
+            Some(o) => p.ends_with(o),
+        })
         .collect();
     dirs.sort();
     dirs.iter().flat_map(|d| load_dir(d)).collect()
