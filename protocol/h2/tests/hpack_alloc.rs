@@ -59,7 +59,7 @@ fn warmed_decoder_does_not_allocate_per_field() {
         blocks.push(block);
     }
     let mut decoder = Decoder::new(4096);
-    let mut decode_all = |decoder: &mut Decoder| {
+    let decode_all = |decoder: &mut Decoder| {
         let mut fields = 0usize;
         for block in &blocks {
             decoder
