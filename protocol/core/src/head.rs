@@ -206,10 +206,10 @@ pub fn validate_fields(headers: &HeaderList) -> Result<(), UserError> {
 /// NUL or other control character, and no leading or trailing whitespace
 /// (RFC 9110 section 5.5).
 pub fn validate_field(name: &[u8], value: &[u8]) -> Result<(), UserError> {
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    if name.is_empty() || !name.iter().all(|&b| TCHAR[b as usize]) {
         return Err(UserError::InvalidHeaderName);
     }
-    if value.iter().any(|&b| is_ctl_but_tab(b))
+    if !value.iter().all(|&b| VALUE_OK[b as usize])
         || value.first().is_some_and(|&b| b == b' ' || b == b'\t')
         || value.last().is_some_and(|&b| b == b' ' || b == b'\t')
     {
@@ -217,6 +217,28 @@ pub fn validate_field(name: &[u8], value: &[u8]) -> Result<(), UserError> {
     }
     Ok(())
 }
+
+/// `tchar` as a table: one load per byte when validating names.
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_tchar(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// Bytes allowed in a field value: everything but controls other than HTAB.
+static VALUE_OK: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = !is_ctl_but_tab(i as u8);
+        i += 1;
+    }
+    t
+};
 
 /// Whether `b` is a `tchar` of RFC 9110 section 5.6.2.
 pub const fn is_tchar(b: u8) -> bool {

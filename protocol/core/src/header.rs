@@ -1,130 +1,31 @@
 //! Header lists that keep order, original case and repeated names.
 //!
-//! A parsed head keeps its bytes in one shared [`Bytes`] (a slice of the
-//! receive buffer, never copied) and each field as a pair of offset ranges
-//! into it. The first [`INLINE_FIELDS`] ranges live inline, so parsing an
-//! ordinary head allocates nothing. A list built by the application appends
-//! its bytes to an owned buffer instead.
+//! A parsed head keeps its field section exactly as received: one shared
+//! [`Bytes`] (a slice of the receive buffer, never copied) that is split into
+//! fields only when it is read. Parsing therefore records nothing per field
+//! and allocates nothing, and a head moves around as a few words. A list built
+//! by the application appends its bytes to an owned buffer instead.
 
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
+use core::ops::Range;
 
-/// How many fields a [`HeaderList`] holds before it spills to the heap.
-pub const INLINE_FIELDS: usize = 16;
-
-/// Where one field's name and value sit in the list's storage.
+/// Where one field of an owned list sits in its buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Span {
+struct Span {
     name_start: u32,
-    name_end: u32,
     value_start: u32,
     value_end: u32,
 }
 
 #[derive(Clone)]
 enum Storage {
-    /// Bytes shared with the receive buffer (a parsed head).
-    Shared(Bytes),
-    /// Bytes the application appended.
-    Owned(Vec<u8>),
-}
-
-impl Storage {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Storage::Shared(b) => b,
-            Storage::Owned(v) => v,
-        }
-    }
-}
-
-/// Field positions collected by a parser before the head's bytes are
-/// frozen into a [`Bytes`]; see [`HeaderList::from_shared_spans`].
-/// Inline first, then a heap spill, so ordinary heads allocate nothing.
-#[derive(Clone)]
-pub struct FieldSpans {
-    inline: [Span; INLINE_FIELDS],
-    len: usize,
-    spill: Vec<Span>,
-    max_end: usize,
-}
-
-impl Default for FieldSpans {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FieldSpans {
-    /// No spans.
-    pub const fn new() -> Self {
-        FieldSpans {
-            inline: [Span { name_start: 0, name_end: 0, value_start: 0, value_end: 0 }; INLINE_FIELDS],
-            len: 0,
-            spill: Vec::new(),
-            max_end: 0,
-        }
-    }
-
-    /// Records a field as byte ranges of the bytes the list will be built
-    /// over. Offsets must fit in `u32`; returns `false` (recording nothing)
-    /// when they do not or a range is inverted.
-    pub fn push_range(&mut self, name: core::ops::Range<usize>, value: core::ops::Range<usize>) -> bool {
-        let ok = name.start <= name.end && value.start <= value.end && u32::try_from(name.end.max(value.end)).is_ok();
-        if ok {
-            self.max_end = self.max_end.max(name.end).max(value.end);
-            self.push(Span {
-                name_start: name.start as u32,
-                name_end: name.end as u32,
-                value_start: value.start as u32,
-                value_end: value.end as u32,
-            });
-        }
-        ok
-    }
-
-    /// Number of spans.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are no spans.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    fn push(&mut self, span: Span) {
-        if self.len < INLINE_FIELDS {
-            self.inline[self.len] = span;
-        } else {
-            self.spill.push(span);
-        }
-        self.len += 1;
-    }
-
-    fn get(&self, i: usize) -> Option<Span> {
-        if i >= self.len {
-            None
-        } else if i < INLINE_FIELDS {
-            Some(self.inline[i])
-        } else {
-            self.spill.get(i - INLINE_FIELDS).copied()
-        }
-    }
-
-    fn remove(&mut self, i: usize) {
-        // Rare path (editing a list): rebuild in place.
-        let mut all: Vec<Span> = (0..self.len).filter_map(|j| self.get(j)).collect();
-        all.remove(i);
-        self.len = 0;
-        self.spill.clear();
-        self.max_end = 0;
-        for s in all {
-            self.max_end = self.max_end.max(s.name_end as usize).max(s.value_end as usize);
-            self.push(s);
-        }
-    }
+    /// A field section as received: lines `name ":" OWS value OWS CRLF`,
+    /// starting at `start`, already validated by a parser.
+    Section { bytes: Bytes, start: u32, count: u32 },
+    /// Bytes the application appended, and where each field is.
+    Owned { buf: Vec<u8>, spans: Vec<Span> },
 }
 
 /// An ordered list of header fields.
@@ -147,7 +48,6 @@ impl FieldSpans {
 #[derive(Clone)]
 pub struct HeaderList {
     storage: Storage,
-    spans: FieldSpans,
 }
 
 impl Default for HeaderList {
@@ -156,60 +56,77 @@ impl Default for HeaderList {
     }
 }
 
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Splits one received field line (without its CRLF) into name and value.
+fn split_line(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) => (&line[..colon], trim_ows(&line[colon + 1..])),
+        None => (line, &[]),
+    }
+}
+
 impl HeaderList {
     /// An empty list; allocates nothing until the first push.
     pub const fn new() -> Self {
-        HeaderList { storage: Storage::Owned(Vec::new()), spans: FieldSpans::new() }
+        HeaderList { storage: Storage::Owned { buf: Vec::new(), spans: Vec::new() } }
     }
 
-    /// A list over shared bytes, filled by a parser with [`push_span`](Self::push_span).
+    /// A list over a received field section: `bytes[start..]` holds `count`
+    /// lines of the form `name ":" OWS value OWS CRLF`, as a parser has
+    /// already checked them (token names, no obs-fold, CRLF line ends).
+    /// Nothing is copied and nothing is recorded per field.
     ///
-    /// The bytes are usually the whole head as received, so each field is a
-    /// range of it and nothing is copied.
-    pub fn from_shared(bytes: Bytes) -> Self {
-        HeaderList { storage: Storage::Shared(bytes), spans: FieldSpans::new() }
-    }
-
-    /// A list over shared bytes with the fields a parser recorded, or `None`
-    /// if a span reaches past the end of `bytes`. Nothing is copied.
-    pub fn from_shared_spans(bytes: Bytes, spans: FieldSpans) -> Option<Self> {
-        if spans.max_end > bytes.len() {
+    /// Bytes that do not have that form never cause a panic, but the fields
+    /// read from them are then unspecified. Returns `None` if `start` is out
+    /// of range or does not fit in `u32`.
+    pub fn from_section(bytes: Bytes, start: usize, count: usize) -> Option<Self> {
+        if start > bytes.len() {
             return None;
         }
-        Some(HeaderList { storage: Storage::Shared(bytes), spans })
+        let start = u32::try_from(start).ok()?;
+        let count = u32::try_from(count).ok()?;
+        Some(HeaderList { storage: Storage::Section { bytes, start, count } })
     }
 
-    /// Adds a field whose name and value are ranges of the list's bytes
-    /// (those given to [`from_shared`](Self::from_shared), or the owned buffer).
-    ///
-    /// Returns `false`, adding nothing, when a range is out of bounds,
-    /// inverted, or beyond `u32` offsets.
-    pub fn push_span(&mut self, name: core::ops::Range<usize>, value: core::ops::Range<usize>) -> bool {
-        let len = self.storage.bytes().len();
-        name.end <= len && value.end <= len && self.spans.push_range(name, value)
-    }
-
-    fn owned(&mut self) -> &mut Vec<u8> {
-        if let Storage::Shared(b) = &self.storage {
-            self.storage = Storage::Owned(b.to_vec());
+    fn owned(&mut self) -> (&mut Vec<u8>, &mut Vec<Span>) {
+        if let Storage::Section { .. } = self.storage {
+            let mut copy = HeaderList::new();
+            for (n, v) in self.iter() {
+                copy.push(n, v);
+            }
+            *self = copy;
         }
         match &mut self.storage {
-            Storage::Owned(v) => v,
-            Storage::Shared(_) => unreachable!("converted to owned above"),
+            Storage::Owned { buf, spans } => (buf, spans),
+            Storage::Section { .. } => unreachable!("converted to owned above"),
         }
     }
 
     /// Appends a field. Nothing is validated here: writing a head refuses
     /// names and values that are not allowed on the wire.
+    ///
+    /// # Panics
+    ///
+    /// If the list's owned bytes would exceed 4 GiB.
     pub fn push(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (name, value) = (name.as_ref(), value.as_ref());
-        let buf = self.owned();
-        let name_start = buf.len();
+        let (buf, spans) = self.owned();
+        let offset = |n: usize| u32::try_from(n).expect("header list over 4 GiB");
+        let name_start = offset(buf.len());
         buf.extend_from_slice(name);
-        let value_start = buf.len();
+        let value_start = offset(buf.len());
         buf.extend_from_slice(value);
-        let end = buf.len();
-        self.push_span(name_start..value_start, value_start..end);
+        let value_end = offset(buf.len());
+        spans.push(Span { name_start, value_start, value_end });
     }
 
     /// Builder form of [`push`](Self::push).
@@ -220,24 +137,38 @@ impl HeaderList {
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.spans.len
+        match &self.storage {
+            Storage::Section { count, .. } => *count as usize,
+            Storage::Owned { spans, .. } => spans.len(),
+        }
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.spans.len == 0
+        self.len() == 0
     }
 
     /// The field at `index`, as `(name, value)`.
     pub fn field(&self, index: usize) -> Option<(&[u8], &[u8])> {
-        let s = self.spans.get(index)?;
-        let b = self.storage.bytes();
-        Some((&b[s.name_start as usize..s.name_end as usize], &b[s.value_start as usize..s.value_end as usize]))
+        match &self.storage {
+            Storage::Owned { buf, spans } => {
+                let s = spans.get(index)?;
+                let range = |r: Range<u32>| buf.get(r.start as usize..r.end as usize).unwrap_or_default();
+                Some((range(s.name_start..s.value_start), range(s.value_start..s.value_end)))
+            }
+            Storage::Section { .. } => self.iter().nth(index),
+        }
     }
 
     /// All fields in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { list: self, next: 0 }
+        match &self.storage {
+            Storage::Section { bytes, start, count } => Iter(IterInner::Section {
+                rest: bytes.get(*start as usize..).unwrap_or_default(),
+                left: *count as usize,
+            }),
+            Storage::Owned { buf, spans } => Iter(IterInner::Owned { buf, spans: spans.iter() }),
+        }
     }
 
     /// The value of the first field called `name` (any case).
@@ -258,15 +189,17 @@ impl HeaderList {
 
     /// Removes every field called `name` (any case); returns how many went.
     pub fn remove(&mut self, name: impl AsRef<[u8]>) -> usize {
-        let mut removed = 0;
-        let mut i = 0;
-        while let Some((n, _)) = self.field(i) {
-            if n.eq_ignore_ascii_case(name.as_ref()) {
-                self.spans.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
+        let name = name.as_ref();
+        let before = self.len();
+        let mut kept = HeaderList::new();
+        for (n, v) in self.iter() {
+            if !n.eq_ignore_ascii_case(name) {
+                kept.push(n, v);
             }
+        }
+        let removed = before - kept.len();
+        if removed > 0 {
+            *self = kept;
         }
         removed
     }
@@ -307,20 +240,43 @@ impl<N: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(N, V)> for HeaderList {
 }
 
 /// Iterator over `(name, value)` pairs of a [`HeaderList`].
-pub struct Iter<'a> {
-    list: &'a HeaderList,
-    next: usize,
+pub struct Iter<'a>(IterInner<'a>);
+
+enum IterInner<'a> {
+    /// Over a received section: lines not read yet, fields not read yet.
+    Section { rest: &'a [u8], left: usize },
+    /// Over an owned list.
+    Owned { buf: &'a [u8], spans: core::slice::Iter<'a, Span> },
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
-        let f = self.list.field(self.next)?;
-        self.next += 1;
-        Some(f)
+        match &mut self.0 {
+            IterInner::Section { rest, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                let line = &rest[..line_end];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                *rest = rest.get(line_end + 1..).unwrap_or_default();
+                Some(split_line(line))
+            }
+            IterInner::Owned { buf, spans } => {
+                let s = spans.next()?;
+                let range = |a: u32, b: u32| buf.get(a as usize..b as usize).unwrap_or_default();
+                Some((range(s.name_start, s.value_start), range(s.value_start, s.value_end)))
+            }
+        }
     }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.list.len() - self.next;
+        let left = match &self.0 {
+            IterInner::Section { left, .. } => *left,
+            IterInner::Owned { spans, .. } => spans.len(),
+        };
         (left, Some(left))
     }
 }
@@ -338,28 +294,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shared_spans_and_spill() {
-        let bytes = Bytes::from_static(b"a: 1\r\nb: 2\r\n");
-        let mut h = HeaderList::from_shared(bytes);
-        assert!(h.push_span(0..1, 3..4));
-        assert!(h.push_span(6..7, 9..10));
-        assert!(!h.push_span(6..100, 9..10));
-        assert_eq!(h.field(1), Some((&b"b"[..], &b"2"[..])));
+    fn received_section_is_read_lazily() {
+        let bytes = Bytes::from_static(b"GET / HTTP/1.1\r\nA:1\r\nb:  two words \t\r\nA: 3\r\n\r\n");
+        let mut h = HeaderList::from_section(bytes, 16, 3).unwrap();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.field(1), Some((&b"b"[..], &b"two words"[..])));
+        assert_eq!(h.get_all("a").collect::<Vec<_>>(), [&b"1"[..], b"3"]);
+        h.push("c", "4");
+        assert_eq!(h.len(), 4);
+        assert_eq!(h.remove("A"), 2);
+        assert_eq!(h.iter().collect::<Vec<_>>(), [(&b"b"[..], &b"two words"[..]), (&b"c"[..], &b"4"[..])]);
+        assert!(HeaderList::from_section(Bytes::new(), 1, 0).is_none());
+    }
+
+    #[test]
+    fn malformed_sections_do_not_panic() {
+        let h = HeaderList::from_section(Bytes::from_static(b"no colon\nx"), 0, 5).unwrap();
+        assert_eq!(h.iter().count(), 5);
+    }
+
+    #[test]
+    fn owned_lists() {
+        let mut h = HeaderList::new();
         for i in 0..40 {
             h.push(alloc::format!("x-{i}"), "v");
         }
-        assert_eq!(h.len(), 42);
-        assert_eq!(h.get("A"), Some(&b"1"[..]));
-        assert_eq!(h.get("x-39"), Some(&b"v"[..]));
-        assert_eq!(h.remove("X-3"), 1);
-        assert_eq!(h.len(), 41);
-        assert_eq!(h.get("x-39"), Some(&b"v"[..]));
+        assert_eq!(h.len(), 40);
+        assert_eq!(h.get("X-39"), Some(&b"v"[..]));
+        assert_eq!(h.remove("x-3"), 1);
+        assert_eq!(h.len(), 39);
     }
 
     #[test]
     fn equality_keeps_case_and_order() {
         let a: HeaderList = [("A", "1"), ("b", "2")].into_iter().collect();
-        let b: HeaderList = [("A", "1"), ("b", "2")].into_iter().collect();
+        let b = HeaderList::from_section(Bytes::from_static(b"A: 1\r\nb: 2\r\n"), 0, 2).unwrap();
         let c: HeaderList = [("a", "1"), ("b", "2")].into_iter().collect();
         assert_eq!(a, b);
         assert_ne!(a, c);

@@ -41,7 +41,7 @@ pub use event::{CloseReason, Event};
 pub use head::{
     canonical_reason, is_tchar, validate_field, validate_fields, Method, RequestHead, ResponseHead, Version,
 };
-pub use header::{FieldSpans, HeaderList, Iter as HeaderIter, INLINE_FIELDS};
+pub use header::{HeaderList, Iter as HeaderIter};
 #[cfg(feature = "http")]
 pub use http_compat::ConversionError;
 pub use stream::StreamId;

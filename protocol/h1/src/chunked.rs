@@ -18,7 +18,7 @@
 
 use crate::parse::{check_line_endings, find_head_end as find_section_end};
 use bytes::{Buf, Bytes, BytesMut};
-use sockless_core::{FieldSpans, HeaderList, ProtocolErrorKind as Kind};
+use sockless_core::{HeaderList, ProtocolErrorKind as Kind};
 
 /// Limits the decoder enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,7 +283,7 @@ impl ChunkedDecoder {
         if end > self.limits.max_trailer_bytes {
             return Err(Kind::TrailersTooLarge);
         }
-        let spans = {
+        let count = {
             let section = &buf[..end];
             let limit = self.limits.max_trailers.min(crate::config::MAX_HEADERS_CAP);
             let mut storage = [httparse::EMPTY_HEADER; crate::config::MAX_HEADERS_CAP];
@@ -297,17 +297,11 @@ impl ChunkedDecoder {
                 Err(_) => return Err(Kind::InvalidTrailer),
             };
             check_line_endings(section, fields.iter().map(|h| h.name.as_bytes()))?;
-            let base = section.as_ptr() as usize;
-            let mut spans = FieldSpans::new();
-            for h in fields.iter() {
-                let (n0, v0) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
-                spans.push_range(n0..n0 + h.name.len(), v0..v0 + h.value.len());
-            }
-            spans
+            fields.len()
         };
         let bytes = buf.split_to(end).freeze();
         self.state = State::EndPending;
-        let trailers = HeaderList::from_shared_spans(bytes, spans).ok_or(Kind::InvalidTrailer)?;
+        let trailers = HeaderList::from_section(bytes, 0, count).ok_or(Kind::InvalidTrailer)?;
         Ok(Some(Chunk::Trailers(trailers)))
     }
 }

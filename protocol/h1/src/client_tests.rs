@@ -219,3 +219,28 @@ fn invalid_requests_are_refused() {
     );
     assert_eq!(wire(&mut c), b"");
 }
+
+#[test]
+fn lenient_where_the_rfc_says_so() {
+    // No reason phrase, obs-text in it, obs-fold (unfolded), HTTP/1.2 (read as 1.1).
+    let cases: &[(&[u8], &[u8], &[u8])] = &[
+        (b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi", b"", b"2"),
+        (b"HTTP/1.1 200 caf\xc3\xa9\r\nContent-Length: 2\r\n\r\nhi", b"caf\xc3\xa9", b"2"),
+        (b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nhi", b"OK", b"2"),
+        (b"HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nhi", b"OK", b"2"),
+    ];
+    for (input, reason, length) in cases {
+        let mut c = client();
+        c.send_request(&get("/"), true).unwrap();
+        wire(&mut c);
+        let ev = feed(&mut c, T0, input);
+        let Some(Event::Response { head, .. }) = ev.first() else { panic!("{}: {ev:?}", text(input)) };
+        assert_eq!(&head.reason[..], *reason);
+        assert_eq!(head.headers.get("content-length"), Some(*length));
+        assert_eq!(head.version, sockless_core::Version::Http11);
+        if let Some(folded) = head.headers.get("x-folded") {
+            assert_eq!(folded, b"a   b");
+        }
+        assert_eq!(body_of(&ev), b"hi");
+    }
+}

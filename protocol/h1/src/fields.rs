@@ -36,22 +36,37 @@ pub(crate) enum Coding {
 
 /// Reads the fields of one head.
 pub(crate) fn scan<'a>(fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Result<FieldInfo, Kind> {
-    let mut info = FieldInfo::default();
-    let mut upgrade_field = false;
-    let mut connection_upgrade = false;
-    let mut codings = Codings::default();
+    let mut scan = Scan::default();
     for (name, value) in fields {
+        scan.add(name, value)?;
+    }
+    Ok(scan.finish())
+}
+
+/// [`scan`] one field at a time, for parsers that already loop over fields.
+#[derive(Default)]
+pub(crate) struct Scan {
+    info: FieldInfo,
+    upgrade_field: bool,
+    connection_upgrade: bool,
+    codings: Codings,
+}
+
+impl Scan {
+    #[inline]
+    pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), Kind> {
+        let info = &mut self.info;
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => info.host_count += 1,
             6 if name.eq_ignore_ascii_case(b"expect") => {
                 info.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => upgrade_field = true,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade_field = true,
             10 if name.eq_ignore_ascii_case(b"connection") => {
                 for token in list(value) {
                     info.close |= token.eq_ignore_ascii_case(b"close");
                     info.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                    connection_upgrade |= token.eq_ignore_ascii_case(b"upgrade");
+                    self.connection_upgrade |= token.eq_ignore_ascii_case(b"upgrade");
                 }
             }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
@@ -61,13 +76,18 @@ pub(crate) fn scan<'a>(fields: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Re
                 }
                 info.content_length = Some(n);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => codings.add(value),
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => self.codings.add(value),
             _ => {}
         }
+        Ok(())
     }
-    info.upgrade = upgrade_field && connection_upgrade;
-    info.transfer_encoding = codings.result();
-    Ok(info)
+
+    pub(crate) fn finish(self) -> FieldInfo {
+        let mut info = self.info;
+        info.upgrade = self.upgrade_field && self.connection_upgrade;
+        info.transfer_encoding = self.codings.result();
+        info
+    }
 }
 
 /// Transfer codings across every Transfer-Encoding field, in order.

@@ -9,10 +9,11 @@
 //! give the same result however they are split.
 
 use crate::config::{Config, MAX_HEADERS_CAP};
-use crate::fields::{self, FieldInfo};
+use crate::fields::{FieldInfo, Scan};
 use bytes::{Bytes, BytesMut};
 use core::mem::MaybeUninit;
-use sockless_core::{FieldSpans, HeaderList, Method, ProtocolErrorKind as Kind, RequestHead, ResponseHead, Version};
+use core::ops::Range;
+use sockless_core::{HeaderList, Method, ProtocolErrorKind as Kind, RequestHead, ResponseHead, Version};
 
 /// Where we are in finding the end of a head.
 #[derive(Debug, Default)]
@@ -40,31 +41,53 @@ enum Attempt<P> {
 
 /// What a parse of a complete head yields before its bytes are frozen.
 struct RequestParts {
-    spans: FieldSpans,
     method: Method,
-    target: core::ops::Range<usize>,
+    target: Range<usize>,
     version: Version,
-    info: FieldInfo,
+    fields: Fields,
 }
 
 struct ResponseParts {
-    spans: FieldSpans,
     status: u16,
-    reason: core::ops::Range<usize>,
+    reason: Range<usize>,
     version: Version,
+    fields: Fields,
+}
+
+/// Where the field section starts, how many fields, and what they say.
+struct Fields {
+    start: usize,
+    count: usize,
     info: FieldInfo,
 }
 
-fn spans_of(head: &[u8], headers: &[httparse::Header<'_>]) -> Result<(FieldSpans, FieldInfo), Kind> {
-    check_line_endings(head, headers.iter().map(|h| h.name.as_bytes()))?;
-    let base = head.as_ptr() as usize;
-    let mut spans = FieldSpans::new();
-    for h in headers {
-        let (n0, v0) = (h.name.as_ptr() as usize - base, h.value.as_ptr() as usize - base);
-        spans.push_range(n0..n0 + h.name.len(), v0..v0 + h.value.len());
+/// Offset of `part` inside `whole`, if it lies there.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    (p >= w && p + part.len() <= w + whole.len()).then(|| p - w)
+}
+
+/// One pass over httparse's fields: line endings, framing fields, section start.
+fn fields_of(head: &[u8], headers: &[httparse::Header<'_>]) -> Result<Fields, Kind> {
+    let mut scan = Scan::default();
+    let mut start = head.len().saturating_sub(2);
+    for (i, h) in headers.iter().enumerate() {
+        let name = h.name.as_bytes();
+        let at = offset_in(head, name).ok_or(Kind::InvalidHeaderName)?;
+        // httparse accepts bare LF line endings; RFC 9112 section 2.2 lets
+        // us refuse them, and we do: every field line follows a CRLF.
+        if at < 2 || &head[at - 2..at] != b"\r\n" {
+            return Err(Kind::InvalidLineEnding);
+        }
+        if i == 0 {
+            start = at;
+        }
+        scan.add(name, h.value)?;
     }
-    let info = fields::scan(headers.iter().map(|h| (h.name.as_bytes(), h.value)))?;
-    Ok((spans, info))
+    if !head.ends_with(b"\r\n\r\n") {
+        return Err(Kind::InvalidLineEnding);
+    }
+    Ok(Fields { start, count: headers.len(), info: scan.finish() })
 }
 
 fn version_of(minor: Option<u8>) -> Version {
@@ -83,17 +106,16 @@ fn attempt_request(buf: &[u8], limit: usize) -> Result<Attempt<RequestParts>, Ki
         Err(e) => return Ok(Attempt::Invalid(e)),
     };
     let head = &buf[..n];
-    let (spans, info) = spans_of(head, req.headers)?;
+    let fields = fields_of(head, req.headers)?;
     let target = req.path.unwrap_or_default().as_bytes();
-    let t0 = target.as_ptr() as usize - head.as_ptr() as usize;
+    let t0 = offset_in(head, target).ok_or(Kind::InvalidTarget)?;
     Ok(Attempt::Complete(
         n,
         RequestParts {
-            spans,
             method: Method::from_bytes(req.method.unwrap_or_default().as_bytes()),
             target: t0..t0 + target.len(),
             version: version_of(req.version),
-            info,
+            fields,
         },
     ))
 }
@@ -109,19 +131,56 @@ fn attempt_response(buf: &[u8], limit: usize) -> Result<Attempt<ResponseParts>, 
         Err(e) => return Ok(Attempt::Invalid(e)),
     };
     let head = &buf[..n];
-    let (spans, info) = spans_of(head, res.headers)?;
-    let reason = res.reason.unwrap_or_default().as_bytes();
-    let r0 = reason.as_ptr() as usize - head.as_ptr() as usize;
+    let fields = fields_of(head, res.headers)?;
+    // The reason phrase is whatever follows `HTTP/1.x NNN ` on the status
+    // line (httparse hands out an unrelated empty string for an absent or
+    // non-UTF-8 reason, so it is located here instead).
+    let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(0);
+    let reason = if line_end > 13 { 13..line_end } else { line_end..line_end };
     Ok(Attempt::Complete(
         n,
-        ResponseParts {
-            spans,
-            status: res.code.unwrap_or_default(),
-            reason: r0..r0 + reason.len(),
-            version: version_of(res.version),
-            info,
-        },
+        ResponseParts { status: res.code.unwrap_or_default(), reason, version: version_of(res.version), fields },
     ))
+}
+
+/// Fixes, in place, the two things a complete head may hold that RFC 9110
+/// and 9112 tell us to accept although httparse does not: obs-fold in a
+/// response (a user agent MUST replace it with SP, RFC 9112 section 5.2) and
+/// a higher HTTP/1.x minor version (processed as HTTP/1.1, RFC 9110 section
+/// 2.5). Returns whether anything changed.
+fn repair(head: &mut [u8], is_request: bool, error: httparse::Error) -> bool {
+    match error {
+        httparse::Error::HeaderName if !is_request => {
+            let mut changed = false;
+            let first_line = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+            let mut i = first_line + 1;
+            while i + 2 < head.len() {
+                if &head[i..i + 2] == b"\r\n" && matches!(head[i + 2], b' ' | b'\t') {
+                    head[i] = b' ';
+                    head[i + 1] = b' ';
+                    changed = true;
+                }
+                i += 1;
+            }
+            changed
+        }
+        httparse::Error::Version => {
+            let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(head.len());
+            let line = &head[..line_end];
+            let at = if is_request { line.iter().rposition(|&b| b == b' ').map(|p| p + 1) } else { Some(0) };
+            let Some(at) = at else { return false };
+            match head.get(at..at + 8) {
+                Some([b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor])
+                    if (b'2'..=b'9').contains(minor) && (at + 8 == line_end || head[at + 8] == b' ') =>
+                {
+                    head[at + 7] = b'1';
+                    true
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Position just past the empty line ending a head in `buf`, scanning from `from`.
@@ -170,47 +229,53 @@ impl HeadScanner {
         is_request: bool,
         attempt: impl Fn(&[u8]) -> Result<Attempt<P>, Kind>,
     ) -> Result<Option<(usize, P)>, Kind> {
-        let outcome = match self.scan_from {
+        let end = match self.scan_from {
             None => {
                 skip_leading_crlf(buf)?;
                 if buf.is_empty() || buf[..] == b"\r"[..] {
                     return Ok(None);
                 }
                 match attempt(buf)? {
-                    Attempt::Complete(n, p) => Some(Ok((n, p))),
-                    Attempt::Partial => None,
-                    Attempt::Invalid(e) => find_head_end(buf, 0).map(|end| Err((e, end))),
-                }
-            }
-            Some(from) => match find_head_end(buf, from) {
-                None => None,
-                Some(end) => Some(match attempt(&buf[..end])? {
-                    Attempt::Complete(n, p) => Ok((n, p)),
-                    Attempt::Partial => {
-                        return Err(if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine })
+                    Attempt::Complete(n, p) => {
+                        if n > config.max_head_bytes {
+                            return Err(too_large(&buf[..n], config, is_request));
+                        }
+                        return Ok(Some((n, p)));
                     }
-                    Attempt::Invalid(e) => Err((e, end)),
-                }),
-            },
-        };
-        match outcome {
-            None => {
-                self.scan_from = Some(buf.len().saturating_sub(2));
-                if buf.len() > config.max_head_bytes {
-                    return Err(too_large(buf, config, is_request));
+                    Attempt::Partial => None,
+                    Attempt::Invalid(_) => find_head_end(buf, 0),
                 }
-                Ok(None)
             }
-            Some(result) => {
-                self.scan_from = None;
-                let end = match &result {
-                    Ok((n, _)) => *n,
-                    Err((_, end)) => *end,
-                };
-                if end > config.max_head_bytes {
-                    return Err(too_large(&buf[..end], config, is_request));
+            Some(from) => find_head_end(buf, from),
+        };
+        let Some(end) = end else {
+            self.scan_from = Some(buf.len().saturating_sub(2));
+            if buf.len() > config.max_head_bytes {
+                return Err(too_large(buf, config, is_request));
+            }
+            return Ok(None);
+        };
+        // The head is complete: parse it once, repairing what the RFCs say
+        // to accept, and report errors only now, so that any split of the
+        // same bytes gives the same result.
+        self.scan_from = None;
+        if end > config.max_head_bytes {
+            return Err(too_large(&buf[..end], config, is_request));
+        }
+        let mut repairs = 0;
+        loop {
+            match attempt(&buf[..end])? {
+                Attempt::Complete(n, p) => return Ok(Some((n, p))),
+                Attempt::Partial => {
+                    return Err(if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine })
                 }
-                result.map(Some).map_err(|(e, end)| classify(e, &buf[..end], is_request))
+                Attempt::Invalid(e) => {
+                    if repairs < 2 && repair(&mut buf[..end], is_request, e) {
+                        repairs += 1;
+                        continue;
+                    }
+                    return Err(classify(e, &buf[..end], is_request));
+                }
             }
         }
     }
@@ -230,7 +295,8 @@ impl HeadScanner {
         let bytes: Bytes = buf.split_to(end).freeze();
         let target = bytes.slice(p.target);
         check_target(&p.method, &target, config)?;
-        let headers = HeaderList::from_shared_spans(bytes, p.spans).ok_or(Kind::InvalidRequestLine)?;
+        let headers =
+            HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidRequestLine)?;
         Ok(Some(ParsedRequest {
             head: RequestHead {
                 method: p.method,
@@ -240,7 +306,7 @@ impl HeadScanner {
                 authority: Bytes::new(),
                 headers,
             },
-            info: p.info,
+            info: p.fields.info,
         }))
     }
 
@@ -252,10 +318,10 @@ impl HeadScanner {
         };
         let bytes: Bytes = buf.split_to(end).freeze();
         let reason = bytes.slice(p.reason);
-        let headers = HeaderList::from_shared_spans(bytes, p.spans).ok_or(Kind::InvalidStatusLine)?;
+        let headers = HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidStatusLine)?;
         Ok(Some(ParsedResponse {
             head: ResponseHead { status: p.status, reason, version: p.version, headers },
-            info: p.info,
+            info: p.fields.info,
         }))
     }
 }
@@ -275,14 +341,13 @@ fn too_large(buf: &[u8], config: &Config, is_request: bool) -> Kind {
 /// line start after the first must follow CRLF, and the head must end in
 /// CRLF CRLF. httparse already refuses a bare CR inside a line.
 pub(crate) fn check_line_endings<'a>(head: &[u8], names: impl Iterator<Item = &'a [u8]>) -> Result<(), Kind> {
-    let base = head.as_ptr() as usize;
     for name in names {
-        let start = name.as_ptr() as usize - base;
+        let start = offset_in(head, name).ok_or(Kind::InvalidHeaderName)?;
         if start != 0 && (start < 2 || &head[start - 2..start] != b"\r\n") {
             return Err(Kind::InvalidLineEnding);
         }
     }
-    if head.len() < 4 || &head[head.len() - 4..] != b"\r\n\r\n" {
+    if !head.ends_with(b"\r\n\r\n") {
         return Err(Kind::InvalidLineEnding);
     }
     Ok(())
