@@ -23,4 +23,5 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod frame;
 pub mod hpack;
