@@ -97,36 +97,45 @@ impl fmt::Debug for Method {
 
 /// The head of a request: method, target, version and header fields.
 ///
-/// For HTTP/2 the target is the `:path` (or the authority for CONNECT) and
-/// `scheme` / `authority` carry the other pseudo-headers; for HTTP/1.1 they
-/// stay empty and the Host field is among the headers.
+/// The target is what HTTP/1.1 puts on the request line: origin-form
+/// (`/path?q`), absolute-form (`https://example.com/path?q`),
+/// authority-form (`example.com:443`, CONNECT) or `*` (OPTIONS). HTTP/2
+/// requests use absolute-form, which carries `:scheme`, `:authority` and
+/// `:path` in one value, so one head type serves both protocols;
+/// [`scheme`](Self::scheme), [`authority`](Self::authority) and
+/// [`path`](Self::path) take it apart. An HTTP/1.1 client writes an
+/// absolute-form target as origin-form plus Host unless told it talks to a
+/// proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
     /// Request method.
     pub method: Method,
-    /// Request target as on the wire (origin-form, absolute-form, authority-form or `*`).
+    /// Request target (see above).
     pub target: Bytes,
     /// Protocol version.
     pub version: Version,
-    /// `:scheme` (HTTP/2 only; empty for HTTP/1).
-    pub scheme: Bytes,
-    /// `:authority` (HTTP/2 only; empty for HTTP/1, which uses Host).
-    pub authority: Bytes,
     /// Header fields in received or written order, original case.
     pub headers: HeaderList,
+}
+
+/// Where the parts of an absolute-form target end: `(scheme_end, authority_end)`.
+fn split_absolute(t: &[u8]) -> Option<(usize, usize)> {
+    let colon = t.iter().position(|&b| b == b':')?;
+    let scheme = &t[..colon];
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !scheme_ok || !t[colon..].starts_with(b"://") {
+        return None;
+    }
+    let start = colon + 3;
+    let end = t[start..].iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).map_or(t.len(), |p| start + p);
+    Some((colon, end))
 }
 
 impl RequestHead {
     /// An HTTP/1.1 request head with no header fields.
     pub fn new(method: Method, target: impl Into<Bytes>) -> Self {
-        RequestHead {
-            method,
-            target: target.into(),
-            version: Version::Http11,
-            scheme: Bytes::new(),
-            authority: Bytes::new(),
-            headers: HeaderList::new(),
-        }
+        RequestHead { method, target: target.into(), version: Version::Http11, headers: HeaderList::new() }
     }
 
     /// Builder: adds a header field.
@@ -135,18 +144,57 @@ impl RequestHead {
         self
     }
 
-    /// Checks that this head can be written: method is a token, the target
-    /// holds no whitespace or control character, and every field passes
-    /// [`validate_field`].
+    /// Builder: sets the version.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The scheme of an absolute-form target (`https`), if it is one.
+    pub fn scheme(&self) -> Option<&[u8]> {
+        split_absolute(&self.target).map(|(colon, _)| &self.target[..colon])
+    }
+
+    /// The authority: of an absolute-form target, of an authority-form
+    /// target (CONNECT), or else the Host field.
+    pub fn authority(&self) -> Option<&[u8]> {
+        if let Some((colon, end)) = split_absolute(&self.target) {
+            return Some(&self.target[colon + 3..end]);
+        }
+        if self.method == Method::Connect {
+            return Some(&self.target);
+        }
+        self.headers.get("host")
+    }
+
+    /// The path and query (origin-form): of an absolute-form target its part
+    /// after the authority (`/` if empty), otherwise the target as it is.
+    pub fn path(&self) -> &[u8] {
+        match split_absolute(&self.target) {
+            Some((_, end)) if end == self.target.len() => b"/",
+            Some((_, end)) => &self.target[end..],
+            None => &self.target,
+        }
+    }
+
+    /// Checks that this head can be written: [`validate_request_line`](Self::validate_request_line)
+    /// and every field passes [`validate_field`].
     pub fn validate(&self) -> Result<(), UserError> {
+        self.validate_request_line()?;
+        validate_fields(&self.headers)
+    }
+
+    /// Checks the method (a token) and the target (not empty, no whitespace
+    /// or control character).
+    pub fn validate_request_line(&self) -> Result<(), UserError> {
         let m = self.method.as_bytes();
-        if m.is_empty() || !m.iter().all(|&b| is_tchar(b)) {
+        if m.is_empty() || !m.iter().all(|&b| TCHAR[b as usize]) {
             return Err(UserError::InvalidMethod);
         }
         if self.target.is_empty() || self.target.iter().any(|&b| b <= b' ' || b == 0x7f) {
             return Err(UserError::InvalidTarget);
         }
-        validate_fields(&self.headers)
+        Ok(())
     }
 }
 
@@ -180,21 +228,31 @@ impl ResponseHead {
         (100..200).contains(&self.status)
     }
 
-    /// Checks that this head can be written: status in 100..=999, reason
-    /// phrase without CR, LF or other control characters, valid fields.
+    /// Checks that this head can be written: [`validate_status_line`](Self::validate_status_line)
+    /// and every field passes [`validate_field`].
     pub fn validate(&self) -> Result<(), UserError> {
+        self.validate_status_line()?;
+        validate_fields(&self.headers)
+    }
+
+    /// Checks the status (100..=999) and the reason phrase (no CR, LF or
+    /// other control character).
+    pub fn validate_status_line(&self) -> Result<(), UserError> {
         if !(100..=999).contains(&self.status) {
             return Err(UserError::InvalidStatus);
         }
-        if self.reason.iter().any(|&b| is_ctl_but_tab(b)) {
+        if !self.reason.iter().all(|&b| VALUE_OK[b as usize]) {
             return Err(UserError::InvalidReason);
         }
-        validate_fields(&self.headers)
+        Ok(())
     }
 }
 
 /// Checks every field of a list with [`validate_field`].
 pub fn validate_fields(headers: &HeaderList) -> Result<(), UserError> {
+    if headers.is_valid() {
+        return Ok(());
+    }
     for (n, v) in headers {
         validate_field(n, v)?;
     }
@@ -315,6 +373,20 @@ mod tests {
         assert_eq!(validate_field(b"x a", b"v"), Err(UserError::InvalidHeaderName));
         assert_eq!(validate_field(b"", b"v"), Err(UserError::InvalidHeaderName));
         assert_eq!(validate_field(b"x", b" v"), Err(UserError::InvalidHeaderValue));
+    }
+
+    #[test]
+    fn target_parts() {
+        let abs = RequestHead::new(Method::Get, "https://example.com:8443/a?b");
+        assert_eq!(abs.scheme(), Some(&b"https"[..]));
+        assert_eq!(abs.authority(), Some(&b"example.com:8443"[..]));
+        assert_eq!(abs.path(), b"/a?b");
+        let bare = RequestHead::new(Method::Get, "http://example.com");
+        assert_eq!(bare.path(), b"/");
+        let origin = RequestHead::new(Method::Get, "/x").header("Host", "h");
+        assert_eq!((origin.scheme(), origin.authority(), origin.path()), (None, Some(&b"h"[..]), &b"/x"[..]));
+        let connect = RequestHead::new(Method::Connect, "h:443");
+        assert_eq!(connect.authority(), Some(&b"h:443"[..]));
     }
 
     #[test]

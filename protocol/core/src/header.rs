@@ -48,6 +48,11 @@ enum Storage {
 #[derive(Clone)]
 pub struct HeaderList {
     storage: Storage,
+    /// Whether every field is allowed on the wire ([`crate::validate_field`]).
+    /// Checked as fields are pushed (received sections were checked by their
+    /// parser), so writing a head that is built once and sent many times
+    /// costs no validation.
+    valid: bool,
 }
 
 impl Default for HeaderList {
@@ -77,7 +82,7 @@ fn split_line(line: &[u8]) -> (&[u8], &[u8]) {
 impl HeaderList {
     /// An empty list; allocates nothing until the first push.
     pub const fn new() -> Self {
-        HeaderList { storage: Storage::Owned { buf: Vec::new(), spans: Vec::new() } }
+        HeaderList { storage: Storage::Owned { buf: Vec::new(), spans: Vec::new() }, valid: true }
     }
 
     /// A list over a received field section: `bytes[start..]` holds `count`
@@ -94,7 +99,7 @@ impl HeaderList {
         }
         let start = u32::try_from(start).ok()?;
         let count = u32::try_from(count).ok()?;
-        Some(HeaderList { storage: Storage::Section { bytes, start, count } })
+        Some(HeaderList { storage: Storage::Section { bytes, start, count }, valid: true })
     }
 
     fn owned(&mut self) -> (&mut Vec<u8>, &mut Vec<Span>) {
@@ -119,6 +124,7 @@ impl HeaderList {
     /// If the list's owned bytes would exceed 4 GiB.
     pub fn push(&mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (name, value) = (name.as_ref(), value.as_ref());
+        self.valid &= crate::head::validate_field(name, value).is_ok();
         let (buf, spans) = self.owned();
         let offset = |n: usize| u32::try_from(n).expect("header list over 4 GiB");
         let name_start = offset(buf.len());
@@ -202,6 +208,12 @@ impl HeaderList {
             *self = kept;
         }
         removed
+    }
+
+    /// Whether every field passes [`validate_field`](crate::validate_field)
+    /// (kept up to date as fields are added; no scan).
+    pub fn is_valid(&self) -> bool {
+        self.valid
     }
 
     /// Sum of name and value lengths of all fields.

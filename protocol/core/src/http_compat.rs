@@ -69,16 +69,7 @@ impl RequestHead {
     /// Converts to `http::request::Parts` (names become lowercase).
     pub fn to_http(&self) -> Result<http::request::Parts, ConversionError> {
         let method = http::Method::from_bytes(self.method.as_bytes()).map_err(|_| ConversionError::Method)?;
-        let uri = if self.scheme.is_empty() || self.authority.is_empty() || self.method == Method::Connect {
-            http::Uri::from_maybe_shared(self.target.clone()).map_err(|_| ConversionError::Uri)?
-        } else {
-            http::Uri::builder()
-                .scheme(&self.scheme[..])
-                .authority(&self.authority[..])
-                .path_and_query(&self.target[..])
-                .build()
-                .map_err(|_| ConversionError::Uri)?
-        };
+        let uri = http::Uri::from_maybe_shared(self.target.clone()).map_err(|_| ConversionError::Uri)?;
         let (mut parts, ()) = http::Request::new(()).into_parts();
         parts.method = method;
         parts.uri = uri;
@@ -87,33 +78,14 @@ impl RequestHead {
         Ok(parts)
     }
 
-    /// Converts from `http::request::Parts`. An absolute URI becomes
-    /// absolute-form on HTTP/1 and `:scheme` / `:authority` / `:path` on HTTP/2.
+    /// Converts from `http::request::Parts`; the URI becomes the target as
+    /// it is (absolute-form when it has a scheme and authority).
     pub fn from_http(parts: &http::request::Parts) -> RequestHead {
-        let version = version_from_http(parts.version);
-        let uri = &parts.uri;
-        let (target, scheme, authority) = if version == Version::Http2 {
-            let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let target = if parts.method == http::Method::CONNECT {
-                uri.authority().map(|a| a.as_str()).unwrap_or("")
-            } else {
-                path
-            };
-            (
-                Bytes::copy_from_slice(target.as_bytes()),
-                Bytes::copy_from_slice(uri.scheme_str().unwrap_or("").as_bytes()),
-                Bytes::copy_from_slice(uri.authority().map(|a| a.as_str()).unwrap_or("").as_bytes()),
-            )
-        } else {
-            let s = uri.to_string();
-            (Bytes::from(if s.is_empty() { "/".into() } else { s }), Bytes::new(), Bytes::new())
-        };
+        let target = parts.uri.to_string();
         RequestHead {
             method: Method::from_bytes(parts.method.as_str().as_bytes()),
-            target,
-            version,
-            scheme,
-            authority,
+            target: Bytes::from(if target.is_empty() { "/".into() } else { target }),
+            version: version_from_http(parts.version),
             headers: headers_from_http(&parts.headers),
         }
     }
@@ -162,14 +134,14 @@ mod tests {
     }
 
     #[test]
-    fn h2_request_uses_pseudo_fields() {
+    fn absolute_uri_round_trip() {
         let req =
             http::Request::builder().uri("https://example.com/x").version(http::Version::HTTP_2).body(()).unwrap();
         let (parts, ()) = req.into_parts();
         let head = RequestHead::from_http(&parts);
-        assert_eq!(&head.scheme[..], b"https");
-        assert_eq!(&head.authority[..], b"example.com");
-        assert_eq!(&head.target[..], b"/x");
+        assert_eq!(head.scheme(), Some(&b"https"[..]));
+        assert_eq!(head.authority(), Some(&b"example.com"[..]));
+        assert_eq!(head.path(), b"/x");
         assert_eq!(head.to_http().unwrap().uri, "https://example.com/x");
     }
 

@@ -392,7 +392,7 @@ impl Connection for ClientConnection {
         if !self.is_ready() {
             return Err(UserError::Busy.into());
         }
-        head.validate()?;
+        head.validate_request_line()?;
         let framing = user_framing(&head.headers)?;
         let mut added = Added::default();
         let mut encoder = if let Some(n) = framing.content_length {
@@ -416,9 +416,13 @@ impl Connection for ClientConnection {
         if end_stream {
             encoder.can_finish()?;
         }
-        let host = (!framing.has_host && !head.authority.is_empty()).then_some(&head.authority[..]);
+        // An absolute-form target goes out as origin-form plus Host, unless
+        // the peer is a proxy (RFC 9112 section 3.2.2).
+        let origin_form = !self.p.config.absolute_form && head.method != Method::Connect && head.scheme().is_some();
+        let target = if origin_form { head.path() } else { &head.target[..] };
+        let host = if framing.has_host || head.method == Method::Connect { None } else { head.authority() };
         let has_body = !matches!(encoder, BodyEncoder::Length(0));
-        write_request_head(&mut self.p.out, head, host, added);
+        write_request_head(&mut self.p.out, head, target, host, added);
         let stream = StreamId::new(self.next_stream);
         self.next_stream = self.next_stream.wrapping_add(1).max(1);
         let keep_alive = match head.version {
@@ -433,7 +437,7 @@ impl Connection for ClientConnection {
             stream,
             head_request: head.method == Method::Head,
             connect: head.method == Method::Connect,
-            upgrade: framing.upgrade_requested(head),
+            upgrade: framing.upgrade,
             request: (!end_stream).then_some(encoder),
             held: waits.then(Transmit::default),
             continue_since: None,

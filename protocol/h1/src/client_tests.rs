@@ -66,12 +66,17 @@ fn request_bodies_are_framed() {
 }
 
 #[test]
-fn host_comes_from_authority_when_missing() {
+fn absolute_form_goes_out_as_origin_form_with_host() {
     let mut c = client();
-    let mut head = RequestHead::new(Method::Get, "/");
-    head.authority = Bytes::from_static(b"example.com:8080");
-    c.send_request(&head, true).unwrap();
-    assert_eq!(text(&wire(&mut c)), "GET / HTTP/1.1\r\nhost: example.com:8080\r\n\r\n");
+    c.send_request(&RequestHead::new(Method::Get, "http://example.com:8080/a?b"), true).unwrap();
+    assert_eq!(text(&wire(&mut c)), "GET /a?b HTTP/1.1\r\nhost: example.com:8080\r\n\r\n");
+    let mut config = Config::client();
+    config.absolute_form = true;
+    let mut proxy = ClientConnection::new(config, T0);
+    proxy
+        .send_request(&RequestHead::new(Method::Get, "http://example.com/").header("Host", "example.com"), true)
+        .unwrap();
+    assert_eq!(text(&wire(&mut proxy)), "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
 }
 
 #[test]

@@ -63,6 +63,10 @@ pub struct Config {
     /// Server: 408 if no response started, then close. Client: a protocol
     /// error and close. Server default 30 s, client `None`.
     pub body_timeout: Option<Duration>,
+    /// Client: write absolute-form targets as they are (talking to a
+    /// forward proxy). When `false`, `https://host/path` goes out as
+    /// `/path` with `Host: host`. Default `false`.
+    pub absolute_form: bool,
     /// Client: how long a request with `Expect: 100-continue` waits for
     /// `100 Continue` before its body is sent anyway. Default 1 s.
     pub continue_timeout: Duration,
@@ -86,6 +90,7 @@ impl Config {
             header_read_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(60)),
             body_timeout: Some(Duration::from_secs(30)),
+            absolute_form: false,
             continue_timeout: Duration::from_secs(1),
         }
     }

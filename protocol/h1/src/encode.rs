@@ -2,7 +2,7 @@
 //! Content-Length, chunked coding or connection close.
 
 use crate::chunked::write_size_line;
-use crate::fields::{self, Coding};
+use crate::fields::Coding;
 use crate::transmit::Transmit;
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -29,12 +29,18 @@ pub(crate) struct UserFraming {
     pub keep_alive: bool,
     pub expect_continue: bool,
     pub has_host: bool,
+    pub upgrade: bool,
 }
 
-/// Reads the application's framing fields; contradictory or malformed ones
-/// are the application's mistake.
+/// Validates the application's fields and reads its framing fields, in one
+/// pass; contradictory or malformed framing is the application's mistake.
 pub(crate) fn user_framing(headers: &HeaderList) -> Result<UserFraming, UserError> {
-    let info = fields::scan(headers.iter()).map_err(|_| UserError::InvalidFraming)?;
+    sockless_core::validate_fields(headers)?;
+    let mut scan = crate::fields::Scan::default();
+    for (name, value) in headers {
+        scan.add(name, value).map_err(|_| UserError::InvalidFraming)?;
+    }
+    let info = scan.finish();
     let chunked = match info.transfer_encoding {
         None => false,
         Some(Coding::Chunked) => true,
@@ -50,14 +56,8 @@ pub(crate) fn user_framing(headers: &HeaderList) -> Result<UserFraming, UserErro
         keep_alive: info.keep_alive,
         expect_continue: info.expect_continue,
         has_host: info.host_count > 0,
+        upgrade: info.upgrade,
     })
-}
-
-impl UserFraming {
-    /// Whether a request asks to switch protocols (`Connection: upgrade` and `Upgrade`).
-    pub(crate) fn upgrade_requested(&self, head: &RequestHead) -> bool {
-        crate::fields::scan(head.headers.iter()).is_ok_and(|i| i.upgrade)
-    }
 }
 
 /// Decimal digits of `n`.
@@ -114,9 +114,15 @@ fn write_added(out: &mut Vec<u8>, added: Added) {
 pub(crate) fn write_response_head(out: &mut Transmit, head: &ResponseHead, version: Version, added: Added) {
     out.framing(|b| {
         b.extend_from_slice(version.as_str().as_bytes());
-        b.push(b' ');
-        write_decimal(b, u64::from(head.status));
-        b.push(b' ');
+        // The status is 100..=999 (validated): three digits.
+        let s = head.status;
+        b.extend_from_slice(&[
+            b' ',
+            b'0' + (s / 100 % 10) as u8,
+            b'0' + (s / 10 % 10) as u8,
+            b'0' + (s % 10) as u8,
+            b' ',
+        ]);
         if head.reason.is_empty() {
             b.extend_from_slice(canonical_reason(head.status).as_bytes());
         } else {
@@ -129,12 +135,19 @@ pub(crate) fn write_response_head(out: &mut Transmit, head: &ResponseHead, versi
     });
 }
 
-/// Writes a request head, with a Host field from `host` if the head has none.
-pub(crate) fn write_request_head(out: &mut Transmit, head: &RequestHead, host: Option<&[u8]>, added: Added) {
+/// Writes a request head with `target` on the request line, and a Host
+/// field from `host` if given.
+pub(crate) fn write_request_head(
+    out: &mut Transmit,
+    head: &RequestHead,
+    target: &[u8],
+    host: Option<&[u8]>,
+    added: Added,
+) {
     out.framing(|b| {
         b.extend_from_slice(head.method.as_bytes());
         b.push(b' ');
-        b.extend_from_slice(&head.target);
+        b.extend_from_slice(target);
         b.push(b' ');
         b.extend_from_slice(head.version.as_str().as_bytes());
         b.extend_from_slice(b"\r\n");

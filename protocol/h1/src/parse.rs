@@ -298,14 +298,7 @@ impl HeadScanner {
         let headers =
             HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidRequestLine)?;
         Ok(Some(ParsedRequest {
-            head: RequestHead {
-                method: p.method,
-                target,
-                version: p.version,
-                scheme: Bytes::new(),
-                authority: Bytes::new(),
-                headers,
-            },
+            head: RequestHead { method: p.method, target, version: p.version, headers },
             info: p.fields.info,
         }))
     }

@@ -308,7 +308,8 @@ impl ServerConnection {
     /// The request on `stream` was fully received: decide what to read next.
     fn request_complete(&mut self, stream: StreamId) {
         self.p.push_event(Event::EndStream { stream });
-        let Some(ex) = self.exchanges.iter_mut().find(|e| e.stream == stream) else {
+        // The request completing is almost always the newest one.
+        let Some(ex) = self.exchanges.iter_mut().rev().find(|e| e.stream == stream) else {
             return;
         };
         ex.request_done = true;
@@ -405,7 +406,7 @@ impl ServerConnection {
 
     /// Checks and writes a response head for exchange `idx`.
     fn respond(&mut self, idx: usize, head: &ResponseHead, end_stream: bool) -> Result<(), Error> {
-        head.validate()?;
+        head.validate_status_line()?;
         let framing = user_framing(&head.headers)?;
         let ex = &self.exchanges[idx];
         let version = ex.version;

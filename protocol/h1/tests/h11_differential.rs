@@ -1540,13 +1540,22 @@ fn client_writer_is_understood_by_h11() {
             if http10 {
                 head.version = Version::Http10;
             }
+            // An absolute-form target goes out as origin-form; without a
+            // Host field the client adds one from the target's authority.
             let mut authority_host = None;
-            if rng.chance(30) {
-                head.authority = Bytes::from_static(b"authority.example:8443");
+            let mut target = target;
+            if rng.chance(30) && method != "OPTIONS" && method != "CONNECT" {
+                target =
+                    format!("http://authority.example:8443{}", if target.starts_with('/') { &target } else { "/" });
+                head.target = Bytes::from(target.clone());
                 authority_host = Some(b"authority.example:8443".to_vec());
             } else {
                 head.headers.push(rcase(&mut rng, "Host"), "example.com");
             }
+            let target = match head.scheme() {
+                Some(_) => String::from_utf8_lossy(head.path()).into_owned(),
+                None => target,
+            };
             for (n, v) in extra_fields(&mut rng, EXTRA_FIELDS, 4) {
                 head.headers.push(n, v);
             }
