@@ -97,50 +97,53 @@ fn version_of(minor: Option<u8>) -> Version {
     }
 }
 
-fn attempt_request(buf: &[u8], limit: usize) -> Result<Attempt<RequestParts>, Kind> {
+fn attempt_request(buf: &[u8], limit: usize) -> Attempt<Result<RequestParts, Kind>> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut req = httparse::Request::new(&mut []);
     let n = match req.parse_with_uninit_headers(buf, &mut storage[..limit]) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(Attempt::Partial),
-        Err(e) => return Ok(Attempt::Invalid(e)),
+        Ok(httparse::Status::Partial) => return Attempt::Partial,
+        Err(e) => return Attempt::Invalid(e),
     };
     let head = &buf[..n];
-    let fields = fields_of(head, req.headers)?;
-    let target = req.path.unwrap_or_default().as_bytes();
-    let t0 = offset_in(head, target).ok_or(Kind::InvalidTarget)?;
-    Ok(Attempt::Complete(
-        n,
-        RequestParts {
+    let parts = (|| {
+        let fields = fields_of(head, req.headers)?;
+        let target = req.path.unwrap_or_default().as_bytes();
+        let t0 = offset_in(head, target).ok_or(Kind::InvalidTarget)?;
+        Ok(RequestParts {
             method: Method::from_bytes(req.method.unwrap_or_default().as_bytes()),
             target: t0..t0 + target.len(),
             version: version_of(req.version),
             fields,
-        },
-    ))
+        })
+    })();
+    Attempt::Complete(n, parts)
 }
 
-fn attempt_response(buf: &[u8], limit: usize) -> Result<Attempt<ResponseParts>, Kind> {
+fn attempt_response(buf: &[u8], limit: usize) -> Attempt<Result<ResponseParts, Kind>> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut res = httparse::Response::new(&mut []);
     let parsed =
         httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut storage[..limit]);
     let n = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(Attempt::Partial),
-        Err(e) => return Ok(Attempt::Invalid(e)),
+        Ok(httparse::Status::Partial) => return Attempt::Partial,
+        Err(e) => return Attempt::Invalid(e),
     };
     let head = &buf[..n];
-    let fields = fields_of(head, res.headers)?;
+    let fields = match fields_of(head, res.headers) {
+        Ok(f) => f,
+        Err(kind) => return Attempt::Complete(n, Err(kind)),
+    };
     // The reason phrase is whatever follows `HTTP/1.x NNN ` on the status
     // line (httparse hands out an unrelated empty string for an absent or
     // non-UTF-8 reason, so it is located here instead).
     let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(0);
     let reason = if line_end > 13 { 13..line_end } else { line_end..line_end };
-    Ok(Attempt::Complete(
+    Attempt::Complete(
         n,
-        ResponseParts { status: res.code.unwrap_or_default(), reason, version: version_of(res.version), fields },
-    ))
+        Ok(ResponseParts { status: res.code.unwrap_or_default(), reason, version: version_of(res.version), fields }),
+    )
 }
 
 /// Fixes, in place, the two things a complete head may hold that RFC 9110
@@ -227,7 +230,7 @@ impl HeadScanner {
         buf: &mut BytesMut,
         config: &Config,
         is_request: bool,
-        attempt: impl Fn(&[u8]) -> Result<Attempt<P>, Kind>,
+        attempt: impl Fn(&[u8]) -> Attempt<Result<P, Kind>>,
     ) -> Result<Option<(usize, P)>, Kind> {
         let end = match self.scan_from {
             None => {
@@ -235,12 +238,14 @@ impl HeadScanner {
                 if buf.is_empty() || buf[..] == b"\r"[..] {
                     return Ok(None);
                 }
-                match attempt(buf)? {
+                match attempt(buf) {
                     Attempt::Complete(n, p) => {
+                        // The size limit comes first, as it does for a head
+                        // that arrives in pieces.
                         if n > config.max_head_bytes {
                             return Err(too_large(&buf[..n], config, is_request));
                         }
-                        return Ok(Some((n, p)));
+                        return p.map(|p| Some((n, p)));
                     }
                     Attempt::Partial => None,
                     Attempt::Invalid(_) => find_head_end(buf, 0),
@@ -264,8 +269,8 @@ impl HeadScanner {
         }
         let mut repairs = 0;
         loop {
-            match attempt(&buf[..end])? {
-                Attempt::Complete(n, p) => return Ok(Some((n, p))),
+            match attempt(&buf[..end]) {
+                Attempt::Complete(n, p) => return p.map(|p| Some((n, p))),
                 Attempt::Partial => {
                     return Err(if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine })
                 }

@@ -635,3 +635,36 @@ mod commands {
         assert_eq!(request_streams(&events(&mut c)), [s(2)]);
     }
 }
+
+mod fuzz_regressions {
+    use super::*;
+
+    /// Found by `h1_server_split`: a too-large head with a bad field gave 400
+    /// whole but 431 in pieces. The size limit now wins both ways.
+    #[test]
+    fn size_limit_wins_over_field_errors_however_split() {
+        let mut config = Config::server();
+        config.max_head_bytes = 200;
+        let head = [
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\nX: ".as_slice(),
+            &[b'a'; 170],
+            b"\r\n\r\n",
+        ]
+        .concat();
+        let first_error = |pieces: &[&[u8]]| {
+            let mut c = ServerConnection::new(config.clone(), T0);
+            let mut ev = Vec::new();
+            for p in pieces {
+                ev.extend(feed(&mut c, T0, p));
+            }
+            ev.into_iter().find_map(|e| match e {
+                Event::Error(e) => Some((e.kind, e.answer)),
+                _ => None,
+            })
+        };
+        let whole = first_error(&[&head]);
+        let bytes: Vec<&[u8]> = head.chunks(1).collect();
+        assert_eq!(whole, Some((Kind::HeadTooLarge, Answer::Status(431))));
+        assert_eq!(first_error(&bytes), whole);
+    }
+}
