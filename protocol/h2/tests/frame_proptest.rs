@@ -169,9 +169,8 @@ fn small_limits() -> FrameDecoder {
     d
 }
 
+// 256 cases each by default; set PROPTEST_CASES for longer runs.
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
-
     #[test]
     fn round_trip(frames in conversation()) {
         let wire = encode(&frames);
