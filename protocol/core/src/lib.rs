@@ -24,6 +24,8 @@
 
 extern crate alloc;
 
+mod buffer_in;
+mod buffer_out;
 mod connection;
 mod error;
 mod event;
@@ -34,6 +36,8 @@ mod http_compat;
 mod stream;
 mod time;
 
+pub use buffer_in::InputBuffer;
+pub use buffer_out::TransmitQueue;
 pub use bytes::{Bytes, BytesMut};
 pub use connection::Connection;
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};

@@ -12,8 +12,8 @@ use crate::encode::{send_body, user_framing, write_request_head, Added, BodyEnco
 use crate::fields::Coding;
 use crate::parse::{HeadScanner, ParsedResponse};
 use crate::plumbing::Plumbing;
-use crate::transmit::Transmit;
 use bytes::{Bytes, BytesMut};
+use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{
     validate_fields, Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, Instant, Method,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, UserError, Version,

@@ -3,9 +3,9 @@
 
 use crate::chunked::write_size_line;
 use crate::fields::Coding;
-use crate::transmit::Transmit;
 use alloc::vec::Vec;
 use bytes::Bytes;
+use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{canonical_reason, HeaderList, RequestHead, ResponseHead, UserError, Version};
 
 /// How an outgoing body is delimited.

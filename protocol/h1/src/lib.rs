@@ -76,9 +76,7 @@ mod encode;
 mod fields;
 mod parse;
 mod plumbing;
-mod recv;
 mod server;
-mod transmit;
 
 pub use client::ClientConnection;
 pub use config::{Config, MAX_HEADERS_CAP};

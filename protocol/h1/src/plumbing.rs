@@ -2,14 +2,14 @@
 //! queue with its byte count, the latest `now`, and the sticky error.
 
 use crate::config::Config;
-use crate::recv::RecvBuf;
-use crate::transmit::Transmit;
 use alloc::collections::VecDeque;
+use sockless_core::InputBuffer;
+use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{Answer, CloseReason, Error, Event, Instant, ProtocolError, ProtocolErrorKind, UserError};
 
 pub(crate) struct Plumbing {
     pub config: Config,
-    pub recv: RecvBuf,
+    pub recv: InputBuffer,
     pub out: Transmit,
     events: VecDeque<Event>,
     /// Body bytes held in `events`.
@@ -30,7 +30,7 @@ pub(crate) struct Plumbing {
 impl Plumbing {
     pub(crate) fn new(config: Config, now: Instant) -> Self {
         Plumbing {
-            recv: RecvBuf::new(config.max_buffered_input.max(config.max_head_bytes + 1), config.read_size),
+            recv: InputBuffer::new(config.max_buffered_input.max(config.max_head_bytes + 1), config.read_size),
             config,
             out: Transmit::default(),
             events: VecDeque::new(),

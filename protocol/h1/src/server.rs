@@ -12,9 +12,9 @@ use crate::encode::{send_body, user_framing, write_response_head, Added, BodyEnc
 use crate::fields::Coding;
 use crate::parse::{HeadScanner, ParsedRequest};
 use crate::plumbing::Plumbing;
-use crate::transmit::Transmit;
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
+use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{
     validate_fields, Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, Instant, Method,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, UserError, Version,

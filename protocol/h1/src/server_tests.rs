@@ -645,12 +645,8 @@ mod fuzz_regressions {
     fn size_limit_wins_over_field_errors_however_split() {
         let mut config = Config::server();
         config.max_head_bytes = 200;
-        let head = [
-            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\nX: ".as_slice(),
-            &[b'a'; 170],
-            b"\r\n\r\n",
-        ]
-        .concat();
+        let head =
+            [b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\nX: ".as_slice(), &[b'a'; 170], b"\r\n\r\n"].concat();
         let first_error = |pieces: &[&[u8]]| {
             let mut c = ServerConnection::new(config.clone(), T0);
             let mut ev = Vec::new();

@@ -1,5 +1,6 @@
-//! The transmit queue: framing bytes written into one reusable buffer, body
-//! `Bytes` queued as they came, offered together for one vectored write.
+//! The transmit queue every protocol uses: framing bytes written into one
+//! reusable buffer, body `Bytes` queued as they came, offered together for
+//! one vectored write.
 
 use alloc::collections::VecDeque;
 use bytes::Bytes;
@@ -12,9 +13,10 @@ enum Seg {
     Body(Bytes),
 }
 
-/// Bytes waiting to be written, in order.
+/// Bytes waiting to be written, in order: framing written into one reusable
+/// buffer, bodies as the `Bytes` they came in (never copied).
 #[derive(Debug, Default)]
-pub(crate) struct Transmit {
+pub struct TransmitQueue {
     framing: alloc::vec::Vec<u8>,
     segs: VecDeque<Seg>,
     /// Bytes of the front segment already written.
@@ -22,17 +24,19 @@ pub(crate) struct Transmit {
     queued: usize,
 }
 
-impl Transmit {
-    pub(crate) fn len(&self) -> usize {
+impl TransmitQueue {
+    /// Bytes queued.
+    pub fn len(&self) -> usize {
         self.queued
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
         self.queued == 0
     }
 
     /// Appends framing bytes through a writer closure.
-    pub(crate) fn framing(&mut self, write: impl FnOnce(&mut alloc::vec::Vec<u8>)) {
+    pub fn framing(&mut self, write: impl FnOnce(&mut alloc::vec::Vec<u8>)) {
         let start = self.framing.len();
         write(&mut self.framing);
         let end = self.framing.len();
@@ -50,12 +54,12 @@ impl Transmit {
     }
 
     /// Appends framing bytes.
-    pub(crate) fn push_framing(&mut self, bytes: &[u8]) {
+    pub fn push_framing(&mut self, bytes: &[u8]) {
         self.framing(|b| b.extend_from_slice(bytes));
     }
 
     /// Appends body bytes without copying.
-    pub(crate) fn push_body(&mut self, data: Bytes) {
+    pub fn push_body(&mut self, data: Bytes) {
         if data.is_empty() {
             return;
         }
@@ -64,7 +68,7 @@ impl Transmit {
     }
 
     /// Moves everything queued in `other` behind what is queued here.
-    pub(crate) fn append(&mut self, other: &mut Transmit) {
+    pub fn append(&mut self, other: &mut TransmitQueue) {
         while let Some(seg) = other.segs.pop_front() {
             let skip = core::mem::take(&mut other.front_done);
             match seg {
@@ -83,7 +87,7 @@ impl Transmit {
     }
 
     /// Fills `out` with the next slices; returns how many.
-    pub(crate) fn poll<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
+    pub fn poll<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
         let mut n = 0;
         for (i, seg) in self.segs.iter().enumerate() {
             if n == out.len() {
@@ -101,7 +105,7 @@ impl Transmit {
     }
 
     /// `n` bytes were written.
-    pub(crate) fn advance(&mut self, mut n: usize) {
+    pub fn advance(&mut self, mut n: usize) {
         n = n.min(self.queued);
         self.queued -= n;
         while n > 0 {
@@ -131,7 +135,7 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
-    fn drain(t: &mut Transmit, step: usize) -> Vec<u8> {
+    fn drain(t: &mut TransmitQueue, step: usize) -> Vec<u8> {
         let mut all = Vec::new();
         loop {
             let mut out: [&[u8]; 4] = [&[]; 4];
@@ -149,7 +153,7 @@ mod tests {
 
     #[test]
     fn framing_and_body_interleave() {
-        let mut t = Transmit::default();
+        let mut t = TransmitQueue::default();
         t.push_framing(b"head\r\n");
         t.push_framing(b"\r\n");
         t.push_body(Bytes::from_static(b"body"));
@@ -161,8 +165,8 @@ mod tests {
 
     #[test]
     fn append_after_partial_write() {
-        let mut a = Transmit::default();
-        let mut b = Transmit::default();
+        let mut a = TransmitQueue::default();
+        let mut b = TransmitQueue::default();
         b.push_framing(b"xyz");
         b.push_body(Bytes::from_static(b"123"));
         b.advance(1);

@@ -1,11 +1,18 @@
-//! The receive buffer: copy-in, lent and owned-buffer input into one
-//! `BytesMut`, from which heads and bodies are split off as `Bytes` without
-//! copying.
+//! The receive buffer every protocol uses: copy-in, lent and owned-buffer
+//! input into one `BytesMut`, from which heads and bodies are split off as
+//! `Bytes` without copying.
 
+use crate::error::UserError;
 use bytes::{Bytes, BytesMut};
-use sockless_core::UserError;
 
-pub(crate) struct RecvBuf {
+/// Received bytes waiting to be parsed, with a ceiling.
+///
+/// Implements the three input styles of the [`Connection`](crate::Connection)
+/// contract: [`push`](Self::push) (copy-in), [`lend`](Self::lend) and
+/// [`commit`](Self::commit) (read into a lent slice), and [`take`](Self::take)
+/// and [`give_back`](Self::give_back) (owned buffers for completion IO).
+#[derive(Debug)]
+pub struct InputBuffer {
     buf: BytesMut,
     /// Start of the region lent by `lend`, until committed.
     lent: Option<usize>,
@@ -13,9 +20,10 @@ pub(crate) struct RecvBuf {
     read_size: usize,
 }
 
-impl RecvBuf {
-    pub(crate) fn new(cap: usize, read_size: usize) -> Self {
-        RecvBuf { buf: BytesMut::new(), lent: None, cap, read_size: read_size.max(64) }
+impl InputBuffer {
+    /// An empty buffer holding at most `cap` bytes, lending `read_size` at a time.
+    pub fn new(cap: usize, read_size: usize) -> Self {
+        InputBuffer { buf: BytesMut::new(), lent: None, cap, read_size: read_size.max(64) }
     }
 
     fn cancel_lend(&mut self) {
@@ -25,12 +33,12 @@ impl RecvBuf {
     }
 
     /// How many more bytes may be buffered.
-    pub(crate) fn space(&self) -> usize {
+    pub fn space(&self) -> usize {
         self.cap.saturating_sub(self.buf.len())
     }
 
     /// Copies in as much of `input` as fits; returns how much.
-    pub(crate) fn push(&mut self, input: &[u8]) -> usize {
+    pub fn push(&mut self, input: &[u8]) -> usize {
         self.cancel_lend();
         let n = input.len().min(self.space());
         self.buf.extend_from_slice(&input[..n]);
@@ -38,7 +46,7 @@ impl RecvBuf {
     }
 
     /// Lends a zeroed region at the end to read into.
-    pub(crate) fn lend(&mut self) -> &mut [u8] {
+    pub fn lend(&mut self) -> &mut [u8] {
         self.cancel_lend();
         let n = self.read_size.min(self.space());
         let start = self.buf.len();
@@ -50,7 +58,7 @@ impl RecvBuf {
     }
 
     /// Keeps `n` bytes of the lent region.
-    pub(crate) fn commit(&mut self, n: usize) -> Result<(), UserError> {
+    pub fn commit(&mut self, n: usize) -> Result<(), UserError> {
         let start = self.lent.take().ok_or(UserError::BufferNotLent)?;
         if n > self.buf.len() - start {
             self.buf.truncate(start);
@@ -62,7 +70,7 @@ impl RecvBuf {
 
     /// An empty buffer with room for `read_size` bytes, split from our own
     /// allocation so that giving it back is usually free.
-    pub(crate) fn take(&mut self) -> BytesMut {
+    pub fn take(&mut self) -> BytesMut {
         self.cancel_lend();
         let room = self.read_size.min(self.space());
         self.buf.reserve(room);
@@ -71,26 +79,29 @@ impl RecvBuf {
     }
 
     /// Gives back a taken buffer holding new input.
-    pub(crate) fn give_back(&mut self, taken: BytesMut) {
+    pub fn give_back(&mut self, taken: BytesMut) {
         self.cancel_lend();
         self.buf.unsplit(taken);
     }
 
-    #[cfg(test)]
-    pub(crate) fn data(&self) -> &[u8] {
+    /// The buffered bytes.
+    pub fn data(&self) -> &[u8] {
         &self.buf
     }
 
-    pub(crate) fn bytes_mut(&mut self) -> &mut BytesMut {
+    /// The buffered bytes, for a parser to split from.
+    pub fn bytes_mut(&mut self) -> &mut BytesMut {
         self.cancel_lend();
         &mut self.buf
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
-    pub(crate) fn take_all(&mut self) -> Bytes {
+    /// Everything buffered, as one `Bytes` (for a protocol switch).
+    pub fn take_all(&mut self) -> Bytes {
         self.cancel_lend();
         self.buf.split().freeze()
     }
@@ -102,7 +113,7 @@ mod tests {
 
     #[test]
     fn lend_commit_and_cap() {
-        let mut r = RecvBuf::new(10, 8);
+        let mut r = InputBuffer::new(10, 8);
         assert_eq!(r.push(b"abc"), 3);
         let b = r.lend();
         assert_eq!(b.len(), 7);
@@ -120,7 +131,7 @@ mod tests {
 
     #[test]
     fn take_and_give_back() {
-        let mut r = RecvBuf::new(100, 16);
+        let mut r = InputBuffer::new(100, 16);
         r.push(b"ab");
         let mut t = r.take();
         assert!(t.is_empty());
