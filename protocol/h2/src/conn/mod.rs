@@ -1,0 +1,1267 @@
+//! The HTTP/2 connection, both roles, as a pure state machine.
+//!
+//! [`H2Connection`] implements [`sockless_core::Connection`]: frames in
+//! through the [`FrameDecoder`], field blocks through HPACK, and the same
+//! [`Event`]s HTTP/1.1 emits out. Stream states follow RFC 9113 section 5.1
+//! ([`stream`]), flow control section 5.2 and 6.9, and every cheap-to-send
+//! frame a peer could flood us with is counted against a limit of [`Config`].
+
+mod config;
+mod fields;
+mod settings_header;
+mod stream;
+
+pub use config::Config;
+pub use settings_header::{decode_settings_header, settings_header_value};
+
+use crate::frame::{self, Frame, FrameDecoder, FrameError, Settings};
+use crate::hpack;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use fields::{BlockKind, Decoded, FieldError};
+use sockless_core::{
+    Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, ProtocolError,
+    ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
+};
+use stream::Stream;
+
+const MAX_WINDOW: i64 = (1 << 31) - 1;
+const DEFAULT_WINDOW: i64 = 65_535;
+const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// We accept streams (odd ids from the client).
+    Server,
+    /// We open streams (odd ids).
+    Client,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    Running,
+    /// GOAWAY(2^31-1) and a PING went out; the final GOAWAY follows the PING
+    /// ack or a second, whichever comes first (RFC 9113 section 6.8).
+    Announced {
+        at: Instant,
+    },
+    /// The final GOAWAY went out; streams above it are refused.
+    Draining {
+        since: Instant,
+    },
+}
+
+/// An HTTP/2 connection.
+///
+/// ```
+/// use sockless_core::{Connection, Event, Instant, Method, RequestHead, ResponseHead, Bytes};
+/// use sockless_h2::{Config, H2Connection};
+///
+/// let now = Instant::ZERO;
+/// let mut client = H2Connection::client(Config::client(), now);
+/// let mut server = H2Connection::server(Config::server(), now);
+/// let stream = client.send_request(&RequestHead::new(Method::Get, "https://example.com/"), true).unwrap();
+/// pump(&mut client, &mut server);
+/// let mut served = false;
+/// while let Some(event) = server.poll_event() {
+///     if let Event::Request { stream, head, .. } = event {
+///         assert_eq!(head.path(), b"/");
+///         server.send_response(stream, &ResponseHead::new(200), false).unwrap();
+///         server.send_data(stream, Bytes::from_static(b"hi"), true).unwrap();
+///         served = true;
+///     }
+/// }
+/// assert!(served);
+/// pump(&mut server, &mut client);
+/// let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+/// assert!(events.contains(&Event::Data { stream, data: Bytes::from_static(b"hi") }));
+/// assert!(events.contains(&Event::EndStream { stream }));
+///
+/// fn pump(from: &mut H2Connection, to: &mut H2Connection) {
+///     let mut slices: [&[u8]; 16] = [&[]; 16];
+///     let n = from.poll_transmit(&mut slices);
+///     let bytes = slices[..n].concat();
+///     from.advance_transmit(bytes.len());
+///     to.handle_input(Instant::ZERO, &bytes).unwrap();
+/// }
+/// ```
+pub struct H2Connection {
+    role: Role,
+    config: Config,
+    input: InputBuffer,
+    out: TransmitQueue,
+    events: VecDeque<Event>,
+    frames: FrameDecoder,
+    hpack_dec: hpack::Decoder,
+    hpack_enc: hpack::Encoder,
+    /// A field block being assembled across CONTINUATION frames.
+    block: Vec<u8>,
+    block_stream: u32,
+    block_end_stream: bool,
+    scratch: Vec<u8>,
+    lower: Vec<u8>,
+    /// Server: the client preface has not arrived yet.
+    preface_pending: bool,
+    /// The peer's first SETTINGS arrived.
+    peer_settings_seen: bool,
+    streams: Vec<Stream>,
+    next_stream_id: u32,
+    last_peer_stream: u32,
+    peer_max_concurrent: u32,
+    peer_initial_window: i64,
+    peer_max_frame: u32,
+    conn_send_window: i64,
+    conn_recv_window: i64,
+    conn_unreleased: u32,
+    settings_sent_at: Option<Instant>,
+    ping_sent: Option<(Instant, [u8; 8])>,
+    ping_counter: u64,
+    last_input_at: Instant,
+    goaway_sent: Option<u32>,
+    goaway_received: Option<u32>,
+    shutdown: Shutdown,
+    resets: u32,
+    resets_since: Instant,
+    pending_control: usize,
+    empty_frames: u32,
+    error: Option<ProtocolError>,
+    close_reason: Option<CloseReason>,
+    closed_emitted: bool,
+    now: Instant,
+    stamp_needed: bool,
+    rr: usize,
+}
+
+impl H2Connection {
+    fn new(role: Role, config: Config, now: Instant) -> Self {
+        let mut frames = FrameDecoder::new();
+        frames
+            .set_max_frame_size(config.max_frame_size)
+            .set_max_header_block(config.max_header_block)
+            .set_max_continuations(config.max_continuations);
+        let mut conn = H2Connection {
+            role,
+            input: InputBuffer::new(
+                config.max_buffered_input.max(config.max_frame_size as usize + 9),
+                config.read_size,
+            ),
+            out: TransmitQueue::default(),
+            events: VecDeque::new(),
+            frames,
+            hpack_dec: hpack::Decoder::new(config.header_table_size as usize),
+            hpack_enc: hpack::Encoder::new(),
+            block: Vec::new(),
+            block_stream: 0,
+            block_end_stream: false,
+            scratch: Vec::new(),
+            lower: Vec::new(),
+            preface_pending: role == Role::Server,
+            peer_settings_seen: false,
+            streams: Vec::new(),
+            next_stream_id: 1,
+            last_peer_stream: 0,
+            peer_max_concurrent: u32::MAX,
+            peer_initial_window: DEFAULT_WINDOW,
+            peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
+            conn_send_window: DEFAULT_WINDOW,
+            conn_recv_window: DEFAULT_WINDOW,
+            conn_unreleased: 0,
+            settings_sent_at: Some(now),
+            ping_sent: None,
+            ping_counter: 0,
+            last_input_at: now,
+            goaway_sent: None,
+            goaway_received: None,
+            shutdown: Shutdown::Running,
+            resets: 0,
+            resets_since: now,
+            pending_control: 0,
+            empty_frames: 0,
+            error: None,
+            close_reason: None,
+            closed_emitted: false,
+            now,
+            stamp_needed: false,
+            rr: 0,
+            config,
+        };
+        conn.send_preface();
+        conn
+    }
+
+    /// A server connection, accepted at `now`. Our SETTINGS go out at once;
+    /// the client's preface is expected first.
+    pub fn server(config: Config, now: Instant) -> Self {
+        Self::new(Role::Server, config, now)
+    }
+
+    /// A client connection (prior knowledge or after ALPN "h2"): the preface
+    /// and our SETTINGS go out at once.
+    pub fn client(config: Config, now: Instant) -> Self {
+        Self::new(Role::Client, config, now)
+    }
+
+    /// A server connection taking over from an HTTP/1.1 `Upgrade: h2c`
+    /// request (RFC 7540 section 3.2): `settings` is the decoded
+    /// `HTTP2-Settings` payload, `request` the upgraded request, which
+    /// becomes stream 1, half-closed (remote) and reported as an
+    /// [`Event::Request`]. The 101 response is the HTTP/1.1 layer's to send.
+    pub fn server_from_upgrade(
+        config: Config,
+        now: Instant,
+        settings: &[u8],
+        mut request: RequestHead,
+    ) -> Result<Self, ProtocolError> {
+        let peer = Settings::decode(settings).map_err(ProtocolError::from)?;
+        let mut conn = Self::server(config, now);
+        conn.apply_settings(&peer)?;
+        let mut s = Stream::new(1, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
+        s.recv_open = false;
+        s.announced = true;
+        conn.streams.push(s);
+        conn.last_peer_stream = 1;
+        request.version = sockless_core::Version::Http2;
+        let stream = StreamId::new(1);
+        conn.events.push_back(Event::Request { stream, head: request, expects_continue: false });
+        conn.events.push_back(Event::EndStream { stream });
+        Ok(conn)
+    }
+
+    /// A client connection after the server answered `101 Switching
+    /// Protocols` to our `Upgrade: h2c` request: stream 1 (that request)
+    /// is half-closed (local) and its response arrives as HTTP/2.
+    pub fn client_from_upgrade(config: Config, now: Instant) -> Self {
+        let mut conn = Self::client(config, now);
+        let mut s = Stream::new(1, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
+        s.send_open = false;
+        s.end_sent = true;
+        s.announced = true;
+        conn.streams.push(s);
+        conn.next_stream_id = 3;
+        conn
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many streams are open (in either direction).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Whether a new request may be sent now (client).
+    pub fn is_ready(&self) -> bool {
+        self.role == Role::Client
+            && self.error.is_none()
+            && self.close_reason.is_none()
+            && self.goaway_received.is_none()
+            && self.shutdown == Shutdown::Running
+            && self.next_stream_id <= MAX_STREAM_ID
+            && (self.local_streams() as u32) < self.peer_max_concurrent
+    }
+
+    fn our_settings(&self) -> Settings {
+        Settings {
+            header_table_size: Some(self.config.header_table_size),
+            enable_push: Some(false),
+            max_concurrent_streams: Some(self.config.max_concurrent_streams),
+            initial_window_size: Some(self.config.initial_window_size),
+            max_frame_size: Some(self.config.max_frame_size),
+            max_header_list_size: Some(self.config.max_header_list_size),
+        }
+    }
+
+    fn send_preface(&mut self) {
+        if self.role == Role::Client {
+            self.out.push_framing(frame::PREFACE);
+        }
+        let settings = self.our_settings();
+        self.out.framing(|b| Frame::Settings(settings).encode(b));
+        let extra = i64::from(self.config.connection_window_size) - DEFAULT_WINDOW;
+        if extra > 0 {
+            self.conn_recv_window += extra;
+            self.write_frame(Frame::WindowUpdate(frame::WindowUpdate {
+                stream: StreamId::CONNECTION,
+                increment: extra as u32,
+            }));
+        }
+    }
+
+    fn write_frame(&mut self, f: Frame) {
+        self.out.framing(|b| f.encode(b));
+    }
+
+    /// Queues a frame we owe the peer (an ack or a reset); too many queued
+    /// means the peer makes us work without reading: ENHANCE_YOUR_CALM.
+    fn write_control(&mut self, f: Frame) {
+        self.write_frame(f);
+        self.pending_control += 1;
+        if self.pending_control > self.config.max_pending_control {
+            self.fail(Kind::ExcessiveLoad, ErrorCode::ENHANCE_YOUR_CALM, "too many control frames queued");
+        }
+    }
+
+    fn is_peer_stream(&self, id: u32) -> bool {
+        match self.role {
+            Role::Server => id % 2 == 1,
+            Role::Client => id % 2 == 0,
+        }
+    }
+
+    fn local_streams(&self) -> usize {
+        self.streams.iter().filter(|s| !self.is_peer_stream(s.id)).count()
+    }
+
+    fn peer_streams(&self) -> usize {
+        self.streams.iter().filter(|s| self.is_peer_stream(s.id)).count()
+    }
+
+    fn index(&self, id: u32) -> Option<usize> {
+        self.streams.iter().position(|s| s.id == id)
+    }
+
+    fn drop_if_done(&mut self, idx: usize) {
+        if self.streams[idx].is_done() {
+            self.streams.swap_remove(idx);
+        }
+    }
+
+    /// A connection error: GOAWAY with `code`, report, close once written.
+    fn fail(&mut self, kind: Kind, code: ErrorCode, reason: &'static str) {
+        if self.error.is_some() {
+            return;
+        }
+        let e = ProtocolError::new(kind, Answer::GoAway(code));
+        self.error = Some(e);
+        let last = StreamId::new(self.last_peer_stream);
+        self.write_frame(Frame::GoAway(frame::GoAway {
+            last_stream: last,
+            code,
+            debug_data: Bytes::from_static(reason.as_bytes()),
+        }));
+        self.goaway_sent = Some(self.last_peer_stream);
+        self.events.push_back(Event::Error(e));
+        self.close_reason.get_or_insert(CloseReason::Error(e));
+        self.streams.clear();
+    }
+
+    fn fail_frame(&mut self, e: FrameError) {
+        let kind = match e.code {
+            ErrorCode::FRAME_SIZE_ERROR => Kind::FrameSize,
+            ErrorCode::FLOW_CONTROL_ERROR => Kind::FlowControl,
+            ErrorCode::ENHANCE_YOUR_CALM => Kind::ExcessiveLoad,
+            ErrorCode::COMPRESSION_ERROR => Kind::Compression,
+            _ => Kind::Http2Protocol,
+        };
+        match e.stream {
+            None => self.fail(kind, e.code, e.reason),
+            Some(s) => self.reset_for_error(s.get(), kind, e.code),
+        }
+    }
+
+    /// A stream error: RST_STREAM with `code`, the stream is gone.
+    fn reset_for_error(&mut self, id: u32, kind: Kind, code: ErrorCode) {
+        self.write_control(Frame::RstStream(frame::RstStream { stream: StreamId::new(id), code }));
+        let stream = StreamId::new(id);
+        let e = ProtocolError::new(kind, Answer::ResetStream(code)).on(stream);
+        self.events.push_back(Event::Error(e));
+        if let Some(idx) = self.index(id) {
+            let s = self.streams.swap_remove(idx);
+            self.release_connection(s.unreleased);
+            if s.announced {
+                self.events.push_back(Event::Reset { stream, code, remote: false });
+            }
+        }
+        self.count_reset();
+    }
+
+    /// Counts a stream that ended abnormally; too many in the window is the
+    /// Rapid Reset attack (CVE-2023-44487).
+    fn count_reset(&mut self) {
+        if self.now.saturating_duration_since(self.resets_since) > self.config.rapid_reset_window {
+            self.resets = 0;
+            self.resets_since = self.now;
+        }
+        self.resets += 1;
+        if self.resets > self.config.max_rapid_resets {
+            self.fail(Kind::ExcessiveLoad, ErrorCode::ENHANCE_YOUR_CALM, "too many streams reset");
+        }
+    }
+
+    fn count_empty(&mut self, empty: bool) {
+        if !empty {
+            self.empty_frames = 0;
+            return;
+        }
+        self.empty_frames += 1;
+        if self.empty_frames > self.config.max_empty_frames {
+            self.fail(Kind::ExcessiveLoad, ErrorCode::ENHANCE_YOUR_CALM, "too many empty frames");
+        }
+    }
+
+    /// Returns `n` bytes of connection credit when enough has gathered.
+    fn release_connection(&mut self, n: u32) {
+        self.conn_unreleased = self.conn_unreleased.saturating_add(n);
+        if self.conn_unreleased >= self.config.connection_window_size / 2 && self.error.is_none() {
+            let inc = self.conn_unreleased;
+            self.conn_unreleased = 0;
+            self.conn_recv_window += i64::from(inc);
+            self.write_frame(Frame::WindowUpdate(frame::WindowUpdate { stream: StreamId::CONNECTION, increment: inc }));
+        }
+    }
+
+    fn release_stream(&mut self, idx: usize, n: u32) {
+        let threshold = self.config.initial_window_size / 2;
+        let s = &mut self.streams[idx];
+        s.unreleased = s.unreleased.saturating_add(n);
+        if s.recv_open && s.unreleased >= threshold.max(1) {
+            let inc = s.unreleased;
+            s.unreleased = 0;
+            s.recv_window += i64::from(inc);
+            let stream = StreamId::new(s.id);
+            self.write_frame(Frame::WindowUpdate(frame::WindowUpdate { stream, increment: inc }));
+        }
+    }
+
+    fn apply_settings(&mut self, s: &Settings) -> Result<(), ProtocolError> {
+        if let Some(size) = s.header_table_size {
+            self.hpack_enc.set_max_table_size(size as usize);
+        }
+        if s.enable_push == Some(true) && self.role == Role::Client {
+            return Err(ProtocolError::new(Kind::Http2Protocol, Answer::GoAway(ErrorCode::PROTOCOL_ERROR)));
+        }
+        if let Some(n) = s.max_concurrent_streams {
+            self.peer_max_concurrent = n;
+        }
+        if let Some(w) = s.initial_window_size {
+            let delta = i64::from(w) - self.peer_initial_window;
+            self.peer_initial_window = i64::from(w);
+            for st in &mut self.streams {
+                st.send_window += delta;
+                if st.send_window > MAX_WINDOW {
+                    return Err(ProtocolError::new(Kind::FlowControl, Answer::GoAway(ErrorCode::FLOW_CONTROL_ERROR)));
+                }
+            }
+        }
+        if let Some(f) = s.max_frame_size {
+            self.peer_max_frame = f;
+        }
+        Ok(())
+    }
+
+    /// Parses as far as the input, the output backlog and the error state allow.
+    fn process(&mut self) {
+        while self.error.is_none() && self.out.len() <= self.config.max_send_buffer {
+            if self.preface_pending {
+                match frame::check_preface(self.input.data()) {
+                    frame::PrefaceCheck::Complete => {
+                        bytes::Buf::advance(self.input.bytes_mut(), frame::PREFACE.len());
+                        self.preface_pending = false;
+                    }
+                    frame::PrefaceCheck::Partial => break,
+                    frame::PrefaceCheck::Mismatch => {
+                        self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "invalid connection preface");
+                        break;
+                    }
+                }
+            }
+            match self.frames.decode(self.input.bytes_mut()) {
+                Ok(None) => break,
+                Ok(Some(f)) => {
+                    if !self.peer_settings_seen && !matches!(f, Frame::Settings(_)) {
+                        self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "first frame is not SETTINGS");
+                        break;
+                    }
+                    self.on_frame(f);
+                }
+                Err(e) => self.fail_frame(e),
+            }
+        }
+        self.flush_data();
+        self.check_finished();
+    }
+
+    fn on_frame(&mut self, f: Frame) {
+        match f {
+            Frame::Data(d) => self.on_data(d),
+            Frame::Headers(h) => {
+                self.count_empty(h.fragment.is_empty() && !h.end_stream);
+                if h.end_headers {
+                    self.on_block(h.stream.get(), h.fragment, h.end_stream);
+                } else {
+                    self.block.clear();
+                    self.block.extend_from_slice(&h.fragment);
+                    self.block_stream = h.stream.get();
+                    self.block_end_stream = h.end_stream;
+                }
+            }
+            Frame::Continuation(c) => {
+                self.count_empty(c.fragment.is_empty());
+                self.block.extend_from_slice(&c.fragment);
+                if c.end_headers {
+                    let block = Bytes::from(core::mem::take(&mut self.block));
+                    self.on_block(self.block_stream, block, self.block_end_stream);
+                }
+            }
+            Frame::Priority(_) => self.count_empty(true),
+            Frame::Unknown(_) => self.count_empty(true),
+            Frame::RstStream(r) => self.on_reset(r),
+            Frame::Settings(s) => {
+                self.peer_settings_seen = true;
+                match self.apply_settings(&s) {
+                    Ok(()) => self.write_control(Frame::SettingsAck),
+                    Err(e) => {
+                        let code = match e.answer {
+                            Answer::GoAway(c) => c,
+                            _ => ErrorCode::PROTOCOL_ERROR,
+                        };
+                        self.fail(e.kind, code, "invalid SETTINGS");
+                    }
+                }
+            }
+            Frame::SettingsAck => self.settings_sent_at = None,
+            Frame::PushPromise(_) => {
+                self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "PUSH_PROMISE not enabled")
+            }
+            Frame::Ping(p) => {
+                if p.ack {
+                    if self.ping_sent.is_some_and(|(_, payload)| payload == p.payload) {
+                        self.ping_sent = None;
+                        if let Shutdown::Announced { .. } = self.shutdown {
+                            self.final_goaway();
+                        }
+                    }
+                } else {
+                    self.write_control(Frame::Ping(frame::Ping { ack: true, payload: p.payload }));
+                }
+            }
+            Frame::GoAway(g) => self.on_goaway(g),
+            Frame::WindowUpdate(w) => self.on_window_update(w),
+        }
+    }
+
+    fn on_data(&mut self, d: frame::Data) {
+        let id = d.stream.get();
+        let len = d.flow_controlled_len() as i64;
+        if len > self.conn_recv_window {
+            return self.fail(Kind::FlowControl, ErrorCode::FLOW_CONTROL_ERROR, "DATA beyond the connection window");
+        }
+        self.conn_recv_window -= len;
+        let pad = (len as usize - d.data.len()) as u32;
+        self.count_empty(d.data.is_empty() && !d.end_stream);
+        let Some(idx) = self.index(id) else {
+            // Credit for frames on streams we no longer track comes back at once.
+            self.release_connection(len as u32);
+            if self.is_idle(id) {
+                return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "DATA on an idle stream");
+            }
+            return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
+        };
+        let (recv_open, final_head) = (self.streams[idx].recv_open, self.streams[idx].final_head);
+        if !recv_open || (self.role == Role::Client && !final_head) {
+            self.release_connection(len as u32);
+            let code = if recv_open { ErrorCode::PROTOCOL_ERROR } else { ErrorCode::STREAM_CLOSED };
+            return self.reset_for_error(id, Kind::UnexpectedMessage, code);
+        }
+        let s = &mut self.streams[idx];
+        if len > s.recv_window {
+            self.release_connection(len as u32);
+            return self.reset_for_error(id, Kind::FlowControl, ErrorCode::FLOW_CONTROL_ERROR);
+        }
+        s.recv_window -= len;
+        s.received += d.data.len() as u64;
+        let too_long = s.content_length.is_some_and(|cl| s.received > cl);
+        let too_short = d.end_stream && s.content_length.is_some_and(|cl| s.received != cl);
+        if too_long || too_short {
+            self.release_connection(len as u32);
+            return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+        }
+        if pad > 0 {
+            self.release_connection(pad);
+            self.release_stream(idx, pad);
+        }
+        let stream = d.stream;
+        if !d.data.is_empty() {
+            self.events.push_back(Event::Data { stream, data: d.data });
+        }
+        if d.end_stream {
+            self.end_remote(idx);
+        }
+    }
+
+    /// The peer ended its side of stream `idx`.
+    fn end_remote(&mut self, idx: usize) {
+        let s = &mut self.streams[idx];
+        s.recv_open = false;
+        let stream = StreamId::new(s.id);
+        let unreleased = core::mem::take(&mut s.unreleased);
+        self.events.push_back(Event::EndStream { stream });
+        // Nothing more arrives on it: what the application has not released
+        // yet still counts for the connection when it does; return the
+        // stream's own credit now (it is gone).
+        let _ = unreleased;
+        self.drop_if_done(idx);
+    }
+
+    fn is_idle(&self, id: u32) -> bool {
+        if self.is_peer_stream(id) {
+            id > self.last_peer_stream
+        } else {
+            id >= self.next_stream_id
+        }
+    }
+
+    fn on_block(&mut self, id: u32, block: Bytes, end_stream: bool) {
+        let idx = self.index(id);
+        let kind = match (self.role, idx) {
+            (Role::Server, None) => BlockKind::Request,
+            (Role::Client, Some(i)) if !self.streams[i].final_head => BlockKind::Response,
+            (_, Some(_)) => BlockKind::Trailers,
+            (Role::Client, None) => BlockKind::Trailers,
+        };
+        let max_list = self.config.max_header_list_size as usize;
+        // Decode first, always: HPACK state must follow every block.
+        let decoded = fields::decode_block(&mut self.hpack_dec, &block, max_list, kind, &mut self.scratch);
+        if let Err(FieldError::Compression) = decoded {
+            return self.fail(Kind::Compression, ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed");
+        }
+        let Some(idx) = idx else {
+            return self.open_peer_stream(id, decoded, end_stream);
+        };
+        let (decoded, info) = match decoded {
+            Ok(d) => d,
+            Err(FieldError::TooLarge) => {
+                return self.reset_for_error(id, Kind::HeadTooLarge, ErrorCode::PROTOCOL_ERROR)
+            }
+            Err(_) => return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR),
+        };
+        let stream = StreamId::new(id);
+        if !self.streams[idx].recv_open {
+            return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
+        }
+        match decoded {
+            Decoded::Trailers(trailers) => {
+                if !end_stream {
+                    return self.reset_for_error(id, Kind::InvalidTrailer, ErrorCode::PROTOCOL_ERROR);
+                }
+                let s = &self.streams[idx];
+                if s.content_length.is_some_and(|cl| cl != s.received) {
+                    return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+                }
+                self.events.push_back(Event::Trailers { stream, trailers });
+                self.end_remote(idx);
+            }
+            Decoded::Response(head) => {
+                if head.is_informational() {
+                    if end_stream || head.status == 101 {
+                        return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::PROTOCOL_ERROR);
+                    }
+                    self.events.push_back(Event::Informational { stream, head });
+                    return;
+                }
+                let s = &mut self.streams[idx];
+                s.final_head = true;
+                s.content_length = info.content_length;
+                if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
+                    return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+                }
+                self.events.push_back(Event::Response { stream, head });
+                if end_stream {
+                    self.end_remote(idx);
+                }
+            }
+            Decoded::Request(_) => self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::PROTOCOL_ERROR),
+        }
+    }
+
+    /// Server: a HEADERS opening a new stream.
+    fn open_peer_stream(
+        &mut self,
+        id: u32,
+        decoded: Result<(Decoded, fields::BlockInfo), FieldError>,
+        end_stream: bool,
+    ) {
+        if self.role == Role::Client || !self.is_peer_stream(id) || id <= self.last_peer_stream {
+            if self.role == Role::Client && id < self.next_stream_id && id % 2 == 1 {
+                // A late frame on a stream we already closed.
+                return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
+            }
+            return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "HEADERS on a closed or invalid stream");
+        }
+        self.last_peer_stream = id;
+        if self.goaway_sent.is_some_and(|last| id > last) {
+            return; // refused by the GOAWAY already sent; ignore
+        }
+        if self.peer_streams() >= self.config.max_concurrent_streams as usize {
+            self.write_control(Frame::RstStream(frame::RstStream {
+                stream: StreamId::new(id),
+                code: ErrorCode::REFUSED_STREAM,
+            }));
+            return self.count_reset();
+        }
+        let (decoded, info) = match decoded {
+            Ok(d) => d,
+            Err(FieldError::TooLarge) => {
+                // Answer 431 on the stream, as HTTP/1.1 would.
+                let head = ResponseHead::new(431);
+                let mut block = Vec::new();
+                let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut block, &mut self.lower);
+                let h =
+                    frame::Headers { end_stream: true, ..frame::Headers::new(StreamId::new(id), Bytes::from(block)) };
+                let max = self.peer_max_frame;
+                self.out.framing(|b| h.encode_split(max, b));
+                if !end_stream {
+                    self.write_control(Frame::RstStream(frame::RstStream {
+                        stream: StreamId::new(id),
+                        code: ErrorCode::NO_ERROR,
+                    }));
+                }
+                let e = ProtocolError::new(Kind::HeadTooLarge, Answer::Status(431)).on(StreamId::new(id));
+                self.events.push_back(Event::Error(e));
+                return self.count_reset();
+            }
+            Err(_) => return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR),
+        };
+        let Decoded::Request(head) = decoded else {
+            return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR);
+        };
+        if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
+            return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+        }
+        let mut s = Stream::new(id, self.peer_initial_window, i64::from(self.config.initial_window_size));
+        s.content_length = info.content_length;
+        s.awaiting_continue = info.expects_continue && !end_stream;
+        s.announced = true;
+        let expects_continue = s.awaiting_continue;
+        self.streams.push(s);
+        let stream = StreamId::new(id);
+        self.events.push_back(Event::Request { stream, head, expects_continue });
+        if end_stream {
+            let idx = self.streams.len() - 1;
+            self.end_remote(idx);
+        }
+    }
+
+    fn on_reset(&mut self, r: frame::RstStream) {
+        let id = r.stream.get();
+        if self.is_idle(id) {
+            return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        }
+        let Some(idx) = self.index(id) else { return };
+        let s = self.streams.swap_remove(idx);
+        self.release_connection(s.unreleased);
+        if s.announced {
+            self.events.push_back(Event::Reset { stream: r.stream, code: r.code, remote: true });
+        }
+        if self.role == Role::Server && !s.end_sent {
+            self.count_reset();
+        }
+    }
+
+    fn on_goaway(&mut self, g: frame::GoAway) {
+        let last = g.last_stream.get();
+        self.goaway_received = Some(last);
+        self.events.push_back(Event::GoAway { last_stream: g.last_stream, code: g.code, debug: g.debug_data });
+        // Our streams above `last` were never processed: safe to retry.
+        let mut i = 0;
+        while i < self.streams.len() {
+            let s = &self.streams[i];
+            if !self.is_peer_stream(s.id) && s.id > last {
+                let s = self.streams.swap_remove(i);
+                self.events.push_back(Event::Reset {
+                    stream: StreamId::new(s.id),
+                    code: ErrorCode::REFUSED_STREAM,
+                    remote: true,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        if g.code != ErrorCode::NO_ERROR {
+            self.close_reason.get_or_insert(CloseReason::PeerClosed);
+            self.streams.clear();
+        }
+    }
+
+    fn on_window_update(&mut self, w: frame::WindowUpdate) {
+        let inc = i64::from(w.increment);
+        if w.stream.is_connection() {
+            self.conn_send_window += inc;
+            if self.conn_send_window > MAX_WINDOW {
+                self.fail(Kind::FlowControl, ErrorCode::FLOW_CONTROL_ERROR, "connection window above 2^31-1");
+            }
+            return;
+        }
+        let id = w.stream.get();
+        match self.index(id) {
+            Some(idx) => {
+                let s = &mut self.streams[idx];
+                s.send_window += inc;
+                if s.send_window > MAX_WINDOW {
+                    self.reset_for_error(id, Kind::FlowControl, ErrorCode::FLOW_CONTROL_ERROR);
+                }
+            }
+            None if self.is_idle(id) => {
+                self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
+            }
+            None => {}
+        }
+    }
+
+    /// Frames queued body data as far as windows, frame size and the send
+    /// buffer allow, round-robin over streams.
+    fn flush_data(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let n = self.streams.len();
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for k in 0..n {
+                let idx = (self.rr + k) % n;
+                if idx >= self.streams.len() || !self.streams[idx].has_output() {
+                    continue;
+                }
+                if self.out.len() > self.config.max_send_buffer {
+                    return;
+                }
+                if self.frame_one(idx) {
+                    progressed = true;
+                }
+            }
+            self.rr = self.rr.wrapping_add(1);
+        }
+        let mut i = 0;
+        while i < self.streams.len() {
+            if self.streams[i].is_done() {
+                self.streams.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Frames one DATA frame (or the stream's end) for stream `idx`.
+    fn frame_one(&mut self, idx: usize) -> bool {
+        let max_frame = self.peer_max_frame as i64;
+        let s = &mut self.streams[idx];
+        let stream = StreamId::new(s.id);
+        if !s.pending.is_empty() {
+            let n = (s.pending.len() as i64).min(s.send_window).min(self.conn_send_window).min(max_frame);
+            if n <= 0 {
+                return false;
+            }
+            let chunk = s.pending.split_to(n as usize);
+            s.send_window -= n;
+            self.conn_send_window -= n;
+            let end = s.pending.is_empty() && s.pending_end && s.trailers.is_none();
+            if end {
+                s.end_sent = true;
+            }
+            let data = frame::Data { stream, data: chunk.clone(), end_stream: end, pad: None };
+            self.out.framing(|b| data.encode_head(b));
+            self.out.push_body(chunk);
+            return true;
+        }
+        if s.pending_end && !s.end_sent {
+            s.end_sent = true;
+            if let Some(trailers) = s.trailers.take() {
+                let mut block = Vec::new();
+                let _ = fields::encode_trailers(&mut self.hpack_enc, &trailers, &mut block, &mut self.lower);
+                let h = frame::Headers { end_stream: true, ..frame::Headers::new(stream, Bytes::from(block)) };
+                let max = self.peer_max_frame;
+                self.out.framing(|b| h.encode_split(max, b));
+            } else {
+                let data = frame::Data { stream, data: Bytes::new(), end_stream: true, pad: None };
+                self.out.framing(|b| data.encode_head(b));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Closes once everything is finished and flushed.
+    fn check_finished(&mut self) {
+        let draining = matches!(self.shutdown, Shutdown::Draining { .. }) || self.goaway_received.is_some();
+        if self.close_reason.is_none() && draining && self.streams.is_empty() {
+            self.close_reason = Some(CloseReason::Done);
+        }
+    }
+
+    fn final_goaway(&mut self) {
+        let last = self.last_peer_stream;
+        self.write_frame(Frame::GoAway(frame::GoAway {
+            last_stream: StreamId::new(last),
+            code: ErrorCode::NO_ERROR,
+            debug_data: Bytes::new(),
+        }));
+        self.goaway_sent = Some(last);
+        self.shutdown = Shutdown::Draining { since: self.now };
+        self.check_finished();
+    }
+
+    fn send_ping(&mut self) {
+        self.ping_counter += 1;
+        let payload = self.ping_counter.to_be_bytes();
+        self.write_frame(Frame::Ping(frame::Ping { ack: false, payload }));
+        self.ping_sent = Some((self.now, payload));
+    }
+
+    fn touch(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if core::mem::take(&mut self.stamp_needed) {
+            if let Shutdown::Announced { at } = &mut self.shutdown {
+                *at = now;
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if self.stamp_needed {
+            return Some(self.now);
+        }
+        let c = &self.config;
+        let mut d = self.settings_sent_at.map(|t| t + c.settings_timeout);
+        if let Some((at, _)) = self.ping_sent {
+            d = sockless_core::earliest(d, Some(at + c.ping_timeout));
+        } else if let Some(k) = c.keepalive_interval {
+            d = sockless_core::earliest(d, Some(self.last_input_at + k));
+        }
+        match self.shutdown {
+            Shutdown::Running => {}
+            Shutdown::Announced { at } => {
+                d = sockless_core::earliest(d, Some(at + sockless_core::Duration::from_secs(1)))
+            }
+            Shutdown::Draining { since } => d = sockless_core::earliest(d, Some(since + c.shutdown_timeout)),
+        }
+        d
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(Error::Protocol(e));
+        }
+        if self.closed_emitted {
+            return Err(UserError::Closed.into());
+        }
+        Ok(())
+    }
+
+    fn writable_stream(&mut self, id: StreamId) -> Result<usize, UserError> {
+        let idx = self.index(id.get()).ok_or(UserError::UnknownStream)?;
+        if !self.streams[idx].send_open {
+            return Err(UserError::StreamEnded);
+        }
+        Ok(idx)
+    }
+}
+
+impl Connection for H2Connection {
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        self.touch(now);
+        self.check_open()?;
+        self.last_input_at = now;
+        if self.out.len() > self.config.max_send_buffer {
+            return Ok(0); // stop reading while our output backlog is over its cap
+        }
+        let n = self.input.push(input);
+        self.process();
+        match self.error {
+            Some(e) => Err(Error::Protocol(e)),
+            None => Ok(n),
+        }
+    }
+
+    fn handle_eof(&mut self, now: Instant) {
+        self.touch(now);
+        if self.close_reason.is_none() {
+            if !self.streams.is_empty() || !self.input.is_empty() {
+                let e = ProtocolError::new(Kind::IncompleteBody, Answer::Close);
+                self.events.push_back(Event::Error(e));
+                self.close_reason = Some(CloseReason::Error(e));
+            } else {
+                self.close_reason = Some(CloseReason::PeerClosed);
+            }
+        }
+        self.streams.clear();
+    }
+
+    fn input_buffer(&mut self) -> &mut [u8] {
+        if self.check_open().is_err() || self.out.len() > self.config.max_send_buffer {
+            return &mut [];
+        }
+        self.input.lend()
+    }
+
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        self.touch(now);
+        self.input.commit(n)?;
+        self.check_open()?;
+        self.last_input_at = now;
+        self.process();
+        self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
+    }
+
+    fn take_input_buffer(&mut self) -> BytesMut {
+        self.input.take()
+    }
+
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        self.touch(now);
+        self.input.give_back(buf);
+        self.check_open()?;
+        self.last_input_at = now;
+        self.process();
+        self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
+    }
+
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.out.poll(out)
+    }
+
+    fn advance_transmit(&mut self, n: usize) {
+        self.out.advance(n);
+        if self.out.is_empty() {
+            self.pending_control = 0;
+            if self.error.is_none() {
+                self.process();
+            }
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        if !self.closed_emitted && self.out.is_empty() {
+            if let Some(reason) = self.close_reason {
+                self.closed_emitted = true;
+                return Some(Event::Closed(reason));
+            }
+        }
+        None
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.close_reason.is_some() {
+            return None;
+        }
+        self.deadline()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.touch(now);
+        if self.close_reason.is_some() {
+            return;
+        }
+        let c = self.config.clone();
+        if self.settings_sent_at.is_some_and(|t| now >= t + c.settings_timeout) {
+            return self.fail(Kind::AckTimeout, ErrorCode::SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
+        }
+        if self.ping_sent.is_some_and(|(t, _)| now >= t + c.ping_timeout) {
+            let e = ProtocolError::new(Kind::AckTimeout, Answer::Close);
+            self.events.push_back(Event::Error(e));
+            self.error = Some(e);
+            self.close_reason = Some(CloseReason::Error(e));
+            self.streams.clear();
+            return;
+        }
+        if self.ping_sent.is_none() && c.keepalive_interval.is_some_and(|k| now >= self.last_input_at + k) {
+            self.send_ping();
+        }
+        match self.shutdown {
+            Shutdown::Announced { at } if now >= at + sockless_core::Duration::from_secs(1) => self.final_goaway(),
+            Shutdown::Draining { since } if now >= since + c.shutdown_timeout => {
+                self.streams.clear();
+                self.close_reason.get_or_insert(CloseReason::Done);
+            }
+            _ => {}
+        }
+    }
+
+    fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
+        self.check_open()?;
+        if self.role != Role::Client {
+            return Err(UserError::WrongRole.into());
+        }
+        if self.close_reason.is_some() || self.goaway_received.is_some() || self.shutdown != Shutdown::Running {
+            return Err(UserError::Closed.into());
+        }
+        if self.next_stream_id > MAX_STREAM_ID {
+            return Err(UserError::Closed.into()); // stream ids exhausted: open a new connection
+        }
+        if self.local_streams() as u32 >= self.peer_max_concurrent {
+            return Err(UserError::Busy.into());
+        }
+        let mut block = Vec::new();
+        let scheme = self.config.default_scheme.as_bytes();
+        fields::encode_request(&mut self.hpack_enc, head, scheme, &mut block, &mut self.lower)?;
+        let id = self.next_stream_id;
+        self.next_stream_id += 2;
+        let stream = StreamId::new(id);
+        let mut s = Stream::new(id, self.peer_initial_window, i64::from(self.config.initial_window_size));
+        s.announced = true;
+        if end_stream {
+            s.send_open = false;
+            s.end_sent = true;
+        }
+        self.streams.push(s);
+        let h = frame::Headers { end_stream, ..frame::Headers::new(stream, Bytes::from(block)) };
+        let max = self.peer_max_frame;
+        self.out.framing(|b| h.encode_split(max, b));
+        Ok(stream)
+    }
+
+    fn send_response(&mut self, stream: StreamId, head: &ResponseHead, end_stream: bool) -> Result<(), Error> {
+        self.check_open()?;
+        if self.role != Role::Server {
+            return Err(UserError::WrongRole.into());
+        }
+        let idx = self.writable_stream(stream)?;
+        if self.streams[idx].final_head {
+            return Err(UserError::HeadAlreadySent.into());
+        }
+        let informational = head.is_informational();
+        if informational && (head.status == 101 || end_stream) {
+            return Err(UserError::InvalidStatus.into());
+        }
+        let mut block = Vec::new();
+        fields::encode_response(&mut self.hpack_enc, head, &mut block, &mut self.lower)?;
+        let s = &mut self.streams[idx];
+        if !informational {
+            s.final_head = true;
+            s.awaiting_continue = false;
+            if end_stream {
+                s.send_open = false;
+                s.end_sent = true;
+            }
+        } else if head.status == 100 {
+            s.awaiting_continue = false;
+        }
+        let h = frame::Headers { end_stream, ..frame::Headers::new(stream, Bytes::from(block)) };
+        let max = self.peer_max_frame;
+        self.out.framing(|b| h.encode_split(max, b));
+        self.drop_if_done(idx);
+        Ok(())
+    }
+
+    fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<usize, Error> {
+        self.check_open()?;
+        let idx = self.writable_stream(stream)?;
+        let s = &self.streams[idx];
+        if self.role == Role::Server && !s.final_head {
+            return Err(UserError::HeadNotSent.into());
+        }
+        if !s.pending.is_empty() {
+            return Ok(0); // the previous chunk still waits for window
+        }
+        let room = self.config.max_send_buffer.saturating_sub(self.out.len());
+        let accepted = data.len().min(room);
+        if accepted == 0 && !data.is_empty() {
+            return Ok(0);
+        }
+        let s = &mut self.streams[idx];
+        s.pending = data.slice(..accepted);
+        if accepted == data.len() && end_stream {
+            s.pending_end = true;
+            s.send_open = false;
+        }
+        self.flush_data();
+        Ok(accepted)
+    }
+
+    fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
+        self.check_open()?;
+        let idx = self.writable_stream(stream)?;
+        if self.role == Role::Server && !self.streams[idx].final_head {
+            return Err(UserError::HeadNotSent.into());
+        }
+        for (n, v) in trailers {
+            sockless_core::validate_field(n, v)?;
+        }
+        let s = &mut self.streams[idx];
+        s.trailers = Some(trailers.clone());
+        s.pending_end = true;
+        s.send_open = false;
+        self.flush_data();
+        Ok(())
+    }
+
+    fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
+        let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
+        if self.streams[idx].awaiting_continue && !self.streams[idx].final_head {
+            self.send_response(stream, &ResponseHead::new(100), false)?;
+        }
+        Ok(())
+    }
+
+    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        self.release_connection(n);
+        if let Some(idx) = self.index(stream.get()) {
+            self.release_stream(idx, n);
+        }
+        Ok(())
+    }
+
+    fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
+        self.check_open()?;
+        let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
+        let s = self.streams.swap_remove(idx);
+        self.release_connection(s.unreleased);
+        self.write_frame(Frame::RstStream(frame::RstStream { stream, code }));
+        self.check_finished();
+        Ok(())
+    }
+
+    fn ping(&mut self, now: Instant) -> Result<(), Error> {
+        self.touch(now);
+        self.check_open()?;
+        self.send_ping();
+        Ok(())
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        self.touch(now);
+        if self.error.is_some() || self.shutdown != Shutdown::Running {
+            return;
+        }
+        match self.role {
+            Role::Server => {
+                // First GOAWAY: no new streams after those in flight (RFC 9113 section 6.8).
+                self.write_frame(Frame::GoAway(frame::GoAway {
+                    last_stream: StreamId::new(MAX_STREAM_ID),
+                    code: ErrorCode::NO_ERROR,
+                    debug_data: Bytes::new(),
+                }));
+                self.shutdown = Shutdown::Announced { at: now };
+                self.send_ping();
+            }
+            Role::Client => self.final_goaway(),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed_emitted
+    }
+}
+
+impl core::fmt::Debug for H2Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("H2Connection")
+            .field("role", &self.role)
+            .field("streams", &self.streams.len())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
