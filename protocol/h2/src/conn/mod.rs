@@ -29,6 +29,8 @@ use stream::Stream;
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const DEFAULT_WINDOW: i64 = 65_535;
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+/// How many reset streams are remembered to ignore late frames on them.
+const RECENT_RESETS: usize = 256;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,8 +126,22 @@ pub struct H2Connection {
     shutdown: Shutdown,
     resets: u32,
     resets_since: Instant,
-    pending_control: usize,
+    /// Where each control frame we owe the peer ends in the output stream
+    /// (counted from the first byte ever queued), oldest first: those not yet
+    /// written are the ones still queued. A count reset only when the queue
+    /// empties would grow forever under a peer that reads steadily but never
+    /// quite catches up, and fail a legitimate connection.
+    pending_control: VecDeque<u64>,
+    /// Bytes written out so far (`advance_transmit`), on the same scale.
+    written: u64,
+    /// Bytes written since the transmit queue was last empty or compacted.
+    written_since_compact: usize,
     empty_frames: u32,
+    /// Streams we recently sent RST_STREAM on (newest last, at most
+    /// `RECENT_RESETS`): frames the peer sent before it saw our reset are
+    /// ignored, as RFC 9113 section 5.1 ("closed") requires, instead of being
+    /// answered and counted as the peer's errors.
+    recent_resets: VecDeque<u32>,
     error: Option<ProtocolError>,
     close_reason: Option<CloseReason>,
     closed_emitted: bool,
@@ -177,8 +193,11 @@ impl H2Connection {
             shutdown: Shutdown::Running,
             resets: 0,
             resets_since: now,
-            pending_control: 0,
+            pending_control: VecDeque::new(),
+            written: 0,
+            written_since_compact: 0,
             empty_frames: 0,
+            recent_resets: VecDeque::new(),
             error: None,
             close_reason: None,
             closed_emitted: false,
@@ -304,8 +323,8 @@ impl H2Connection {
     /// means the peer makes us work without reading: ENHANCE_YOUR_CALM.
     fn write_control(&mut self, f: Frame) {
         self.write_frame(f);
-        self.pending_control += 1;
-        if self.pending_control > self.config.max_pending_control {
+        self.pending_control.push_back(self.written + self.out.len() as u64);
+        if self.pending_control.len() > self.config.max_pending_control {
             self.fail(Kind::ExcessiveLoad, ErrorCode::ENHANCE_YOUR_CALM, "too many control frames queued");
         }
     }
@@ -370,6 +389,10 @@ impl H2Connection {
 
     /// A stream error: RST_STREAM with `code`, the stream is gone.
     fn reset_for_error(&mut self, id: u32, kind: Kind, code: ErrorCode) {
+        if self.error.is_some() {
+            return; // the GOAWAY already sent is the last frame
+        }
+        self.remember_reset(id);
         self.write_control(Frame::RstStream(frame::RstStream { stream: StreamId::new(id), code }));
         let stream = StreamId::new(id);
         let e = ProtocolError::new(kind, Answer::ResetStream(code)).on(stream);
@@ -382,6 +405,21 @@ impl H2Connection {
             }
         }
         self.count_reset();
+    }
+
+    /// Remembers that we sent RST_STREAM on `id` (bounded: the oldest is forgotten).
+    fn remember_reset(&mut self, id: u32) {
+        if self.recent_resets.len() == RECENT_RESETS {
+            self.recent_resets.pop_front();
+        }
+        self.recent_resets.push_back(id);
+    }
+
+    /// Whether frames on the closed stream `id` are to be ignored: we reset it
+    /// recently, or it is above the last stream of the GOAWAY we sent (RFC 9113
+    /// sections 5.1 and 6.8).
+    fn ignores_closed(&self, id: u32) -> bool {
+        self.recent_resets.contains(&id) || (self.is_peer_stream(id) && self.goaway_sent.is_some_and(|l| id > l))
     }
 
     /// Counts a stream that ended abnormally; too many in the window is the
@@ -397,15 +435,19 @@ impl H2Connection {
         }
     }
 
-    fn count_empty(&mut self, empty: bool) {
+    /// Counts a frame that carries nothing; returns `true` when that was one
+    /// too many and the connection failed (the frame must then be dropped).
+    fn count_empty(&mut self, empty: bool) -> bool {
         if !empty {
             self.empty_frames = 0;
-            return;
+            return false;
         }
         self.empty_frames += 1;
         if self.empty_frames > self.config.max_empty_frames {
             self.fail(Kind::ExcessiveLoad, ErrorCode::ENHANCE_YOUR_CALM, "too many empty frames");
+            return true;
         }
+        false
     }
 
     /// Returns `n` bytes of connection credit when enough has gathered.
@@ -494,7 +536,9 @@ impl H2Connection {
         match f {
             Frame::Data(d) => self.on_data(d),
             Frame::Headers(h) => {
-                self.count_empty(h.fragment.is_empty() && !h.end_stream);
+                if self.count_empty(h.fragment.is_empty() && !h.end_stream) {
+                    return;
+                }
                 if h.end_headers {
                     self.on_block(h.stream.get(), h.fragment, h.end_stream);
                 } else {
@@ -505,15 +549,18 @@ impl H2Connection {
                 }
             }
             Frame::Continuation(c) => {
-                self.count_empty(c.fragment.is_empty());
+                if self.count_empty(c.fragment.is_empty()) {
+                    return;
+                }
                 self.block.extend_from_slice(&c.fragment);
                 if c.end_headers {
                     let block = Bytes::from(core::mem::take(&mut self.block));
                     self.on_block(self.block_stream, block, self.block_end_stream);
                 }
             }
-            Frame::Priority(_) => self.count_empty(true),
-            Frame::Unknown(_) => self.count_empty(true),
+            Frame::Priority(_) | Frame::Unknown(_) => {
+                self.count_empty(true);
+            }
             Frame::RstStream(r) => self.on_reset(r),
             Frame::Settings(s) => {
                 self.peer_settings_seen = true;
@@ -557,12 +604,17 @@ impl H2Connection {
         }
         self.conn_recv_window -= len;
         let pad = (len as usize - d.data.len()) as u32;
-        self.count_empty(d.data.is_empty() && !d.end_stream);
+        if self.count_empty(d.data.is_empty() && !d.end_stream) {
+            return;
+        }
         let Some(idx) = self.index(id) else {
             // Credit for frames on streams we no longer track comes back at once.
             self.release_connection(len as u32);
             if self.is_idle(id) {
                 return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "DATA on an idle stream");
+            }
+            if self.ignores_closed(id) {
+                return; // sent before the peer saw our RST_STREAM or GOAWAY
             }
             return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
         };
@@ -691,6 +743,9 @@ impl H2Connection {
         end_stream: bool,
     ) {
         if self.role == Role::Client || !self.is_peer_stream(id) || id <= self.last_peer_stream {
+            if !self.is_idle(id) && self.ignores_closed(id) {
+                return; // trailers or a response sent before the peer saw our RST_STREAM
+            }
             if self.role == Role::Client && id < self.next_stream_id && id % 2 == 1 {
                 // A late frame on a stream we already closed.
                 return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
@@ -702,6 +757,7 @@ impl H2Connection {
             return; // refused by the GOAWAY already sent; ignore
         }
         if self.peer_streams() >= self.config.max_concurrent_streams as usize {
+            self.remember_reset(id);
             self.write_control(Frame::RstStream(frame::RstStream {
                 stream: StreamId::new(id),
                 code: ErrorCode::REFUSED_STREAM,
@@ -720,6 +776,7 @@ impl H2Connection {
                 let max = self.peer_max_frame;
                 self.out.framing(|b| h.encode_split(max, b));
                 if !end_stream {
+                    self.remember_reset(id);
                     self.write_control(Frame::RstStream(frame::RstStream {
                         stream: StreamId::new(id),
                         code: ErrorCode::NO_ERROR,
@@ -1030,12 +1087,33 @@ impl Connection for H2Connection {
     }
 
     fn advance_transmit(&mut self, n: usize) {
+        let n = n.min(self.out.len());
         self.out.advance(n);
+        self.written += n as u64;
+        while self.pending_control.front().is_some_and(|&end| end <= self.written) {
+            self.pending_control.pop_front();
+        }
         if self.out.is_empty() {
-            self.pending_control = 0;
-            if self.error.is_none() {
-                self.process();
+            self.written_since_compact = 0;
+        } else {
+            // `TransmitQueue` frees written framing bytes only once it is empty; a peer that
+            // keeps it from emptying (reading all but the last byte, say) would grow it
+            // without bound. Copy what is still queued into a fresh queue once more has been
+            // written than is queued: amortised O(1) per byte, and memory stays within a
+            // small multiple of the queue's length.
+            self.written_since_compact += n;
+            if self.written_since_compact > self.out.len().max(4096) {
+                let mut fresh = TransmitQueue::default();
+                fresh.append(&mut self.out);
+                self.out = fresh;
+                self.written_since_compact = 0;
             }
+        }
+        // Input held back while the backlog was over its cap is parsed again
+        // as soon as it is under (not only once it is empty: a driver whose
+        // input buffer is full waits for us, not for more input).
+        if self.error.is_none() && self.out.len() <= self.config.max_send_buffer {
+            self.process();
         }
     }
 
@@ -1219,6 +1297,7 @@ impl Connection for H2Connection {
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
         let s = self.streams.swap_remove(idx);
         self.release_connection(s.unreleased);
+        self.remember_reset(stream.get());
         self.write_frame(Frame::RstStream(frame::RstStream { stream, code }));
         self.check_finished();
         Ok(())
