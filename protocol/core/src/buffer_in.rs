@@ -18,12 +18,20 @@ pub struct InputBuffer {
     lent: Option<usize>,
     cap: usize,
     read_size: usize,
+    /// How much the next `lend` offers: it follows the reads actually seen,
+    /// so a connection of small requests does not zero `read_size` bytes per
+    /// read (safe code must initialise what it lends).
+    lend_size: usize,
 }
+
+/// The smallest region `lend` offers.
+const MIN_LEND: usize = 512;
 
 impl InputBuffer {
     /// An empty buffer holding at most `cap` bytes, lending `read_size` at a time.
     pub fn new(cap: usize, read_size: usize) -> Self {
-        InputBuffer { buf: BytesMut::new(), lent: None, cap, read_size: read_size.max(64) }
+        let read_size = read_size.max(64);
+        InputBuffer { buf: BytesMut::new(), lent: None, cap, read_size, lend_size: read_size }
     }
 
     fn cancel_lend(&mut self) {
@@ -45,10 +53,11 @@ impl InputBuffer {
         n
     }
 
-    /// Lends a zeroed region at the end to read into.
+    /// Lends a zeroed region at the end to read into: up to `read_size`
+    /// bytes, fewer after small reads (it grows back as soon as a read fills it).
     pub fn lend(&mut self) -> &mut [u8] {
         self.cancel_lend();
-        let n = self.read_size.min(self.space());
+        let n = self.lend_size.min(self.space());
         let start = self.buf.len();
         if n > 0 {
             self.buf.resize(start + n, 0);
@@ -64,7 +73,12 @@ impl InputBuffer {
             self.buf.truncate(start);
             return Err(UserError::CommitTooLarge);
         }
+        let lent = self.buf.len() - start;
         self.buf.truncate(start + n);
+        // A read that filled the region asks for the full size next time;
+        // otherwise offer about twice what came.
+        self.lend_size =
+            if n == lent { self.read_size } else { (n * 2).clamp(MIN_LEND.min(self.read_size), self.read_size) };
         Ok(())
     }
 
