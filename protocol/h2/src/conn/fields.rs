@@ -223,7 +223,7 @@ pub(crate) fn decode_block(
 }
 
 /// Checks a field the application wants to send over HTTP/2.
-fn check_outgoing(name: &[u8], value: &[u8]) -> Result<(), UserError> {
+pub(crate) fn check_outgoing(name: &[u8], value: &[u8]) -> Result<(), UserError> {
     sockless_core::validate_field(name, value)?;
     let lower = |n: &[u8], c: &[u8]| n.eq_ignore_ascii_case(c);
     if CONNECTION_SPECIFIC.iter().any(|c| lower(name, c)) {

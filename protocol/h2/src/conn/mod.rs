@@ -10,6 +10,8 @@ mod config;
 mod fields;
 mod settings_header;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub use config::Config;
 pub use settings_header::{decode_settings_header, settings_header_value};
@@ -398,8 +400,9 @@ impl H2Connection {
         let e = ProtocolError::new(kind, Answer::ResetStream(code)).on(stream);
         self.events.push_back(Event::Error(e));
         if let Some(idx) = self.index(id) {
+            // `s.unreleased` is not returned to the connection here: `release_capacity`
+            // already counted it there (returning it again over-credits the peer).
             let s = self.streams.swap_remove(idx);
-            self.release_connection(s.unreleased);
             if s.announced {
                 self.events.push_back(Event::Reset { stream, code, remote: false });
             }
@@ -471,6 +474,17 @@ impl H2Connection {
             s.recv_window += i64::from(inc);
             let stream = StreamId::new(s.id);
             self.write_frame(Frame::WindowUpdate(frame::WindowUpdate { stream, increment: inc }));
+        }
+    }
+
+    /// The receive window a new stream gets: ours once the peer acknowledged
+    /// our SETTINGS, the protocol default before (the peer may not have
+    /// seen ours yet, RFC 9113 section 6.9.3).
+    fn local_initial_window(&self) -> i64 {
+        if self.settings_sent_at.is_none() {
+            i64::from(self.config.initial_window_size)
+        } else {
+            DEFAULT_WINDOW
         }
     }
 
@@ -575,7 +589,17 @@ impl H2Connection {
                     }
                 }
             }
-            Frame::SettingsAck => self.settings_sent_at = None,
+            Frame::SettingsAck => {
+                if self.settings_sent_at.take().is_some() {
+                    // Our INITIAL_WINDOW_SIZE holds from now on (RFC 9113
+                    // section 6.9.3): streams opened under the default move
+                    // by the difference, possibly below zero.
+                    let delta = i64::from(self.config.initial_window_size) - DEFAULT_WINDOW;
+                    for st in &mut self.streams {
+                        st.recv_window += delta;
+                    }
+                }
+            }
             Frame::PushPromise(_) => {
                 self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "PUSH_PROMISE not enabled")
             }
@@ -794,7 +818,7 @@ impl H2Connection {
         if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
             return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
         }
-        let mut s = Stream::new(id, self.peer_initial_window, i64::from(self.config.initial_window_size));
+        let mut s = Stream::new(id, self.peer_initial_window, self.local_initial_window());
         s.content_length = info.content_length;
         s.awaiting_continue = info.expects_continue && !end_stream;
         s.announced = true;
@@ -814,8 +838,7 @@ impl H2Connection {
             return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         }
         let Some(idx) = self.index(id) else { return };
-        let s = self.streams.swap_remove(idx);
-        self.release_connection(s.unreleased);
+        let s = self.streams.swap_remove(idx); // its released credit already counts (see reset_for_error)
         if s.announced {
             self.events.push_back(Event::Reset { stream: r.stream, code: r.code, remote: true });
         }
@@ -1187,7 +1210,7 @@ impl Connection for H2Connection {
         let id = self.next_stream_id;
         self.next_stream_id += 2;
         let stream = StreamId::new(id);
-        let mut s = Stream::new(id, self.peer_initial_window, i64::from(self.config.initial_window_size));
+        let mut s = Stream::new(id, self.peer_initial_window, self.local_initial_window());
         s.announced = true;
         if end_stream {
             s.send_open = false;
@@ -1241,6 +1264,13 @@ impl Connection for H2Connection {
             return Err(UserError::HeadNotSent.into());
         }
         if !s.pending.is_empty() {
+            if data.is_empty() && end_stream {
+                // All of nothing is accepted: the end follows the waiting chunk. (Returning
+                // Ok(0) without recording it would drop an end the caller sees as accepted.)
+                let s = &mut self.streams[idx];
+                s.pending_end = true;
+                s.send_open = false;
+            }
             return Ok(0); // the previous chunk still waits for window
         }
         let room = self.config.max_send_buffer.saturating_sub(self.out.len());
@@ -1264,8 +1294,10 @@ impl Connection for H2Connection {
         if self.role == Role::Server && !self.streams[idx].final_head {
             return Err(UserError::HeadNotSent.into());
         }
+        // The same checks as heads (connection-specific fields too): a refused field
+        // found only when the trailers are framed would go out as an empty block.
         for (n, v) in trailers {
-            sockless_core::validate_field(n, v)?;
+            fields::check_outgoing(n, v)?;
         }
         let s = &mut self.streams[idx];
         s.trailers = Some(trailers.clone());
@@ -1295,8 +1327,7 @@ impl Connection for H2Connection {
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
-        let s = self.streams.swap_remove(idx);
-        self.release_connection(s.unreleased);
+        self.streams.swap_remove(idx); // its released credit already counts (see reset_for_error)
         self.remember_reset(stream.get());
         self.write_frame(Frame::RstStream(frame::RstStream { stream, code }));
         self.check_finished();
