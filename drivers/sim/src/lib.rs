@@ -304,11 +304,11 @@ where
                 }
                 Fault::ClientHalfCloseAt(_) => {
                     cend.write_shut = true;
-                    c2s.closed = true;
+                    c2s.close(now);
                 }
                 Fault::ServerHalfCloseAt(_) => {
                     send.write_shut = true;
-                    s2c.closed = true;
+                    s2c.close(now);
                 }
                 Fault::PartitionAt(_) => {
                     partitioned = true;
@@ -345,13 +345,18 @@ fn transmit<C: Connection>(conn: &mut C, link: &mut Link, end: &End, now: Instan
     if end.closed && end.write_shut {
         return false;
     }
+    let space = if end.write_shut || lost { usize::MAX } else { link.space() };
+    if space == 0 {
+        return false; // the socket buffer is full: the writer waits
+    }
     let mut slices: [&[u8]; 64] = [&[]; 64];
     let n = conn.poll_transmit(&mut slices);
     if n == 0 {
         return false;
     }
     let all: Vec<u8> = slices[..n].concat();
-    let take = if rng.chance(20) { rng.range(1, all.len() as u64) as usize } else { all.len() };
+    let want = if rng.chance(20) { rng.range(1, all.len() as u64) as usize } else { all.len() };
+    let take = want.min(space);
     conn.advance_transmit(take);
     if !end.write_shut && !lost {
         link.send(now, Bytes::copy_from_slice(&all[..take]), rng);
@@ -371,7 +376,7 @@ fn dispatch<C: Connection, A: App<C>>(conn: &mut C, app: &mut A, end: &mut End, 
         app.on_event(conn, event, now);
         if last {
             end.closed = true;
-            out.closed = true;
+            out.close(now);
             break;
         }
     }

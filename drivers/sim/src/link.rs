@@ -19,6 +19,9 @@ pub struct LinkConfig {
     pub max_segment: usize,
     /// Percent chance that the reader takes a segment late (up to `jitter` more).
     pub delayed_read_percent: u64,
+    /// Most bytes in flight (written, not yet read): the socket buffers and
+    /// the window between them. A writer that fills it waits.
+    pub buffer: usize,
 }
 
 impl Default for LinkConfig {
@@ -29,6 +32,7 @@ impl Default for LinkConfig {
             bandwidth: None,
             max_segment: 1500,
             delayed_read_percent: 0,
+            buffer: 256 * 1024,
         }
     }
 }
@@ -47,6 +51,7 @@ impl LinkConfig {
                 _ => 64 * 1024,
             },
             delayed_read_percent: rng.below(30),
+            buffer: rng.range(4 * 1024, 512 * 1024) as usize,
         }
     }
 }
@@ -61,10 +66,14 @@ pub(crate) struct Link {
     busy_until: Instant,
     /// The writer closed its side: EOF follows the last segment.
     pub closed: bool,
+    /// When the EOF reaches the reader.
+    eof_at: Instant,
     /// The reader saw the EOF.
     pub eof_delivered: bool,
     /// Bytes written into the link so far.
     pub bytes_sent: u64,
+    /// Bytes written and not yet read.
+    in_flight: usize,
 }
 
 impl Link {
@@ -74,8 +83,10 @@ impl Link {
             segments: VecDeque::new(),
             busy_until: Instant::ZERO,
             closed: false,
+            eof_at: Instant::ZERO,
             eof_delivered: false,
             bytes_sent: 0,
+            in_flight: 0,
         }
     }
 
@@ -85,6 +96,7 @@ impl Link {
             return;
         }
         self.bytes_sent += data.len() as u64;
+        self.in_flight += data.len();
         while !data.is_empty() {
             let n = (rng.range(1, self.config.max_segment.max(1) as u64) as usize).min(data.len());
             let seg = data.split_to(n);
@@ -110,7 +122,7 @@ impl Link {
     pub(crate) fn next_arrival(&self) -> Option<Instant> {
         match self.segments.front() {
             Some((at, _)) => Some(*at),
-            None if self.closed && !self.eof_delivered => Some(self.busy_until + self.config.latency),
+            None if self.closed && !self.eof_delivered => Some(self.eof_at),
             None => None,
         }
     }
@@ -118,19 +130,39 @@ impl Link {
     /// The front segment if it has arrived by `now`.
     pub(crate) fn take_ready(&mut self, now: Instant) -> Option<Bytes> {
         match self.segments.front() {
-            Some((at, _)) if *at <= now => self.segments.pop_front().map(|(_, b)| b),
+            Some((at, _)) if *at <= now => {
+                let seg = self.segments.pop_front().map(|(_, b)| b);
+                self.in_flight -= seg.as_ref().map_or(0, |b| b.len());
+                seg
+            }
             _ => None,
         }
     }
 
     /// Puts back what the reader did not take.
     pub(crate) fn unread(&mut self, now: Instant, rest: Bytes) {
+        self.in_flight += rest.len();
         self.segments.push_front((now, rest));
+    }
+
+    /// The writer closes its side at `now`: the EOF travels like a segment.
+    pub(crate) fn close(&mut self, now: Instant) {
+        if !self.closed {
+            self.closed = true;
+            let last = self.segments.back().map_or(Instant::ZERO, |(at, _)| *at);
+            self.eof_at = (now.max(self.busy_until) + self.config.latency).max(last);
+        }
+    }
+
+    /// How many more bytes may be written now.
+    pub(crate) fn space(&self) -> usize {
+        self.config.buffer.saturating_sub(self.in_flight)
     }
 
     /// Drops everything in flight (a reset).
     pub(crate) fn reset(&mut self) {
         self.segments.clear();
+        self.in_flight = 0;
         self.closed = true;
     }
 

@@ -838,7 +838,6 @@ fn flow_control_our_server() {
 
 /// The same with h2 sending at once, before our SETTINGS (16 KiB window) reach it.
 #[test]
-#[ignore = "bug: a smaller SETTINGS_INITIAL_WINDOW_SIZE is enforced before the peer acknowledged it (RFC 9113 6.9.3)"]
 fn flow_control_before_settings_ack_our_server() {
     let config = small_window(Config::server());
     let (o, py) = converse("client", "flow_early", config, true, &mut Server::default());

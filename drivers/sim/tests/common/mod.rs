@@ -262,3 +262,114 @@ impl<C: Connection> App<C> for Client {
 pub fn body_cap(scenario: &sockless_sim::Scenario) -> usize {
     scenario.client_link.max_segment.min(scenario.server_link.max_segment) * 2_000
 }
+
+/// A peer that speaks no protocol: it writes scripted bytes and records
+/// what it reads. For feeding a connection exactly the bytes a test needs.
+#[derive(Default)]
+pub struct RawPeer {
+    pub to_send: Vec<u8>,
+    pub received: Vec<u8>,
+    pub eof: bool,
+}
+
+impl Connection for RawPeer {
+    fn handle_input(&mut self, _now: Instant, input: &[u8]) -> Result<usize, sockless_core::Error> {
+        self.received.extend_from_slice(input);
+        Ok(input.len())
+    }
+    fn handle_eof(&mut self, _now: Instant) {
+        self.eof = true;
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        &mut []
+    }
+    fn commit_input(&mut self, _now: Instant, _n: usize) -> Result<(), sockless_core::Error> {
+        Ok(())
+    }
+    fn take_input_buffer(&mut self) -> bytes::BytesMut {
+        bytes::BytesMut::new()
+    }
+    fn return_input_buffer(&mut self, now: Instant, buf: bytes::BytesMut) -> Result<(), sockless_core::Error> {
+        self.handle_input(now, &buf).map(|_| ())
+    }
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        if self.to_send.is_empty() || out.is_empty() {
+            return 0;
+        }
+        out[0] = &self.to_send;
+        1
+    }
+    fn advance_transmit(&mut self, n: usize) {
+        self.to_send.drain(..n);
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn send_request(&mut self, _: &RequestHead, _: bool) -> Result<StreamId, sockless_core::Error> {
+        Err(sockless_core::UserError::Unsupported.into())
+    }
+    fn send_response(&mut self, _: StreamId, _: &ResponseHead, _: bool) -> Result<(), sockless_core::Error> {
+        Err(sockless_core::UserError::Unsupported.into())
+    }
+    fn send_data(&mut self, _: StreamId, _: Bytes, _: bool) -> Result<usize, sockless_core::Error> {
+        Err(sockless_core::UserError::Unsupported.into())
+    }
+    fn send_trailers(&mut self, _: StreamId, _: &sockless_core::HeaderList) -> Result<(), sockless_core::Error> {
+        Err(sockless_core::UserError::Unsupported.into())
+    }
+    fn read_body(&mut self, _: StreamId) -> Result<(), sockless_core::Error> {
+        Ok(())
+    }
+    fn release_capacity(&mut self, _: StreamId, _: usize) -> Result<(), sockless_core::Error> {
+        Ok(())
+    }
+    fn reset_stream(&mut self, _: StreamId, _: sockless_core::ErrorCode) -> Result<(), sockless_core::Error> {
+        Ok(())
+    }
+    fn ping(&mut self, _: Instant) -> Result<(), sockless_core::Error> {
+        Ok(())
+    }
+    fn shutdown(&mut self, _: Instant) {}
+    fn is_closed(&self) -> bool {
+        false
+    }
+}
+
+/// An app that only records events with their virtual time.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Vec<(Instant, Event)>,
+    pub transport: Vec<(Instant, Transport)>,
+}
+
+impl<C: Connection> App<C> for Recorder {
+    fn on_event(&mut self, _conn: &mut C, event: Event, now: Instant) {
+        self.events.push((now, event));
+    }
+    fn on_transport(&mut self, _conn: &mut C, what: Transport, now: Instant) {
+        self.transport.push((now, what));
+    }
+}
+
+impl Recorder {
+    /// When the first event matching `f` happened.
+    pub fn when(&self, f: impl Fn(&Event) -> bool) -> Option<Instant> {
+        self.events.iter().find(|(_, e)| f(e)).map(|(t, _)| *t)
+    }
+}
+
+/// Fixed links: `latency` each way, no jitter, whole writes.
+pub fn fixed(seed: u64, latency: Duration) -> sockless_sim::Scenario {
+    let mut s = sockless_sim::Scenario::new(seed);
+    for l in [&mut s.client_link, &mut s.server_link] {
+        l.latency = latency;
+        l.jitter = Duration::ZERO;
+        l.max_segment = 64 * 1024;
+    }
+    s.stop_when_client_finished = false;
+    s
+}
