@@ -176,6 +176,10 @@ pub struct Outcome {
     pub client_bytes: u64,
     /// Bytes the server wrote.
     pub server_bytes: u64,
+    /// When the client first read bytes.
+    pub client_first_read: Option<Instant>,
+    /// When the server first read bytes.
+    pub server_first_read: Option<Instant>,
 }
 
 /// Why a run stopped.
@@ -199,6 +203,8 @@ struct End {
     closed: bool,
     /// Its writes are dropped (half-closed, reset, partitioned).
     write_shut: bool,
+    /// When it first read bytes.
+    first_read: Option<Instant>,
 }
 
 /// Runs a client and a server connection against each other on the
@@ -214,8 +220,8 @@ where
     let mut now = Instant::ZERO;
     let mut c2s = Link::new(scenario.client_link.clone());
     let mut s2c = Link::new(scenario.server_link.clone());
-    let mut cend = End { closed: false, write_shut: false };
-    let mut send = End { closed: false, write_shut: false };
+    let mut cend = End { closed: false, write_shut: false, first_read: None };
+    let mut send = End { closed: false, write_shut: false, first_read: None };
     let outcome = |stop, now, c: &End, s: &End, c2s: &Link, s2c: &Link| Outcome {
         seed: scenario.seed,
         now,
@@ -224,6 +230,8 @@ where
         server_closed: s.closed,
         client_bytes: c2s.bytes_sent,
         server_bytes: s2c.bytes_sent,
+        client_first_read: c.first_read,
+        server_first_read: s.first_read,
     };
     if scenario.faults.contains(&Fault::Refuse) {
         capp.on_transport(client, Transport::Refused, now);
@@ -249,8 +257,8 @@ where
             }
             progressed |= transmit(client, &mut c2s, &cend, now, &mut rng, partitioned);
             progressed |= transmit(server, &mut s2c, &send, now, &mut rng, partitioned);
-            progressed |= deliver(&mut c2s, server, sapp, &send, now, &mut rng);
-            progressed |= deliver(&mut s2c, client, capp, &cend, now, &mut rng);
+            progressed |= deliver(&mut c2s, server, sapp, &mut send, now, &mut rng);
+            progressed |= deliver(&mut s2c, client, capp, &mut cend, now, &mut rng);
             if !progressed {
                 break;
             }
@@ -389,7 +397,7 @@ fn deliver<C: Connection, A: App<C>>(
     link: &mut Link,
     conn: &mut C,
     app: &mut A,
-    end: &End,
+    end: &mut End,
     now: Instant,
     rng: &mut Rng,
 ) -> bool {
@@ -416,6 +424,9 @@ fn deliver<C: Connection, A: App<C>>(
             }
             _ => conn.handle_input(now, &seg).unwrap_or(0),
         };
+        if taken > 0 {
+            end.first_read.get_or_insert(now);
+        }
         if taken < seg.len() {
             link.unread(now, seg.slice(taken..));
             any |= taken > 0;

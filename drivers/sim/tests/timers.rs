@@ -123,3 +123,24 @@ fn an_hour_of_idle_costs_nothing() {
     assert!(outcome.server_closed && matches!(outcome.stop, Stop::BothClosed | Stop::Quiet));
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
 }
+
+/// Seeded: a head dribbled over random links gets its 408 exactly
+/// `header_read_timeout` after its first byte reached the server, however
+/// the bytes were cut and delayed (more bytes never extend the deadline).
+#[test]
+fn h1_header_read_timeout_over_random_links() {
+    sockless_sim::for_each_seed(300, |seed| {
+        let mut scenario = sockless_sim::Scenario::random(seed);
+        scenario.stop_when_client_finished = false;
+        let mut rng = sockless_sim::Rng::new(seed);
+        let head = b"GET /slow HTTP/1.1\r\nHost: sim\r\nX-Dribble: ";
+        let cut = rng.range(1, head.len() as u64) as usize;
+        let mut peer = RawPeer { to_send: head[..cut].to_vec(), ..RawPeer::default() };
+        let mut server = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
+        let (mut papp, mut sapp) = (Recorder::default(), Recorder::default());
+        let outcome = run(&scenario, &mut peer, &mut server, &mut papp, &mut sapp);
+        let first = outcome.server_first_read.expect("the server read the partial head");
+        let t = sapp.when(|e| matches!(e, Event::Error(e) if e.kind == Kind::HeaderTimeout));
+        assert_eq!(t, Some(first + Duration::from_secs(10)), "seed {seed}: {outcome:?}");
+    });
+}
