@@ -8,6 +8,8 @@
 
 mod config;
 mod fields;
+#[cfg(test)]
+mod model;
 mod settings_header;
 mod stream;
 #[cfg(test)]
