@@ -126,6 +126,37 @@ impl TransmitQueue {
         if self.segs.is_empty() {
             self.framing.clear();
             self.front_done = 0;
+        } else {
+            self.compact();
+        }
+    }
+
+    /// Drops framing bytes already written once they are most of the
+    /// buffer, so a peer that never lets the queue run dry cannot make it
+    /// grow without bound.
+    fn compact(&mut self) {
+        // The written part of a framing range at the front no longer counts.
+        if let Some(Seg::Framing { start, .. }) = self.segs.front_mut() {
+            *start += core::mem::take(&mut self.front_done);
+        }
+        // Framing ranges are queued in order: the first one still queued
+        // starts where the unwritten framing begins.
+        let Some(first) = self.segs.iter().find_map(|s| match s {
+            Seg::Framing { start, .. } => Some(*start),
+            Seg::Body(_) => None,
+        }) else {
+            self.framing.clear();
+            return;
+        };
+        if first < 4096 || first < self.framing.len() / 2 {
+            return;
+        }
+        self.framing.drain(..first);
+        for seg in &mut self.segs {
+            if let Seg::Framing { start, end } = seg {
+                *start -= first;
+                *end -= first;
+            }
         }
     }
 }
@@ -161,6 +192,20 @@ mod tests {
         assert_eq!(t.len(), 16);
         assert_eq!(drain(&mut t, 3), b"head\r\n\r\nbodytail");
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn written_framing_is_dropped_while_the_queue_never_empties() {
+        let mut t = TransmitQueue::default();
+        for i in 0..100_000u32 {
+            t.push_framing(&i.to_be_bytes());
+            t.push_framing(b"0123456789abcdef");
+            // The reader always leaves the last byte.
+            let keep = 1;
+            t.advance(t.len() - keep);
+            assert!(t.framing.len() < 16 * 1024, "framing buffer grew to {}", t.framing.len());
+        }
+        assert_eq!(drain(&mut t, 7).len(), 1);
     }
 
     #[test]

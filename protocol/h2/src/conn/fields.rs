@@ -4,7 +4,7 @@
 
 use crate::hpack::{Decoder, DecoderError, Encoder};
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use sockless_core::{is_tchar, HeaderList, Method, RequestHead, ResponseHead, UserError, Version};
 
 /// What kind of block is expected on a stream.
@@ -76,7 +76,9 @@ struct Pseudo {
 struct Collect<'a> {
     kind: BlockKind,
     pseudo: Pseudo,
-    headers: HeaderList,
+    /// Regular fields, written as `name: value CRLF` lines.
+    lines: &'a mut BytesMut,
+    count: usize,
     info: BlockInfo,
     regular_seen: bool,
     scratch: &'a mut Vec<u8>,
@@ -130,7 +132,11 @@ impl Collect<'_> {
         if name == b"expect" && value.eq_ignore_ascii_case(b"100-continue") {
             self.info.expects_continue = true;
         }
-        self.headers.push(name, value);
+        self.lines.extend_from_slice(name);
+        self.lines.extend_from_slice(b": ");
+        self.lines.extend_from_slice(value);
+        self.lines.extend_from_slice(b"\r\n");
+        self.count += 1;
         Ok(())
     }
 }
@@ -139,19 +145,28 @@ impl Collect<'_> {
 ///
 /// HPACK state is always brought up to date, even for blocks that are
 /// refused, so the connection stays usable after a stream error.
+///
+/// The head's fields are written into `heads` as a received field section
+/// (and the target after them) and split off as one `Bytes`: `heads` is
+/// reused for every block, so once the application drops a head its space
+/// is taken again and a warmed connection decodes heads without allocating.
 pub(crate) fn decode_block(
     decoder: &mut Decoder,
     block: &[u8],
     max_list: usize,
     kind: BlockKind,
     scratch: &mut Vec<u8>,
+    heads: &mut BytesMut,
 ) -> Result<(Decoded, BlockInfo), FieldError> {
     scratch.clear();
+    heads.clear();
+    heads.reserve(block.len() * 2 + 64);
     let mut malformed: Option<&'static str> = None;
     let mut state = Collect {
         kind,
         pseudo: Pseudo::default(),
-        headers: HeaderList::new(),
+        lines: heads,
+        count: 0,
         info: BlockInfo::default(),
         regular_seen: false,
         scratch,
@@ -164,7 +179,8 @@ pub(crate) fn decode_block(
         }
         Ok::<(), DecoderError>(())
     });
-    let Collect { pseudo, headers, info, scratch, .. } = state;
+    let Collect { pseudo, info, scratch, lines, count, .. } = state;
+    let section_len = lines.len();
     match result {
         Ok(()) => {}
         Err(DecoderError::HeaderListTooLarge { .. }) => return Err(FieldError::TooLarge),
@@ -174,23 +190,30 @@ pub(crate) fn decode_block(
         return Err(FieldError::Malformed(why));
     }
     let get = |r: Option<(usize, usize)>| r.map(|(a, b)| &scratch[a..b]);
+    // Once the target (if any) is appended, the buffer becomes the section.
+    let finish = |lines: &mut BytesMut| -> (HeaderList, Bytes) {
+        let bytes = lines.split().freeze();
+        let rest = bytes.slice(section_len..);
+        let list = HeaderList::from_section(bytes, 0, count).unwrap_or_default();
+        (list, rest)
+    };
     let decoded = match kind {
-        BlockKind::Trailers => Decoded::Trailers(headers),
+        BlockKind::Trailers => Decoded::Trailers(finish(lines).0),
         BlockKind::Response => {
             let status = get(pseudo.status).and_then(parse_digits).filter(|s| (100..=999).contains(s));
             let Some(status) = status else { return Err(FieldError::Malformed("missing or invalid :status")) };
             let mut head = ResponseHead::new(status as u16);
             head.version = Version::Http2;
-            head.headers = headers;
+            head.headers = finish(lines).0;
             Decoded::Response(head)
         }
         BlockKind::Request => {
             let method = get(pseudo.method).ok_or(FieldError::Malformed("missing :method"))?;
             let method = Method::from_bytes(method);
             let (scheme, authority, path) = (get(pseudo.scheme), get(pseudo.authority), get(pseudo.path));
-            let target: Bytes = if method == Method::Connect {
+            if method == Method::Connect {
                 match (authority, scheme, path) {
-                    (Some(a), None, None) if !a.is_empty() => Bytes::copy_from_slice(a),
+                    (Some(a), None, None) if !a.is_empty() => lines.extend_from_slice(a),
                     _ => return Err(FieldError::Malformed("CONNECT needs :authority only")),
                 }
             } else {
@@ -203,16 +226,15 @@ pub(crate) fn decode_block(
                 }
                 match authority {
                     Some(a) if path != b"*" => {
-                        let mut t = Vec::with_capacity(scheme.len() + 3 + a.len() + path.len());
-                        t.extend_from_slice(scheme);
-                        t.extend_from_slice(b"://");
-                        t.extend_from_slice(a);
-                        t.extend_from_slice(path);
-                        Bytes::from(t)
+                        lines.extend_from_slice(scheme);
+                        lines.extend_from_slice(b"://");
+                        lines.extend_from_slice(a);
+                        lines.extend_from_slice(path);
                     }
-                    _ => Bytes::copy_from_slice(path),
+                    _ => lines.extend_from_slice(path),
                 }
-            };
+            }
+            let (headers, target) = finish(lines);
             let mut head = RequestHead::new(method, target);
             head.version = Version::Http2;
             head.headers = headers;
@@ -329,7 +351,8 @@ mod tests {
     }
 
     fn decode(fields: &[(&str, &str)], kind: BlockKind) -> Result<Decoded, FieldError> {
-        decode_block(&mut Decoder::new(4096), &block(fields), 16 << 10, kind, &mut Vec::new()).map(|(d, _)| d)
+        decode_block(&mut Decoder::new(4096), &block(fields), 16 << 10, kind, &mut Vec::new(), &mut BytesMut::new())
+            .map(|(d, _)| d)
     }
 
     #[test]
@@ -386,7 +409,14 @@ mod tests {
     fn list_size_limit_is_a_stream_error() {
         let big = "x".repeat(200);
         let fields = [(":status", "200"), ("a", big.as_str())];
-        let r = decode_block(&mut Decoder::new(4096), &block(&fields), 100, BlockKind::Response, &mut Vec::new());
+        let r = decode_block(
+            &mut Decoder::new(4096),
+            &block(&fields),
+            100,
+            BlockKind::Response,
+            &mut Vec::new(),
+            &mut BytesMut::new(),
+        );
         assert!(matches!(r, Err(FieldError::TooLarge)));
         assert!(matches!(
             decode_block(
@@ -394,7 +424,8 @@ mod tests {
                 &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
                 100,
                 BlockKind::Response,
-                &mut Vec::new()
+                &mut Vec::new(),
+                &mut BytesMut::new()
             ),
             Err(FieldError::Compression)
         ));
@@ -406,7 +437,15 @@ mod tests {
         let mut out = Vec::new();
         let head = RequestHead::new(Method::Post, "/p").header("Host", "h.example").header("X-Mixed", "v");
         encode_request(&mut enc, &head, b"https", &mut out, &mut Vec::new()).unwrap();
-        let (d, _) = decode_block(&mut Decoder::new(4096), &out, 1 << 14, BlockKind::Request, &mut Vec::new()).unwrap();
+        let (d, _) = decode_block(
+            &mut Decoder::new(4096),
+            &out,
+            1 << 14,
+            BlockKind::Request,
+            &mut Vec::new(),
+            &mut BytesMut::new(),
+        )
+        .unwrap();
         let Decoded::Request(h) = d else { panic!() };
         assert_eq!(&h.target[..], b"https://h.example/p");
         assert_eq!(h.headers.iter().collect::<Vec<_>>(), [(&b"x-mixed"[..], &b"v"[..])]);

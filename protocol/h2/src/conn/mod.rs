@@ -107,6 +107,10 @@ pub struct H2Connection {
     block_stream: u32,
     block_end_stream: bool,
     scratch: Vec<u8>,
+    /// Decoded heads are written here and split off (see `fields::decode_block`).
+    heads: BytesMut,
+    /// Encoded field blocks we send, reused.
+    block_out: Vec<u8>,
     lower: Vec<u8>,
     /// Server: the client preface has not arrived yet.
     preface_pending: bool,
@@ -176,6 +180,8 @@ impl H2Connection {
             block_stream: 0,
             block_end_stream: false,
             scratch: Vec::new(),
+            heads: BytesMut::new(),
+            block_out: Vec::new(),
             lower: Vec::new(),
             preface_pending: role == Role::Server,
             peer_settings_seen: false,
@@ -317,6 +323,33 @@ impl H2Connection {
                 increment: extra as u32,
             }));
         }
+    }
+
+    /// Frames the field block in `block_out` as HEADERS plus CONTINUATION
+    /// frames no larger than the peer allows, without allocating.
+    fn write_block(&mut self, stream: StreamId, end_stream: bool) {
+        let max = self.peer_max_frame.max(frame::DEFAULT_MAX_FRAME_SIZE) as usize;
+        let block = &self.block_out;
+        self.out.framing(|b| {
+            let mut rest = &block[..];
+            let mut first = true;
+            loop {
+                let n = rest.len().min(max);
+                let last = n == rest.len();
+                let mut flags = if last { frame::flag::END_HEADERS } else { 0 };
+                if first && end_stream {
+                    flags |= frame::flag::END_STREAM;
+                }
+                let kind = if first { frame::kind::HEADERS } else { frame::kind::CONTINUATION };
+                frame::Head { len: n as u32, kind, flags, stream }.encode(b);
+                b.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                first = false;
+                if last {
+                    break;
+                }
+            }
+        });
     }
 
     fn write_frame(&mut self, f: Frame) {
@@ -708,7 +741,8 @@ impl H2Connection {
         };
         let max_list = self.config.max_header_list_size as usize;
         // Decode first, always: HPACK state must follow every block.
-        let decoded = fields::decode_block(&mut self.hpack_dec, &block, max_list, kind, &mut self.scratch);
+        let decoded =
+            fields::decode_block(&mut self.hpack_dec, &block, max_list, kind, &mut self.scratch, &mut self.heads);
         if let Err(FieldError::Compression) = decoded {
             return self.fail(Kind::Compression, ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed");
         }
@@ -795,12 +829,9 @@ impl H2Connection {
             Err(FieldError::TooLarge) => {
                 // Answer 431 on the stream, as HTTP/1.1 would.
                 let head = ResponseHead::new(431);
-                let mut block = Vec::new();
-                let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut block, &mut self.lower);
-                let h =
-                    frame::Headers { end_stream: true, ..frame::Headers::new(StreamId::new(id), Bytes::from(block)) };
-                let max = self.peer_max_frame;
-                self.out.framing(|b| h.encode_split(max, b));
+                self.block_out.clear();
+                let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut self.block_out, &mut self.lower);
+                self.write_block(StreamId::new(id), true);
                 if !end_stream {
                     self.remember_reset(id);
                     self.write_control(Frame::RstStream(frame::RstStream {
@@ -958,11 +989,9 @@ impl H2Connection {
         if s.pending_end && !s.end_sent {
             s.end_sent = true;
             if let Some(trailers) = s.trailers.take() {
-                let mut block = Vec::new();
-                let _ = fields::encode_trailers(&mut self.hpack_enc, &trailers, &mut block, &mut self.lower);
-                let h = frame::Headers { end_stream: true, ..frame::Headers::new(stream, Bytes::from(block)) };
-                let max = self.peer_max_frame;
-                self.out.framing(|b| h.encode_split(max, b));
+                self.block_out.clear();
+                let _ = fields::encode_trailers(&mut self.hpack_enc, &trailers, &mut self.block_out, &mut self.lower);
+                self.write_block(stream, true);
             } else {
                 let data = frame::Data { stream, data: Bytes::new(), end_stream: true, pad: None };
                 self.out.framing(|b| data.encode_head(b));
@@ -1206,9 +1235,9 @@ impl Connection for H2Connection {
         if self.local_streams() as u32 >= self.peer_max_concurrent {
             return Err(UserError::Busy.into());
         }
-        let mut block = Vec::new();
+        self.block_out.clear();
         let scheme = self.config.default_scheme.as_bytes();
-        fields::encode_request(&mut self.hpack_enc, head, scheme, &mut block, &mut self.lower)?;
+        fields::encode_request(&mut self.hpack_enc, head, scheme, &mut self.block_out, &mut self.lower)?;
         let id = self.next_stream_id;
         self.next_stream_id += 2;
         let stream = StreamId::new(id);
@@ -1219,9 +1248,7 @@ impl Connection for H2Connection {
             s.end_sent = true;
         }
         self.streams.push(s);
-        let h = frame::Headers { end_stream, ..frame::Headers::new(stream, Bytes::from(block)) };
-        let max = self.peer_max_frame;
-        self.out.framing(|b| h.encode_split(max, b));
+        self.write_block(stream, end_stream);
         Ok(stream)
     }
 
@@ -1238,8 +1265,8 @@ impl Connection for H2Connection {
         if informational && (head.status == 101 || end_stream) {
             return Err(UserError::InvalidStatus.into());
         }
-        let mut block = Vec::new();
-        fields::encode_response(&mut self.hpack_enc, head, &mut block, &mut self.lower)?;
+        self.block_out.clear();
+        fields::encode_response(&mut self.hpack_enc, head, &mut self.block_out, &mut self.lower)?;
         let s = &mut self.streams[idx];
         if !informational {
             s.final_head = true;
@@ -1251,9 +1278,7 @@ impl Connection for H2Connection {
         } else if head.status == 100 {
             s.awaiting_continue = false;
         }
-        let h = frame::Headers { end_stream, ..frame::Headers::new(stream, Bytes::from(block)) };
-        let max = self.peer_max_frame;
-        self.out.framing(|b| h.encode_split(max, b));
+        self.write_block(stream, end_stream);
         self.drop_if_done(idx);
         Ok(())
     }
