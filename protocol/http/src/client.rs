@@ -1,0 +1,128 @@
+//! The client side: HTTP/1.1, HTTP/2 with prior knowledge, or by ALPN.
+
+use crate::{delegate, Protocol};
+use bytes::{Bytes, BytesMut};
+use sockless_core::{
+    Connection, Error, ErrorCode, Event, HeaderList, Instant, RequestHead, ResponseHead, StreamId, UserError,
+};
+use sockless_h2::H2Connection;
+
+// One per connection, never moved in a hot path: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Inner {
+    H1(sockless_h1::ClientConnection),
+    H2(H2Connection),
+}
+
+/// A client connection that speaks HTTP/1.1 or HTTP/2.
+pub struct ClientConnection {
+    inner: Inner,
+}
+
+impl ClientConnection {
+    /// HTTP/1.1.
+    pub fn http1(config: sockless_h1::Config, now: Instant) -> Self {
+        ClientConnection { inner: Inner::H1(sockless_h1::ClientConnection::new(config, now)) }
+    }
+
+    /// HTTP/2 with prior knowledge (cleartext h2c, or TLS with ALPN h2).
+    pub fn prior_knowledge(config: sockless_h2::Config, now: Instant) -> Self {
+        ClientConnection { inner: Inner::H2(H2Connection::client(config, now)) }
+    }
+
+    /// The protocol TLS negotiated by ALPN.
+    pub fn for_alpn(h1: sockless_h1::Config, h2: sockless_h2::Config, now: Instant, alpn: Option<&[u8]>) -> Self {
+        match Protocol::from_alpn(alpn) {
+            Protocol::Http2 => Self::prior_knowledge(h2, now),
+            Protocol::Http1 => Self::http1(h1, now),
+        }
+    }
+
+    /// The protocol in use.
+    pub fn protocol(&self) -> Protocol {
+        match self.inner {
+            Inner::H1(_) => Protocol::Http1,
+            Inner::H2(_) => Protocol::Http2,
+        }
+    }
+
+    /// Whether a new request may be sent now.
+    pub fn is_ready(&self) -> bool {
+        match &self.inner {
+            Inner::H1(c) => c.is_ready(),
+            Inner::H2(c) => c.is_ready(),
+        }
+    }
+}
+
+impl Connection for ClientConnection {
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        delegate!(self, c => c.handle_input(now, input), Ok(0))
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        delegate!(self, c => c.handle_eof(now), ())
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        delegate!(self, c => c.input_buffer(), &mut [])
+    }
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        delegate!(self, c => c.commit_input(now, n), Ok(()))
+    }
+    fn take_input_buffer(&mut self) -> BytesMut {
+        delegate!(self, c => c.take_input_buffer(), BytesMut::new())
+    }
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
+    }
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        delegate!(self, c => c.poll_transmit(out), 0)
+    }
+    fn advance_transmit(&mut self, n: usize) {
+        delegate!(self, c => c.advance_transmit(n), ())
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        delegate!(self, c => c.poll_event(), None)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match &self.inner {
+            Inner::H1(c) => c.poll_timeout(),
+            Inner::H2(c) => c.poll_timeout(),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        delegate!(self, c => c.handle_timeout(now), ())
+    }
+    fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
+        delegate!(self, c => c.send_request(head, end_stream), Err(UserError::Closed.into()))
+    }
+    fn send_response(&mut self, _stream: StreamId, _head: &ResponseHead, _end_stream: bool) -> Result<(), Error> {
+        Err(UserError::WrongRole.into())
+    }
+    fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<usize, Error> {
+        delegate!(self, c => c.send_data(stream, data, end_stream), Err(UserError::UnknownStream.into()))
+    }
+    fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
+        delegate!(self, c => c.send_trailers(stream, trailers), Err(UserError::UnknownStream.into()))
+    }
+    fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
+        delegate!(self, c => c.read_body(stream), Ok(()))
+    }
+    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
+        delegate!(self, c => c.release_capacity(stream, n), Ok(()))
+    }
+    fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
+        delegate!(self, c => c.reset_stream(stream, code), Err(UserError::UnknownStream.into()))
+    }
+    fn ping(&mut self, now: Instant) -> Result<(), Error> {
+        delegate!(self, c => c.ping(now), Err(UserError::Unsupported.into()))
+    }
+    fn shutdown(&mut self, now: Instant) {
+        delegate!(self, c => c.shutdown(now), ())
+    }
+    fn is_closed(&self) -> bool {
+        match &self.inner {
+            Inner::H1(c) => c.is_closed(),
+            Inner::H2(c) => c.is_closed(),
+        }
+    }
+}

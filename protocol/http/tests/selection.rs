@@ -1,0 +1,121 @@
+//! Protocol selection: detection, prior knowledge, h2c upgrade, ALPN.
+
+use sockless_core::{Bytes, Connection, Event, Instant, Method, RequestHead, ResponseHead, StreamId, Version};
+use sockless_h2::{settings_header_value, H2Connection};
+use sockless_http::{ClientConnection, Protocol, ServerConfig, ServerConnection};
+
+const NOW: Instant = Instant::ZERO;
+
+fn drain(conn: &mut impl Connection) -> Vec<u8> {
+    let mut all = Vec::new();
+    loop {
+        let mut slices: [&[u8]; 16] = [&[]; 16];
+        let n = conn.poll_transmit(&mut slices);
+        if n == 0 {
+            return all;
+        }
+        let chunk = slices[..n].concat();
+        conn.advance_transmit(chunk.len());
+        all.extend_from_slice(&chunk);
+    }
+}
+
+fn events(conn: &mut impl Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// Answers every request with 200 "ok" and returns how many it answered.
+fn serve(server: &mut ServerConnection) -> Vec<(StreamId, RequestHead)> {
+    let mut seen = Vec::new();
+    for e in events(server) {
+        match e {
+            Event::Request { stream, head, .. } => seen.push((stream, head)),
+            Event::EndStream { stream } => {
+                server.send_response(stream, &ResponseHead::new(200), false).unwrap();
+                server.send_data(stream, Bytes::from_static(b"ok"), true).unwrap();
+            }
+            _ => {}
+        }
+    }
+    seen
+}
+
+#[test]
+fn http1_is_detected_from_the_first_bytes() {
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    server.handle_input(NOW, b"GE").unwrap();
+    assert_eq!(server.protocol(), Some(Protocol::Http1), "G cannot start the preface");
+    server.handle_input(NOW, b"T /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let seen = serve(&mut server);
+    assert_eq!(seen.len(), 1);
+    assert!(String::from_utf8_lossy(&drain(&mut server)).ends_with("\r\n\r\n2\r\nok\r\n0\r\n\r\n"));
+}
+
+#[test]
+fn prior_knowledge_http2_is_detected_byte_by_byte() {
+    let mut client = ClientConnection::prior_knowledge(sockless_h2::Config::client(), NOW);
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    let s = client.send_request(&RequestHead::new(Method::Get, "http://a/x"), true).unwrap();
+    for b in drain(&mut client) {
+        server.handle_input(NOW, &[b]).unwrap();
+    }
+    assert_eq!(server.protocol(), Some(Protocol::Http2));
+    let seen = serve(&mut server);
+    assert_eq!(seen[0].1.version, Version::Http2);
+    client.handle_input(NOW, &drain(&mut server)).unwrap();
+    let ev = events(&mut client);
+    assert!(ev.contains(&Event::Data { stream: s, data: Bytes::from_static(b"ok") }), "{ev:?}");
+}
+
+#[test]
+fn h2c_upgrade_is_answered_and_served_over_http2() {
+    let mut h1_client = sockless_h1::ClientConnection::new(sockless_h1::Config::client(), NOW);
+    let req = RequestHead::new(Method::Get, "/up")
+        .header("Host", "a")
+        .header("Connection", "Upgrade, HTTP2-Settings")
+        .header("Upgrade", "h2c")
+        .header("HTTP2-Settings", settings_header_value(&sockless_h2::Config::client()));
+    h1_client.send_request(&req, true).unwrap();
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    server.handle_input(NOW, &drain(&mut h1_client)).unwrap();
+    // The 101 goes out first; the switch happens once it is written.
+    assert!(events(&mut server).is_empty());
+    let switching = drain(&mut server);
+    assert!(String::from_utf8_lossy(&switching).starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+    let seen = serve(&mut server);
+    assert_eq!(server.protocol(), Some(Protocol::Http2));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, StreamId::new(1));
+    assert_eq!(seen[0].1.version, Version::Http2);
+    let mut wire = switching;
+    wire.extend_from_slice(&drain(&mut server));
+    h1_client.handle_input(NOW, &wire).unwrap();
+    let Some(Event::Upgrade { leftover, .. }) = events(&mut h1_client).pop() else { panic!("no upgrade") };
+    let mut h2_client = H2Connection::client_from_upgrade(sockless_h2::Config::client(), NOW);
+    h2_client.handle_input(NOW, &leftover).unwrap();
+    let ev = events(&mut h2_client);
+    assert!(ev.contains(&Event::Data { stream: StreamId::new(1), data: Bytes::from_static(b"ok") }), "{ev:?}");
+    server.handle_input(NOW, &drain(&mut h2_client)).unwrap();
+    assert!(events(&mut server).iter().all(|e| !matches!(e, Event::Error(_))));
+}
+
+#[test]
+fn upgrade_can_be_refused() {
+    let config = ServerConfig { no_h2c_upgrade: true, ..ServerConfig::default() };
+    let mut server = ServerConnection::cleartext(config, NOW);
+    let req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+    server.handle_input(NOW, req.as_bytes()).unwrap();
+    assert_eq!(serve(&mut server).len(), 1);
+    assert!(String::from_utf8_lossy(&drain(&mut server)).starts_with("HTTP/1.1 200 OK"));
+    assert_eq!(server.protocol(), Some(Protocol::Http1));
+}
+
+#[test]
+fn alpn_picks_the_protocol() {
+    let h2 = ServerConnection::for_alpn(ServerConfig::default(), NOW, Some(b"h2"));
+    assert_eq!(h2.protocol(), Some(Protocol::Http2));
+    let h1 = ServerConnection::for_alpn(ServerConfig::default(), NOW, Some(b"http/1.1"));
+    assert_eq!(h1.protocol(), Some(Protocol::Http1));
+    let c = ClientConnection::for_alpn(sockless_h1::Config::client(), sockless_h2::Config::client(), NOW, None);
+    assert_eq!(c.protocol(), Protocol::Http1);
+}
