@@ -446,7 +446,9 @@ impl<C: Connection> Tls<C> {
         let mut taken = 0;
         loop {
             self.feed_inner();
-            if self.error.is_some() || self.peer_close_notify || self.close_reason.is_some() {
+            // While we close, records are still read (to see the peer's
+            // close_notify); their plaintext is dropped.
+            if self.error.is_some() || self.peer_close_notify {
                 break;
             }
             if taken == data.len() || self.plaintext_pending() {
@@ -475,7 +477,7 @@ impl<C: Connection> Tls<C> {
         if !self.input.is_empty() {
             let mut buf = std::mem::take(self.input.bytes_mut());
             let n = self.ingest(&buf);
-            if self.error.is_some() || self.peer_close_notify || self.close_reason.is_some() {
+            if self.error.is_some() || self.peer_close_notify {
                 buf.clear();
             } else {
                 buf.advance(n);
@@ -536,7 +538,7 @@ impl<C: Connection> Tls<C> {
 
     /// Input that arrived in the lent or owned buffer.
     fn after_buffered_input(&mut self) -> Result<(), Error> {
-        if self.error.is_some() || self.peer_close_notify || self.close_reason.is_some() {
+        if self.error.is_some() || self.peer_close_notify {
             self.input.bytes_mut().clear();
         } else {
             self.progress();
@@ -561,8 +563,8 @@ impl<C: Connection> Connection for Tls<C> {
         if self.closed_emitted {
             return Err(UserError::Closed.into());
         }
-        // Nothing is read after the peer's close_notify or once we close.
-        if self.peer_close_notify || self.close_reason.is_some() {
+        // Nothing is read after the peer's close_notify.
+        if self.peer_close_notify {
             return Ok(input.len());
         }
         self.progress();
@@ -570,7 +572,7 @@ impl<C: Connection> Connection for Tls<C> {
             return self.result(0);
         }
         let mut n = self.ingest(input);
-        if self.peer_close_notify || self.close_reason.is_some() {
+        if self.peer_close_notify {
             n = input.len();
         }
         self.result(n)
@@ -586,7 +588,7 @@ impl<C: Connection> Connection for Tls<C> {
     }
 
     fn input_buffer(&mut self) -> &mut [u8] {
-        if self.closed_emitted || self.error.is_some() || self.peer_close_notify || self.close_reason.is_some() {
+        if self.closed_emitted || self.error.is_some() || self.peer_close_notify {
             return &mut [];
         }
         self.input.lend()
