@@ -41,11 +41,13 @@ impl InputBuffer {
     }
 
     /// How many more bytes may be buffered.
+    #[inline]
     pub fn space(&self) -> usize {
         self.cap.saturating_sub(self.buf.len())
     }
 
     /// Copies in as much of `input` as fits; returns how much.
+    #[inline]
     pub fn push(&mut self, input: &[u8]) -> usize {
         self.cancel_lend();
         let n = input.len().min(self.space());
@@ -99,17 +101,20 @@ impl InputBuffer {
     }
 
     /// The buffered bytes.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf
     }
 
     /// The buffered bytes, for a parser to split from.
+    #[inline]
     pub fn bytes_mut(&mut self) -> &mut BytesMut {
         self.cancel_lend();
         &mut self.buf
     }
 
     /// Whether nothing is buffered.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }

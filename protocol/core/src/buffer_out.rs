@@ -26,16 +26,19 @@ pub struct TransmitQueue {
 
 impl TransmitQueue {
     /// Bytes queued.
+    #[inline]
     pub fn len(&self) -> usize {
         self.queued
     }
 
     /// Whether nothing is queued.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.queued == 0
     }
 
     /// Appends framing bytes through a writer closure.
+    #[inline]
     pub fn framing(&mut self, write: impl FnOnce(&mut alloc::vec::Vec<u8>)) {
         let start = self.framing.len();
         write(&mut self.framing);
@@ -54,11 +57,13 @@ impl TransmitQueue {
     }
 
     /// Appends framing bytes.
+    #[inline]
     pub fn push_framing(&mut self, bytes: &[u8]) {
         self.framing(|b| b.extend_from_slice(bytes));
     }
 
     /// Appends body bytes without copying.
+    #[inline]
     pub fn push_body(&mut self, data: Bytes) {
         if data.is_empty() {
             return;
@@ -87,6 +92,7 @@ impl TransmitQueue {
     }
 
     /// Fills `out` with the next slices; returns how many.
+    #[inline]
     pub fn poll<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
         let mut n = 0;
         for (i, seg) in self.segs.iter().enumerate() {
@@ -105,6 +111,7 @@ impl TransmitQueue {
     }
 
     /// `n` bytes were written.
+    #[inline]
     pub fn advance(&mut self, mut n: usize) {
         n = n.min(self.queued);
         self.queued -= n;

@@ -19,6 +19,7 @@ pub enum Version {
 
 impl Version {
     /// The version as it appears in an HTTP/1 start line.
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
@@ -57,6 +58,7 @@ pub enum Method {
 impl Method {
     /// The method from its token. Unknown tokens become [`Method::Other`]
     /// (validity is checked when a head is written or parsed).
+    #[inline]
     pub fn from_bytes(b: &[u8]) -> Method {
         match b {
             b"GET" => Method::Get,
@@ -73,6 +75,7 @@ impl Method {
     }
 
     /// The method's token.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Method::Get => b"GET",
@@ -237,6 +240,7 @@ impl ResponseHead {
 
     /// Checks the status (100..=999) and the reason phrase (no CR, LF or
     /// other control character).
+    #[inline]
     pub fn validate_status_line(&self) -> Result<(), UserError> {
         if !(100..=999).contains(&self.status) {
             return Err(UserError::InvalidStatus);
@@ -249,6 +253,7 @@ impl ResponseHead {
 }
 
 /// Checks every field of a list with [`validate_field`].
+#[inline]
 pub fn validate_fields(headers: &HeaderList) -> Result<(), UserError> {
     if headers.is_valid() {
         return Ok(());

@@ -61,6 +61,7 @@ impl Default for HeaderList {
     }
 }
 
+#[inline]
 fn trim_ows(mut v: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
@@ -72,6 +73,7 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
 }
 
 /// Splits one received field line (without its CRLF) into name and value.
+#[inline]
 fn split_line(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|&b| b == b':') {
         Some(colon) => (&line[..colon], trim_ows(&line[colon + 1..])),
@@ -93,6 +95,7 @@ impl HeaderList {
     /// Bytes that do not have that form never cause a panic, but the fields
     /// read from them are then unspecified. Returns `None` if `start` is out
     /// of range or does not fit in `u32`.
+    #[inline]
     pub fn from_section(bytes: Bytes, start: usize, count: usize) -> Option<Self> {
         if start > bytes.len() {
             return None;
@@ -142,6 +145,7 @@ impl HeaderList {
     }
 
     /// Number of fields.
+    #[inline]
     pub fn len(&self) -> usize {
         match &self.storage {
             Storage::Section { count, .. } => *count as usize,
@@ -150,6 +154,7 @@ impl HeaderList {
     }
 
     /// Whether there are no fields.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -167,6 +172,7 @@ impl HeaderList {
     }
 
     /// All fields in order.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         match &self.storage {
             Storage::Section { bytes, start, count } => Iter(IterInner::Section {
@@ -212,6 +218,7 @@ impl HeaderList {
 
     /// Whether every field passes [`validate_field`](crate::validate_field)
     /// (kept up to date as fields are added; no scan).
+    #[inline]
     pub fn is_valid(&self) -> bool {
         self.valid
     }
@@ -263,6 +270,7 @@ enum IterInner<'a> {
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterInner::Section { rest, left } => {

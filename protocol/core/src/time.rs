@@ -40,11 +40,13 @@ impl Instant {
     }
 
     /// Time from `earlier` to `self`, or zero when `earlier` is later.
+    #[inline]
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
     /// `self + d`, saturating at the largest representable instant.
+    #[inline]
     pub fn saturating_add(self, d: Duration) -> Instant {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         Instant(self.0.saturating_add(nanos))
@@ -53,6 +55,7 @@ impl Instant {
 
 impl Add<Duration> for Instant {
     type Output = Instant;
+    #[inline]
     fn add(self, d: Duration) -> Instant {
         self.saturating_add(d)
     }
@@ -60,12 +63,14 @@ impl Add<Duration> for Instant {
 
 impl Sub for Instant {
     type Output = Duration;
+    #[inline]
     fn sub(self, earlier: Instant) -> Duration {
         self.saturating_duration_since(earlier)
     }
 }
 
 /// The earlier of two optional deadlines (`None` means "no deadline").
+#[inline]
 pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
