@@ -105,6 +105,13 @@ type MakeInner<C> = Box<dyn FnOnce(&Handshake, Instant) -> C + Send>;
 ///   [`Tls::last_error`]. See [`TlsError::to_protocol_error`] for the core
 ///   error kind used.
 ///
+/// # Limits of the layer
+///
+/// * An inner [`Event::Upgrade`] (HTTP/1.1 `101`, `CONNECT`) passes through,
+///   but the transport cannot be handed over: the bytes of the new protocol
+///   are inside TLS. Tunnels over TLS need a layer of their own.
+/// * The factory must be `Send` (so is the `Tls` when `C` is), and runs once.
+///
 /// # Buffers and copies
 ///
 /// Encryption copies by nature: ciphertext is copied into rustls, decrypted
@@ -488,6 +495,7 @@ impl<C: Connection> Tls<C> {
         moved |= self.feed_inner();
         if self.peer_eof && !self.eof_read && self.input.is_empty() && self.error.is_none() {
             if self.inner.is_none() {
+                self.eof_read = true;
                 if self.close_reason.is_none() {
                     self.fail(TlsError::new(TlsErrorKind::ClosedDuringHandshake, true));
                 }
@@ -538,6 +546,10 @@ impl<C: Connection> Tls<C> {
 
     /// Input that arrived in the lent or owned buffer.
     fn after_buffered_input(&mut self) -> Result<(), Error> {
+        if self.closed_emitted && self.error.is_none() {
+            self.input.bytes_mut().clear();
+            return Err(UserError::Closed.into());
+        }
         if self.error.is_some() || self.peer_close_notify {
             self.input.bytes_mut().clear();
         } else {

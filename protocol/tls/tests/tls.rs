@@ -655,3 +655,59 @@ fn the_inner_connections_backpressure_reaches_the_transport() {
     assert!(sapp.log.body(sid) == pattern(LEN, 5));
     assert!(rounds > 3, "{rounds}");
 }
+
+#[test]
+fn tls12_works_the_same() {
+    let p = pki();
+    let server = rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+        .with_no_client_auth()
+        .with_single_cert(p.server.0.clone(), p.server.1.clone_key())
+        .unwrap();
+    let (mut s, mut c) = pair(Arc::new(server), client_cfg(&p, &[], Some(&p.client)), "localhost");
+    let (mut sapp, mut capp) = (Server::new(5), Client::default());
+    let mut net = Net::new(700, Input::Lent, 5);
+    net.run(&mut c, &mut capp, &mut s, &mut sapp);
+    assert_eq!(c.handshake().unwrap().protocol_version, Some(rustls::ProtocolVersion::TLSv1_2));
+    let id = c.send_request(&post("/", 3), false).unwrap();
+    capp.sender.queue(id, Bytes::from_static(b"abc"), true);
+    net.run(&mut c, &mut capp, &mut s, &mut sapp);
+    assert_eq!(capp.log.body(id), &pattern(5, 7)[..]);
+    c.shutdown(Instant::ZERO);
+    net.run(&mut c, &mut capp, &mut s, &mut sapp);
+    assert!(s.received_close_notify());
+    assert_eq!(sapp.log.events.last(), Some(&Event::Closed(CloseReason::PeerClosed)));
+}
+
+#[test]
+fn pem_certificates_and_keys_load() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let pem = format!("{}{}", ck.cert.pem(), ck.signing_key.serialize_pem());
+    let chain = sockless_tls::certs_from_pem(pem.as_bytes()).unwrap();
+    assert_eq!(chain, vec![ck.cert.der().clone()]);
+    let key = sockless_tls::key_from_pem(pem.as_bytes()).unwrap();
+    let server = server_config(chain.clone(), key, &[ALPN_HTTP11], None).unwrap();
+    let client = client_config(Roots::from_certificates(&chain).unwrap(), &[ALPN_HTTP11], None).unwrap();
+    let (mut s, mut c) = pair(server, client, "localhost");
+    Net::simple().run(&mut c, &mut Client::default(), &mut s, &mut Server::new(0));
+    assert!(s.handshake().is_some() && c.handshake().is_some());
+    assert!(sockless_tls::key_from_pem(b"no key here").is_err());
+    // A key that does not match the certificate is refused up front.
+    let other = rcgen::KeyPair::generate().unwrap();
+    let other = rustls::pki_types::PrivatePkcs8KeyDer::from(other.serialize_der()).into();
+    let err = server_config(chain, other, &[], None).unwrap_err();
+    assert_eq!(err.kind(), TlsErrorKind::Config);
+}
+
+#[cfg(feature = "self-signed")]
+#[test]
+fn a_self_signed_localhost_certificate_serves_https() {
+    let (chain, key) = sockless_tls::self_signed_localhost().unwrap();
+    let server = server_config(chain.clone(), key, &[ALPN_H2, ALPN_HTTP11], None).unwrap();
+    for name in ["localhost", "127.0.0.1", "::1"] {
+        let client = client_config(Roots::from_certificates(&chain).unwrap(), &[ALPN_H2], None).unwrap();
+        let (mut s, mut c) = pair(server.clone(), client, name);
+        Net::simple().run(&mut c, &mut Client::default(), &mut s, &mut Server::new(0));
+        assert!(c.last_error().is_none(), "{name}: {:?}", c.last_error());
+        assert!(c.handshake().unwrap().is_h2());
+    }
+}
