@@ -268,6 +268,11 @@ impl ClientConnection {
         }
     }
 
+    /// Input after the connection stopped reading is dropped.
+    fn discarding(&self) -> bool {
+        matches!(self.read, Read::Stopped)
+    }
+
     fn current(&mut self, stream: StreamId) -> Result<&mut Exchange, UserError> {
         self.exchange.as_mut().filter(|e| e.stream == stream).ok_or(UserError::UnknownStream)
     }
@@ -291,56 +296,12 @@ impl ClientConnection {
 }
 
 impl Connection for ClientConnection {
-    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
-        self.touch(now);
-        self.p.check_open()?;
-        if matches!(self.read, Read::Stopped) {
-            return Ok(input.len());
-        }
-        let n = self.p.recv.push(input);
-        self.process();
-        self.p.result().map(|()| n)
-    }
+    crate::plumbing::connection_io!();
 
     fn handle_eof(&mut self, now: Instant) {
         self.touch(now);
         self.p.peer_eof = true;
         self.process();
-    }
-
-    fn input_buffer(&mut self) -> &mut [u8] {
-        if self.p.check_open().is_err() {
-            return &mut [];
-        }
-        self.p.recv.lend()
-    }
-
-    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
-        self.touch(now);
-        self.p.recv.commit(n)?;
-        self.p.check_open()?;
-        self.process();
-        self.p.result()
-    }
-
-    fn take_input_buffer(&mut self) -> BytesMut {
-        self.p.recv.take()
-    }
-
-    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
-        self.touch(now);
-        self.p.recv.give_back(buf);
-        self.p.check_open()?;
-        self.process();
-        self.p.result()
-    }
-
-    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
-        self.p.out.poll(out)
-    }
-
-    fn advance_transmit(&mut self, n: usize) {
-        self.p.out.advance(n);
     }
 
     fn poll_event(&mut self) -> Option<Event> {

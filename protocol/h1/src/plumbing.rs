@@ -118,3 +118,62 @@ impl Plumbing {
         None
     }
 }
+
+/// The input and transmit half of the `Connection` impl, the same for both
+/// roles: each role provides `touch(now)`, `process()` and `discarding()`.
+macro_rules! connection_io {
+    () => {
+        fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+            self.touch(now);
+            self.p.check_open()?;
+            if self.discarding() {
+                return Ok(input.len());
+            }
+            let n = self.p.recv.push(input);
+            self.process();
+            self.p.result().map(|()| n)
+        }
+
+        fn input_buffer(&mut self) -> &mut [u8] {
+            if self.p.check_open().is_err() {
+                return &mut [];
+            }
+            self.p.recv.lend()
+        }
+
+        fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+            self.touch(now);
+            self.p.recv.commit(n)?;
+            self.p.check_open()?;
+            if self.discarding() {
+                drop(self.p.recv.take_all());
+            }
+            self.process();
+            self.p.result()
+        }
+
+        fn take_input_buffer(&mut self) -> BytesMut {
+            self.p.recv.take()
+        }
+
+        fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+            self.touch(now);
+            self.p.recv.give_back(buf);
+            self.p.check_open()?;
+            if self.discarding() {
+                drop(self.p.recv.take_all());
+            }
+            self.process();
+            self.p.result()
+        }
+
+        fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+            self.p.out.poll(out)
+        }
+
+        fn advance_transmit(&mut self, n: usize) {
+            self.p.out.advance(n);
+        }
+    };
+}
+pub(crate) use connection_io;
