@@ -59,7 +59,8 @@ impl Harness {
             let _ = self.conn.read_body(stream);
         }
         if r.chance(20) {
-            self.conn.reset_stream(stream, ErrorCode::CANCEL).expect("reset of a stream just announced");
+            // Refused only when the connection already failed (events queued before the error).
+            let _ = self.conn.reset_stream(stream, ErrorCode::CANCEL);
             return;
         }
         let body_len = r.below(300) as usize;
