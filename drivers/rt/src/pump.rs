@@ -1,0 +1,668 @@
+//! The connection task: one hand-written future that owns a [`Connection`]
+//! and its [`Io`], pumps bytes between them, and routes events to and
+//! commands from the application's tasks.
+
+use crate::body::{Body, Chan, Oneshot};
+use crate::sync::{lock, Notify, Semaphore};
+use crate::{Clock, Io, Request, Response, Runtime};
+use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// Slices offered to one vectored write.
+const MAX_SLICES: usize = 32;
+/// Rounds of the loop per poll before the task yields to others.
+const MAX_ROUNDS: usize = 64;
+
+/// Server-wide flags a connection watches.
+pub(crate) const SHUTDOWN: usize = 1;
+pub(crate) const ABORT: usize = 2;
+
+pub(crate) type DynHandler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// What the application's tasks hand to the connection task.
+pub(crate) enum Cmd {
+    /// Server: a handler's response.
+    Respond(StreamId, Response),
+    /// Server: a handler went away without a response.
+    Abort(StreamId),
+    /// Client: a request to send, and where its response goes.
+    Request(Request, Oneshot<io::Result<Response>>),
+}
+
+/// The connection task's inbox.
+#[derive(Default)]
+pub(crate) struct Shared {
+    state: Mutex<SharedState>,
+}
+
+#[derive(Default)]
+struct SharedState {
+    cmds: VecDeque<Cmd>,
+    waker: Option<Waker>,
+    /// Client handles alive.
+    handles: usize,
+    /// The connection task finished: commands are refused.
+    closed: bool,
+}
+
+impl Shared {
+    /// Queues a command; `false` if the connection is gone (a request's
+    /// sender is then told so).
+    pub(crate) fn push(&self, cmd: Cmd) -> bool {
+        let mut s = lock(&self.state);
+        if s.closed {
+            drop(s);
+            if let Cmd::Request(_, slot) = cmd {
+                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+            }
+            return false;
+        }
+        s.cmds.push_back(cmd);
+        if let Some(w) = s.waker.take() {
+            drop(s);
+            w.wake();
+        }
+        true
+    }
+
+    pub(crate) fn add_handle(&self, delta: isize) {
+        let mut s = lock(&self.state);
+        s.handles = s.handles.saturating_add_signed(delta);
+        if s.handles == 0 {
+            if let Some(w) = s.waker.take() {
+                drop(s);
+                w.wake();
+            }
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+}
+
+/// Sends a handler's response to the connection task, or an abort if the
+/// handler never finished (it panicked or its task was dropped).
+pub(crate) struct Completion {
+    shared: Arc<Shared>,
+    stream: StreamId,
+    done: bool,
+}
+
+impl Completion {
+    pub(crate) fn respond(mut self, response: Response) {
+        self.done = true;
+        self.shared.push(Cmd::Respond(self.stream, response));
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.push(Cmd::Abort(self.stream));
+        }
+    }
+}
+
+/// The role-specific part of a connection task.
+pub(crate) enum Mode {
+    Server {
+        handler: DynHandler,
+        pool: Option<Arc<Semaphore>>,
+        /// Server-wide flags ([`SHUTDOWN`], [`ABORT`]).
+        flags: Arc<Notify>,
+        flags_id: Option<u64>,
+    },
+    Client,
+}
+
+#[derive(Default)]
+struct StreamState {
+    /// The body we receive (request on a server, response on a client).
+    incoming: Option<Chan>,
+    read_body_sent: bool,
+    trailers: Option<HeaderList>,
+    in_done: bool,
+    /// The body we send, once its head went out.
+    outgoing: Option<Body>,
+    /// Part of a chunk the connection did not take yet.
+    remainder: Option<Bytes>,
+    out_done: bool,
+    /// Client: where the response head goes.
+    response: Option<Oneshot<io::Result<Response>>>,
+}
+
+impl StreamState {
+    fn finished(&self) -> bool {
+        self.in_done && self.out_done && self.response.is_none()
+    }
+
+    fn fail(&mut self, kind: io::ErrorKind, msg: &'static str) {
+        if let Some(chan) = self.incoming.take() {
+            chan.fail(kind, msg);
+        }
+        if let Some(slot) = self.response.take() {
+            slot.put(Err(io::Error::new(kind, msg)));
+        }
+        self.outgoing = None;
+        self.remainder = None;
+        self.in_done = true;
+        self.out_done = true;
+    }
+}
+
+/// One connection's task.
+pub(crate) struct Pump<R: Runtime, I: Io, C: Connection> {
+    rt: R,
+    io: I,
+    conn: C,
+    clock: Clock,
+    shared: Arc<Shared>,
+    mode: Mode,
+    streams: HashMap<StreamId, StreamState>,
+    /// Client: requests waiting until the connection takes another stream.
+    queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
+    /// Most unread bytes held for one incoming body before input stops.
+    body_cap: usize,
+    sleep: Option<Pin<Box<R::Sleep>>>,
+    armed: Option<sockless_core::Instant>,
+    needs_flush: bool,
+    /// The last transmit wrote everything queued.
+    tx_empty: bool,
+    read_closed: bool,
+    shutdown_sent: bool,
+    /// Closing: the transport is being shut down.
+    closing: bool,
+}
+
+// The pump never pins its fields (the timer is boxed), so it may move.
+impl<R: Runtime, I: Io, C: Connection> Unpin for Pump<R, I, C> {}
+
+impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
+    pub(crate) fn new(rt: R, io: I, conn: C, clock: Clock, shared: Arc<Shared>, mode: Mode, body_cap: usize) -> Self {
+        Pump {
+            rt,
+            io,
+            conn,
+            clock,
+            shared,
+            mode,
+            streams: HashMap::new(),
+            queued: VecDeque::new(),
+            body_cap: body_cap.max(1),
+            sleep: None,
+            armed: None,
+            needs_flush: false,
+            tx_empty: true,
+            read_closed: false,
+            shutdown_sent: false,
+            closing: false,
+        }
+    }
+
+    fn now(&self) -> sockless_core::Instant {
+        self.clock.at(self.rt.now())
+    }
+
+    /// Server flags and client handles: graceful shutdown, or abort (`Err`).
+    fn signals(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        let mut shutdown = false;
+        match &mut self.mode {
+            Mode::Server { flags, flags_id, .. } => {
+                let f = flags.poll_get(cx, flags_id);
+                if f & ABORT != 0 {
+                    return Err(());
+                }
+                shutdown = f & SHUTDOWN != 0;
+            }
+            Mode::Client => {
+                let s = lock(&self.shared.state);
+                if s.handles == 0 && s.cmds.is_empty() && self.queued.is_empty() && self.streams.is_empty() {
+                    shutdown = true;
+                }
+            }
+        }
+        if shutdown && !self.shutdown_sent {
+            self.shutdown_sent = true;
+            let now = self.now();
+            self.conn.shutdown(now);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Takes the application's commands.
+    fn commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let cmds: Vec<Cmd> = {
+            let mut s = lock(&self.shared.state);
+            s.waker = Some(cx.waker().clone());
+            s.cmds.drain(..).collect()
+        };
+        let progress = !cmds.is_empty();
+        for cmd in cmds {
+            match cmd {
+                Cmd::Respond(stream, response) => self.respond(stream, response),
+                Cmd::Abort(stream) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
+                Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
+            }
+        }
+        progress
+    }
+
+    fn respond(&mut self, stream: StreamId, response: Response) {
+        let Some(st) = self.streams.get_mut(&stream) else { return };
+        if st.out_done || st.outgoing.is_some() {
+            return;
+        }
+        let end = response.body.is_empty();
+        match self.conn.send_response(stream, &response.head, end) {
+            Ok(()) if end => st.out_done = true,
+            Ok(()) => st.outgoing = Some(response.body),
+            Err(_) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
+        }
+        self.reap(stream);
+    }
+
+    fn reset(&mut self, stream: StreamId, code: ErrorCode) {
+        if let Some(mut st) = self.streams.remove(&stream) {
+            if !(st.in_done && st.out_done) {
+                let _ = self.conn.reset_stream(stream, code);
+            }
+            st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+        }
+    }
+
+    fn reap(&mut self, stream: StreamId) {
+        if self.streams.get(&stream).is_some_and(StreamState::finished) {
+            self.streams.remove(&stream);
+        }
+    }
+
+    /// Client: starts queued requests while the connection takes them.
+    fn start_requests(&mut self) -> bool {
+        let mut progress = false;
+        while let Some((request, slot)) = self.queued.pop_front() {
+            if slot.is_set() {
+                continue;
+            }
+            let end = request.body.is_empty();
+            match self.conn.send_request(&request.head, end) {
+                Ok(stream) => {
+                    progress = true;
+                    let mut st = StreamState {
+                        incoming: Some(Chan::new(self.body_cap)),
+                        response: Some(slot),
+                        out_done: end,
+                        ..StreamState::default()
+                    };
+                    if !end {
+                        st.outgoing = Some(request.body);
+                    }
+                    self.streams.insert(stream, st);
+                }
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
+                    self.queued.push_front((request, slot));
+                    break;
+                }
+                Err(e) => slot.put(Err(io::Error::other(e.to_string()))),
+            }
+        }
+        progress
+    }
+
+    /// Feeds outgoing bodies to the connection, returns consumed capacity,
+    /// and starts reading bodies the application asked for.
+    fn bodies(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let mut broken = Vec::new();
+        let mut reap = Vec::new();
+        for (&id, st) in self.streams.iter_mut() {
+            if let Some(chan) = &st.incoming {
+                if !st.read_body_sent && chan.rx_started() {
+                    st.read_body_sent = true;
+                    let _ = self.conn.read_body(id);
+                    progress = true;
+                }
+                let n = chan.take_consumed();
+                if n > 0 {
+                    let _ = self.conn.release_capacity(id, n);
+                    progress = true;
+                }
+            }
+            let Some(body) = st.outgoing.as_mut() else { continue };
+            loop {
+                if let Some(rem) = st.remainder.take() {
+                    match self.conn.send_data(id, rem.clone(), false) {
+                        Ok(n) => {
+                            progress |= n > 0;
+                            if n < rem.len() {
+                                st.remainder = Some(rem.slice(n..));
+                                break;
+                            }
+                        }
+                        Err(_) => {
+                            broken.push(id);
+                            break;
+                        }
+                    }
+                }
+                match body.poll_chunk(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Some(Ok(chunk))) => st.remainder = Some(chunk),
+                    Poll::Ready(None) => {
+                        let sent = match body.peek_trailers() {
+                            Some(t) => self.conn.send_trailers(id, &t),
+                            None => self.conn.send_data(id, Bytes::new(), true).map(|_| ()),
+                        };
+                        if sent.is_err() {
+                            broken.push(id);
+                        }
+                        st.outgoing = None;
+                        st.out_done = true;
+                        progress = true;
+                        reap.push(id);
+                        break;
+                    }
+                    Poll::Ready(Some(Err(_))) => {
+                        broken.push(id);
+                        break;
+                    }
+                }
+            }
+        }
+        for id in broken {
+            self.reset(id, ErrorCode::CANCEL);
+            progress = true;
+        }
+        for id in reap {
+            self.reap(id);
+        }
+        progress
+    }
+
+    /// Writes what the connection has queued. `Err` if the transport broke.
+    fn transmit(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        let mut progress = false;
+        loop {
+            let mut slices: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+            let n = self.conn.poll_transmit(&mut slices);
+            self.tx_empty = n == 0;
+            if n == 0 {
+                break;
+            }
+            let mut io_slices = [IoSlice::new(&[]); MAX_SLICES];
+            for (dst, src) in io_slices.iter_mut().zip(&slices[..n]) {
+                *dst = IoSlice::new(src);
+            }
+            let written = match self.io.poll_write_vectored(cx, &io_slices[..n]) {
+                Poll::Pending => return Ok(progress),
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(w)) => w,
+                Poll::Ready(Err(e)) => return Err(e),
+            };
+            self.conn.advance_transmit(written);
+            self.needs_flush = true;
+            progress = true;
+        }
+        if self.needs_flush {
+            match self.io.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Routes the connection's events; `true` once it closed.
+    fn events(&mut self) -> (bool, bool) {
+        let mut progress = false;
+        while let Some(event) = self.conn.poll_event() {
+            progress = true;
+            match event {
+                Event::Request { stream, head, .. } => self.on_request(stream, head),
+                Event::Response { stream, head } => {
+                    if let Some(st) = self.streams.get_mut(&stream) {
+                        if let (Some(slot), Some(chan)) = (st.response.take(), st.incoming.as_ref()) {
+                            slot.put(Ok(Response { head, body: Body::from_chan(chan.clone()) }));
+                        }
+                    }
+                    self.reap(stream);
+                }
+                Event::Data { stream, data } => {
+                    let len = data.len();
+                    let taken = match self.streams.get(&stream).and_then(|st| st.incoming.as_ref()) {
+                        Some(chan) => chan.push(data),
+                        None => false,
+                    };
+                    if !taken {
+                        // Nobody reads this body: its bytes count as consumed.
+                        let _ = self.conn.release_capacity(stream, len);
+                    }
+                }
+                Event::Trailers { stream, trailers } => {
+                    if let Some(st) = self.streams.get_mut(&stream) {
+                        st.trailers = Some(trailers);
+                    }
+                }
+                Event::EndStream { stream } => {
+                    if let Some(st) = self.streams.get_mut(&stream) {
+                        if let Some(chan) = &st.incoming {
+                            chan.finish(st.trailers.take());
+                        }
+                        st.in_done = true;
+                    }
+                    self.reap(stream);
+                }
+                Event::Reset { stream, .. } => {
+                    if let Some(mut st) = self.streams.remove(&stream) {
+                        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+                    }
+                }
+                Event::Closed(_) | Event::Upgrade { .. } => return (progress, true),
+                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } | Event::Error(_) => {}
+            }
+        }
+        (progress, false)
+    }
+
+    fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead) {
+        let Mode::Server { handler, pool, .. } = &self.mode else { return };
+        let chan = Chan::new(self.body_cap);
+        let request = Request { head, body: Body::from_chan(chan.clone()) };
+        self.streams.insert(stream, StreamState { incoming: Some(chan), ..StreamState::default() });
+        let completion = Completion { shared: self.shared.clone(), stream, done: false };
+        let handler = handler.clone();
+        let pool = pool.clone();
+        self.rt.spawn(async move {
+            let _permit = match &pool {
+                Some(p) => Some(p.acquire().await),
+                None => None,
+            };
+            let response = handler(request).await;
+            completion.respond(response);
+        });
+    }
+
+    /// Whether an unread incoming body holds more than the cap (then input
+    /// stops until the application reads).
+    fn over_cap(&self, cx: &mut Context<'_>) -> bool {
+        let mut over = false;
+        for st in self.streams.values() {
+            if let Some(chan) = &st.incoming {
+                if chan.buffered() > self.body_cap {
+                    chan.register_sender(cx.waker());
+                    over = true;
+                }
+            }
+        }
+        over
+    }
+
+    /// Reads once into the connection's buffer. `Err` if the transport broke.
+    fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
+        if self.read_closed || self.over_cap(cx) {
+            return Ok(false);
+        }
+        let now = self.now();
+        let buf = self.conn.input_buffer();
+        if buf.is_empty() {
+            return Ok(false); // the connection wants no input now
+        }
+        match self.io.poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) => {
+                let _ = self.conn.commit_input(now, 0);
+                self.conn.handle_eof(now);
+                self.read_closed = true;
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                // A protocol error is reported as an event.
+                let _ = self.conn.commit_input(now, n);
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => {
+                let _ = self.conn.commit_input(now, 0);
+                Err(e)
+            }
+            Poll::Pending => {
+                // Give the lent region back: nothing was read.
+                let _ = self.conn.commit_input(now, 0);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Fires due timers; `true` if one fired.
+    fn timers(&mut self) -> bool {
+        match self.conn.poll_timeout() {
+            Some(deadline) => {
+                let now = self.now();
+                if deadline <= now {
+                    self.armed = None;
+                    self.conn.handle_timeout(now);
+                    true
+                } else {
+                    false
+                }
+            }
+            None => false,
+        }
+    }
+
+    /// Sleeps until the next deadline; `true` if it already passed.
+    fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else { return false };
+        let when = self.clock.to_std(deadline);
+        match &mut self.sleep {
+            Some(s) => {
+                if self.armed != Some(deadline) {
+                    self.rt.reset_sleep(s.as_mut(), when);
+                }
+            }
+            None => self.sleep = Some(Box::pin(self.rt.sleep_until(when))),
+        }
+        self.armed = Some(deadline);
+        match &mut self.sleep {
+            Some(s) => s.as_mut().poll(cx).is_ready(),
+            None => false,
+        }
+    }
+
+    /// Fails everything still open and refuses new commands.
+    fn fail_all(&mut self) {
+        let cmds: Vec<Cmd> = {
+            let mut s = lock(&self.shared.state);
+            s.closed = true;
+            s.cmds.drain(..).collect()
+        };
+        for cmd in cmds {
+            if let Cmd::Request(_, slot) = cmd {
+                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+            }
+        }
+        for (_, slot) in self.queued.drain(..) {
+            slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+        }
+        for (_, mut st) in self.streams.drain() {
+            st.fail(io::ErrorKind::ConnectionAborted, "connection closed");
+        }
+        if let Mode::Server { flags, flags_id, .. } = &mut self.mode {
+            flags.forget(flags_id.take());
+        }
+    }
+
+    fn start_close(&mut self) {
+        if !self.closing {
+            self.closing = true;
+            self.fail_all();
+        }
+    }
+}
+
+impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if !this.closing {
+            for _ in 0..MAX_ROUNDS {
+                // Application input first (commands, bodies), then the
+                // contract's order: transmit, events, deadline, socket input.
+                let mut progress = match this.signals(cx) {
+                    Ok(p) => p,
+                    Err(()) => {
+                        this.start_close();
+                        break;
+                    }
+                };
+                progress |= this.commands(cx);
+                progress |= this.start_requests();
+                progress |= this.bodies(cx);
+                match this.transmit(cx) {
+                    Ok(p) => progress |= p,
+                    Err(_) => {
+                        this.start_close();
+                        break;
+                    }
+                }
+                let (p, closed) = this.events();
+                progress |= p;
+                let client_done = matches!(this.mode, Mode::Client)
+                    && this.shutdown_sent
+                    && this.tx_empty
+                    && !this.needs_flush
+                    && this.streams.is_empty();
+                if closed || client_done {
+                    this.start_close();
+                    break;
+                }
+                progress |= this.timers();
+                match this.read(cx) {
+                    Ok(p) => progress |= p,
+                    Err(_) => {
+                        this.start_close();
+                        break;
+                    }
+                }
+                if !progress && !this.arm_timer(cx) {
+                    return Poll::Pending;
+                }
+            }
+            if !this.closing {
+                // Busy: let other tasks run, then go on.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        match this.io.poll_shutdown(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(()),
+        }
+    }
+}

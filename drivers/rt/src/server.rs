@@ -1,0 +1,221 @@
+//! The server: an accept loop that runs one connection task per
+//! connection, a ceiling on open connections, and graceful shutdown.
+
+use crate::pump::{DynHandler, Mode, Pump, Shared, ABORT, SHUTDOWN};
+use crate::sync::{Notify, Semaphore};
+use crate::{Clock, Io, Listener, Request, Response, Runtime};
+use sockless_core::{Connection, Instant};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Tells a server to shut down gracefully. Clones share one signal.
+///
+/// ```
+/// let signal = sockless_rt::ShutdownSignal::new();
+/// let for_server = signal.clone();
+/// signal.trigger();
+/// assert!(for_server.is_triggered());
+/// ```
+#[derive(Clone, Default)]
+pub struct ShutdownSignal(Arc<Notify>);
+
+impl ShutdownSignal {
+    /// A signal not yet triggered.
+    pub fn new() -> Self {
+        ShutdownSignal::default()
+    }
+
+    /// Starts the graceful shutdown of every server watching this signal.
+    pub fn trigger(&self) {
+        self.0.update(|_| 1);
+    }
+
+    /// Whether [`trigger`](Self::trigger) was called.
+    pub fn is_triggered(&self) -> bool {
+        self.0.get() != 0
+    }
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal").field("triggered", &self.is_triggered()).finish()
+    }
+}
+
+/// How a server runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Most connections open at once; beyond it the server stops accepting
+    /// (new connections wait in the listen backlog) until one closes.
+    /// Default 10 000.
+    pub max_connections: usize,
+    /// Triggers graceful shutdown: stop accepting, tell every connection to
+    /// finish (HTTP/2 GOAWAY, HTTP/1.1 `Connection: close`), and wait for
+    /// in-flight requests up to [`drain_timeout`](Self::drain_timeout).
+    pub shutdown: ShutdownSignal,
+    /// How long graceful shutdown waits before the remaining connections are
+    /// closed abruptly. Default 30 s.
+    pub drain_timeout: Duration,
+    /// Set `TCP_NODELAY` on accepted connections (the pump writes whole
+    /// responses in vectored writes, so Nagle's algorithm only adds
+    /// latency). Default `true`.
+    pub nodelay: bool,
+    /// Most handlers running at once across the server (a bounded worker
+    /// pool); `None` (the default) runs every stream's handler as soon as
+    /// its request arrives.
+    pub max_concurrent_handlers: Option<usize>,
+    /// Most received bytes held for one unread body; beyond it the
+    /// connection stops reading its transport until the handler reads.
+    /// Default 256 KiB.
+    pub max_buffered_body: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_connections: 10_000,
+            shutdown: ShutdownSignal::new(),
+            drain_timeout: Duration::from_secs(30),
+            nodelay: true,
+            max_concurrent_handlers: None,
+            max_buffered_body: 256 * 1024,
+        }
+    }
+}
+
+/// Counts a live connection; the count drops when its task ends or is dropped.
+struct Live(Arc<Notify>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.update(|n| n.saturating_sub(1));
+    }
+}
+
+/// Serves connections from `listener` until `options.shutdown` is
+/// triggered and the connections drained.
+///
+/// `make_connection(now)` builds the protocol connection for each accepted
+/// transport (an HTTP/1.1 or HTTP/2 server, possibly under TLS); `now` is
+/// on the clock the driver then keeps feeding it. Each request (each
+/// HTTP/2 stream) runs `handler` in its own task, so a slow handler never
+/// delays the other streams of its connection.
+///
+/// Returns an error only if the listener fails for good; transient accept
+/// errors (a connection reset before it was accepted, file descriptors
+/// exhausted) are retried after a pause.
+pub async fn serve<R, L, M, C, H, F>(
+    rt: R,
+    mut listener: L,
+    make_connection: M,
+    handler: H,
+    options: ServerOptions,
+) -> io::Result<()>
+where
+    R: Runtime,
+    L: Listener,
+    M: Fn(Instant) -> C,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let clock = Clock::new(rt.now());
+    let handler: DynHandler =
+        Arc::new(move |req| -> Pin<Box<dyn Future<Output = Response> + Send>> { Box::pin(handler(req)) });
+    let pool = options.max_concurrent_handlers.map(Semaphore::new);
+    let flags = Arc::new(Notify::default());
+    let live = Arc::new(Notify::default());
+    let mut shutdown_id = None;
+    let mut live_id = None;
+    let max = options.max_connections.max(1);
+
+    enum Next<T> {
+        Accepted(io::Result<T>),
+        Shutdown,
+    }
+    loop {
+        let next = poll_fn(|cx| {
+            if options.shutdown.0.poll_get(cx, &mut shutdown_id) != 0 {
+                return Poll::Ready(Next::Shutdown);
+            }
+            if live.poll_get(cx, &mut live_id) >= max {
+                return Poll::Pending; // woken when a connection closes
+            }
+            listener.poll_accept(cx).map(Next::Accepted)
+        })
+        .await;
+        match next {
+            Next::Shutdown => break,
+            Next::Accepted(Ok((io, _peer))) => {
+                if options.nodelay {
+                    let _ = io.set_nodelay(true);
+                }
+                let conn = make_connection(clock.at(rt.now()));
+                let mode =
+                    Mode::Server { handler: handler.clone(), pool: pool.clone(), flags: flags.clone(), flags_id: None };
+                let pump = Pump::new(
+                    rt.clone(),
+                    io,
+                    conn,
+                    clock,
+                    Arc::new(Shared::default()),
+                    mode,
+                    options.max_buffered_body,
+                );
+                live.update(|n| n + 1);
+                let guard = Live(live.clone());
+                rt.spawn(async move {
+                    pump.await;
+                    drop(guard);
+                });
+            }
+            Next::Accepted(Err(e)) if is_fatal(&e) => {
+                options.shutdown.0.forget(shutdown_id);
+                live.forget(live_id);
+                return Err(e);
+            }
+            Next::Accepted(Err(_)) => sleep(&rt, Duration::from_millis(20)).await,
+        }
+    }
+    options.shutdown.0.forget(shutdown_id);
+    drop(listener);
+
+    // Graceful shutdown: every connection finishes its in-flight requests.
+    flags.update(|f| f | SHUTDOWN);
+    let drained = wait_until_zero(&rt, &live, &mut live_id, options.drain_timeout).await;
+    if !drained {
+        flags.update(|f| f | ABORT);
+        let _ = wait_until_zero(&rt, &live, &mut live_id, Duration::from_secs(1)).await;
+    }
+    live.forget(live_id);
+    Ok(())
+}
+
+fn is_fatal(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported | io::ErrorKind::NotConnected)
+}
+
+async fn sleep<R: Runtime>(rt: &R, d: Duration) {
+    let mut s = Box::pin(rt.sleep_until(rt.now() + d));
+    poll_fn(|cx| s.as_mut().poll(cx)).await
+}
+
+/// Waits until `live` reaches zero or `timeout` passes; `true` if it did.
+async fn wait_until_zero<R: Runtime>(rt: &R, live: &Notify, id: &mut Option<u64>, timeout: Duration) -> bool {
+    let mut timer = Box::pin(rt.sleep_until(rt.now() + timeout));
+    poll_fn(|cx: &mut Context<'_>| {
+        if live.poll_get(cx, id) == 0 {
+            Poll::Ready(true)
+        } else if timer.as_mut().poll(cx).is_ready() {
+            Poll::Ready(false)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}

@@ -1,0 +1,106 @@
+//! Tiny synchronisation primitives (a mutex and wakers): a broadcast flag
+//! set with many waiters, and a counting semaphore.
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few plain assignments that cannot
+    // leave the state torn, so a poisoned lock is used as it is.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A small state word (flag bits or a counter) that tasks wait on.
+#[derive(Default)]
+pub(crate) struct Notify {
+    state: Mutex<NotifyState>,
+}
+
+#[derive(Default)]
+struct NotifyState {
+    value: usize,
+    next_id: u64,
+    wakers: HashMap<u64, Waker>,
+}
+
+impl Notify {
+    pub(crate) fn get(&self) -> usize {
+        lock(&self.state).value
+    }
+
+    /// Changes the value and wakes every waiter.
+    pub(crate) fn update(&self, f: impl FnOnce(usize) -> usize) {
+        let wakers: Vec<Waker> = {
+            let mut s = lock(&self.state);
+            s.value = f(s.value);
+            s.wakers.drain().map(|(_, w)| w).collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The current value; registers `cx` to be woken by the next update.
+    /// `id` identifies this waiter (assigned on first use).
+    pub(crate) fn poll_get(&self, cx: &mut Context<'_>, id: &mut Option<u64>) -> usize {
+        let mut s = lock(&self.state);
+        let key = *id.get_or_insert_with(|| {
+            s.next_id += 1;
+            s.next_id
+        });
+        match s.wakers.get(&key) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                s.wakers.insert(key, cx.waker().clone());
+            }
+        }
+        s.value
+    }
+
+    /// Forgets waiter `id`.
+    pub(crate) fn forget(&self, id: Option<u64>) {
+        if let Some(id) = id {
+            lock(&self.state).wakers.remove(&id);
+        }
+    }
+}
+
+/// A counting semaphore: at most `n` permits out at once.
+pub(crate) struct Semaphore {
+    state: Mutex<(usize, Vec<Waker>)>,
+}
+
+/// A permit; released on drop.
+pub(crate) struct Permit(Arc<Semaphore>);
+
+impl Semaphore {
+    pub(crate) fn new(permits: usize) -> Arc<Semaphore> {
+        Arc::new(Semaphore { state: Mutex::new((permits.max(1), Vec::new())) })
+    }
+
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Permit {
+        poll_fn(|cx| {
+            let mut s = lock(&self.state);
+            if s.0 > 0 {
+                s.0 -= 1;
+                Poll::Ready(Permit(self.clone()))
+            } else {
+                s.1.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let wakers = {
+            let mut s = lock(&self.0.state);
+            s.0 += 1;
+            // Every waiter retries: a waiter that went away cannot swallow the wake-up.
+            std::mem::take(&mut s.1)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}

@@ -1,0 +1,375 @@
+//! Runtime-independent integration tests: each adapter runs them over real
+//! loopback TCP with its own runtime (feature `testkit`; not a stable API).
+
+use crate::body::Oneshot;
+use crate::{serve, Body, ClientHandle, Io, Listener, Request, Response, Runtime, ServerOptions, ShutdownSignal};
+use sockless_core::{Bytes, Connection, Instant, Method, RequestHead, ResponseHead};
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+/// A boxed future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a runtime adapter gives the tests.
+pub trait Env: Clone + Send + Sync + 'static {
+    /// The runtime.
+    type Rt: Runtime;
+    /// Its TCP listener.
+    type Listener: Listener;
+    /// Its TCP stream, as a client.
+    type Stream: Io;
+    /// The runtime handle.
+    fn rt(&self) -> Self::Rt;
+    /// Binds a listener on 127.0.0.1, port 0.
+    fn bind(&self) -> io::Result<(Self::Listener, SocketAddr)>;
+    /// Connects to `addr`.
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<io::Result<Self::Stream>>;
+}
+
+/// Runs `f`, panicking if it takes longer than `limit`.
+pub async fn with_timeout<R: Runtime, T>(rt: &R, limit: Duration, f: impl Future<Output = T>) -> T {
+    let mut f = std::pin::pin!(f);
+    let mut timer = Box::pin(rt.sleep_until(rt.now() + limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            panic!("test timed out after {limit:?}");
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Whether `f` completes within `limit`.
+pub async fn completes_within<R: Runtime, T>(rt: &R, limit: Duration, f: impl Future<Output = T>) -> Option<T> {
+    let mut f = std::pin::pin!(f);
+    let mut timer = Box::pin(rt.sleep_until(rt.now() + limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Sleeps on the runtime.
+pub async fn sleep<R: Runtime>(rt: &R, d: Duration) {
+    let mut timer = Box::pin(rt.sleep_until(rt.now() + d));
+    poll_fn(|cx| timer.as_mut().poll(cx)).await
+}
+
+/// Spawns `f` and returns a future of its output.
+pub fn spawn<R: Runtime, T: Send + 'static>(rt: &R, f: impl Future<Output = T> + Send + 'static) -> BoxFuture<T> {
+    let slot = Oneshot::new();
+    let put = slot.clone();
+    rt.spawn(async move { put.put(f.await) });
+    Box::pin(async move { poll_fn(|cx| slot.poll_take(cx)).await.expect("task finished without a value") })
+}
+
+/// Waits for every future, polling them together.
+pub async fn join_all<T>(futures: Vec<BoxFuture<T>>) -> Vec<T> {
+    let mut futures: Vec<Option<BoxFuture<T>>> = futures.into_iter().map(Some).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
+            if let Some(fut) = f {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *o = Some(v);
+                        *f = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future completed")).collect()
+}
+
+fn h1_server(now: Instant) -> sockless_h1::ServerConnection {
+    sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
+}
+
+fn h2_server(now: Instant) -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::server(sockless_h2::Config::server(), now)
+}
+
+async fn client<E: Env, C: Connection + Send + 'static>(env: &E, addr: SocketAddr, conn: C) -> ClientHandle {
+    let io = env.connect(addr).await.expect("connect");
+    io.set_nodelay(true).expect("nodelay");
+    ClientHandle::spawn(&env.rt(), io, conn)
+}
+
+fn h1_client() -> sockless_h1::ClientConnection {
+    sockless_h1::ClientConnection::new(sockless_h1::Config::client(), Instant::ZERO)
+}
+
+fn h2_client() -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::client(sockless_h2::Config::client(), Instant::ZERO)
+}
+
+fn get(path: &str) -> Request {
+    let head = RequestHead::new(Method::Get, format!("http://localhost{path}")).header("Host", "localhost");
+    Request::new(head, Body::empty())
+}
+
+/// Runs `serve` as a task; the returned future completes when it returns.
+fn start_server<E, C, H, F>(
+    env: &E,
+    make: fn(Instant) -> C,
+    handler: H,
+    options: ServerOptions,
+) -> (SocketAddr, BoxFuture<io::Result<()>>)
+where
+    E: Env,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let (listener, addr) = env.bind().expect("bind");
+    let rt = env.rt();
+    let done = spawn(&rt, serve(rt.clone(), listener, make, handler, options));
+    (addr, done)
+}
+
+fn pattern(len: usize) -> Bytes {
+    (0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+/// HTTP/1.1 server and client: a 1 MB request body streamed in 16 KiB
+/// chunks is echoed back as the response body, twice on one connection.
+pub async fn h1_streamed_echo_1mb<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(30), async {
+        let echo = |req: Request| async move { Response::new(ResponseHead::new(200), req.body) };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, echo, options);
+        let client = client(&env, addr, h1_client()).await;
+        let data = pattern(1 << 20);
+        for _ in 0..2 {
+            let (mut tx, body) = Body::channel();
+            let chunks = data.clone();
+            let producer = spawn(&rt, async move {
+                for chunk in chunks.chunks(16 * 1024) {
+                    tx.send(Bytes::copy_from_slice(chunk)).await.expect("send body");
+                }
+                tx.finish();
+            });
+            let head = RequestHead::new(Method::Post, "/echo").header("Host", "localhost");
+            let response = client.send(Request::new(head, body)).await.expect("response");
+            assert_eq!(response.head.status, 200);
+            let echoed = response.body.collect(2 << 20).await.expect("response body");
+            producer.await;
+            assert_eq!(echoed.len(), data.len());
+            assert!(echoed == data, "echoed body differs");
+        }
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// HTTP/2 (prior knowledge): 20 concurrent requests on one connection; the
+/// slow one completes only after the 19 others, which proves the streams
+/// run concurrently (served one after another, this would never finish).
+pub async fn h2_concurrent_streams<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let (gate_tx, gate_rx) = Body::channel();
+        let gate = Arc::new(Mutex::new(Some(gate_rx)));
+        let handler = move |req: Request| {
+            let gate = gate.clone();
+            async move {
+                if req.head.path() == b"/slow" {
+                    let gate_rx = gate.lock().unwrap().take();
+                    if let Some(mut rx) = gate_rx {
+                        let _ = rx.next_chunk().await; // opened once the others are done
+                    }
+                    return Response::new(ResponseHead::new(200), "slow");
+                }
+                Response::new(ResponseHead::new(200), Body::from(req.head.path().to_vec()))
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let client = client(&env, addr, h2_client()).await;
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let gate_tx = Arc::new(Mutex::new(Some(gate_tx)));
+        let mut requests = Vec::new();
+        for i in 0..20 {
+            let client = client.clone();
+            let finished = finished.clone();
+            let gate_tx = gate_tx.clone();
+            let path = if i == 0 { "/slow".to_string() } else { format!("/fast/{i}") };
+            requests.push(spawn(&rt, async move {
+                let response = client.send(get(&path)).await.expect("response");
+                let body = response.body.collect(1024).await.expect("body");
+                let mut done = finished.lock().unwrap();
+                done.push(path.clone());
+                if done.len() == 19 {
+                    if let Some(tx) = gate_tx.lock().unwrap().take() {
+                        tx.finish();
+                    }
+                }
+                (path, body)
+            }));
+        }
+        for (path, body) in join_all(requests).await {
+            let expected: &[u8] = if path == "/slow" { b"slow" } else { path.as_bytes() };
+            assert_eq!(&body[..], expected);
+        }
+        assert_eq!(finished.lock().unwrap().last().map(String::as_str), Some("/slow"));
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Graceful shutdown with a request in flight: the request completes, the
+/// server stops accepting, and `serve` returns once the connection drained.
+pub async fn graceful_shutdown<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C, h2: bool)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let (started_tx, mut started_rx) = Body::channel();
+        let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+        let handler_rt = rt.clone();
+        let handler = move |_req: Request| {
+            let rt = handler_rt.clone();
+            let started = started_tx.lock().unwrap().take();
+            async move {
+                if let Some(tx) = started {
+                    tx.finish();
+                }
+                sleep(&rt, Duration::from_millis(300)).await;
+                Response::new(ResponseHead::new(200), "done")
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            drain_timeout: Duration::from_secs(10),
+            ..ServerOptions::default()
+        };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let client = client(&env, addr, make_client()).await;
+        let in_flight = {
+            let client = client.clone();
+            spawn(&rt, async move {
+                let response = client.send(get("/slow")).await?;
+                let close = response.head.headers.get("connection").map(<[u8]>::to_ascii_lowercase);
+                let body = response.body.collect(1024).await?;
+                Ok::<_, io::Error>((response.head.status, body, close))
+            })
+        };
+        assert!(started_rx.next_chunk().await.is_none(), "handler started");
+        shutdown.trigger();
+        let (status, body, close) = in_flight.await.expect("in-flight request completes");
+        assert_eq!(status, 200);
+        assert_eq!(&body[..], b"done");
+        if !h2 {
+            assert_eq!(close.as_deref(), Some(&b"close"[..]), "HTTP/1.1 announces the close");
+        }
+        server.await.expect("serve returns after draining");
+        assert!(env.connect(addr).await.is_err(), "no longer accepting");
+    })
+    .await
+}
+
+/// With `max_connections = 1` a second connection is served only once the
+/// first one closed.
+pub async fn max_connections<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |_req: Request| async move { Response::new(ResponseHead::new(200), "ok") };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), max_connections: 1, ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, handler, options);
+        let first = client(&env, addr, h1_client()).await;
+        let r = first.send(get("/1")).await.expect("first connection served");
+        assert_eq!(&r.body.collect(16).await.unwrap()[..], b"ok");
+
+        let second = client(&env, addr, h1_client()).await;
+        let mut waiting = {
+            let second = second.clone();
+            spawn(&rt, async move { second.send(get("/2")).await.map(|r| r.head.status) })
+        };
+        // Over the ceiling: not served while the first connection is open.
+        let early = completes_within(&rt, Duration::from_millis(300), &mut waiting).await;
+        assert!(early.is_none(), "second connection served over the ceiling");
+        drop(first); // the first connection closes...
+        let status = waiting.await.expect("second connection served");
+        assert_eq!(status, 200); // ...and the second one is accepted
+        drop(second);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// A handler that reads a 1 MB request body slowly: the server holds at
+/// most its cap (plus one read) of unread body, never the whole body.
+pub async fn backpressure<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(30), async {
+        const CAP: usize = 64 * 1024;
+        let handler_rt = rt.clone();
+        let handler = move |mut req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                let mut total = 0usize;
+                let mut max_buffered = 0usize;
+                while let Some(chunk) = req.body.next_chunk().await {
+                    max_buffered = max_buffered.max(req.body.buffered() + chunk.as_ref().map_or(0, Bytes::len));
+                    total += chunk.expect("request body").len();
+                    sleep(&rt, Duration::from_millis(1)).await;
+                }
+                Response::new(ResponseHead::new(200), format!("{total} {max_buffered}").into_bytes())
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), max_buffered_body: CAP, ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, handler, options);
+        let client = client(&env, addr, h1_client()).await;
+        let head = RequestHead::new(Method::Post, "/slow-reader").header("Host", "localhost");
+        let response = client.send(Request::new(head, pattern(1 << 20))).await.expect("response");
+        let body = response.body.collect(64).await.expect("body");
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let mut parts = text.split(' ').map(|n| n.parse::<usize>().unwrap());
+        let (total, max_buffered) = (parts.next().unwrap(), parts.next().unwrap());
+        assert_eq!(total, 1 << 20);
+        // The cap plus what one round of input (the connection's own input
+        // buffer, 72 KiB by default) can add.
+        assert!(max_buffered <= CAP + 80 * 1024, "server buffered {max_buffered} bytes of unread body");
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

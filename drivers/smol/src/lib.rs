@@ -1,0 +1,1 @@
+//! sockless on smol (work in progress).

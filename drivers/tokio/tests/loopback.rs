@@ -1,0 +1,79 @@
+//! The sockless-rt test suite over real loopback TCP on tokio.
+
+use sockless_rt::testkit::{self, BoxFuture, Env};
+use sockless_tokio::{TokioIo, TokioListener, TokioRuntime};
+use std::io;
+use std::net::SocketAddr;
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone)]
+struct Tokio;
+
+impl Env for Tokio {
+    type Rt = TokioRuntime;
+    type Listener = TokioListener;
+    type Stream = TokioIo<TcpStream>;
+
+    fn rt(&self) -> TokioRuntime {
+        TokioRuntime::current()
+    }
+
+    fn bind(&self) -> io::Result<(TokioListener, SocketAddr)> {
+        let std = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std.set_nonblocking(true)?;
+        let addr = std.local_addr()?;
+        Ok((TokioListener(TcpListener::from_std(std)?), addr))
+    }
+
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<io::Result<TokioIo<TcpStream>>> {
+        Box::pin(async move { TcpStream::connect(addr).await.map(TokioIo::tcp) })
+    }
+}
+
+fn run(test: impl std::future::Future<Output = ()>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(test);
+}
+
+#[test]
+fn h1_streamed_echo_1mb() {
+    run(testkit::h1_streamed_echo_1mb(Tokio));
+}
+
+#[test]
+fn h2_concurrent_streams() {
+    run(testkit::h2_concurrent_streams(Tokio));
+}
+
+#[test]
+fn graceful_shutdown_h1() {
+    run(testkit::graceful_shutdown(Tokio, h1_server, h1_client, false));
+}
+
+#[test]
+fn graceful_shutdown_h2() {
+    run(testkit::graceful_shutdown(Tokio, h2_server, h2_client, true));
+}
+
+#[test]
+fn max_connections() {
+    run(testkit::max_connections(Tokio));
+}
+
+#[test]
+fn backpressure() {
+    run(testkit::backpressure(Tokio));
+}
+
+fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {
+    sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
+}
+fn h1_client() -> sockless_h1::ClientConnection {
+    sockless_h1::ClientConnection::new(sockless_h1::Config::client(), sockless_core::Instant::ZERO)
+}
+fn h2_server(now: sockless_core::Instant) -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::server(sockless_h2::Config::server(), now)
+}
+fn h2_client() -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::client(sockless_h2::Config::client(), sockless_core::Instant::ZERO)
+}
