@@ -97,8 +97,8 @@ pub trait Io: Unpin + Send + 'static {
 
 /// What the driver needs from an async runtime: spawning and sleeping.
 pub trait Runtime: Clone + Send + Sync + 'static {
-    /// The future [`sleep_until`](Self::sleep_until) returns.
-    type Sleep: Future<Output = ()> + Send + 'static;
+    /// The future [`sleep_until`](Self::sleep_until) returns (its output is ignored).
+    type Sleep: Future + Send + 'static;
 
     /// Runs `future` to completion as a task of its own.
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);

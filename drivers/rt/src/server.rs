@@ -202,7 +202,7 @@ fn is_fatal(e: &io::Error) -> bool {
 
 async fn sleep<R: Runtime>(rt: &R, d: Duration) {
     let mut s = Box::pin(rt.sleep_until(rt.now() + d));
-    poll_fn(|cx| s.as_mut().poll(cx)).await
+    poll_fn(|cx| s.as_mut().poll(cx).map(drop)).await
 }
 
 /// Waits until `live` reaches zero or `timeout` passes; `true` if it did.

@@ -66,7 +66,7 @@ pub async fn completes_within<R: Runtime, T>(rt: &R, limit: Duration, f: impl Fu
 /// Sleeps on the runtime.
 pub async fn sleep<R: Runtime>(rt: &R, d: Duration) {
     let mut timer = Box::pin(rt.sleep_until(rt.now() + d));
-    poll_fn(|cx| timer.as_mut().poll(cx)).await
+    poll_fn(|cx| timer.as_mut().poll(cx).map(drop)).await
 }
 
 /// Spawns `f` and returns a future of its output.

@@ -1,0 +1,52 @@
+//! The sockless-rt suite, generated for one runtime: `suite!(env, run)`
+//! where `run` drives a future to completion on that runtime.
+
+pub fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {
+    sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
+}
+pub fn h1_client() -> sockless_h1::ClientConnection {
+    sockless_h1::ClientConnection::new(sockless_h1::Config::client(), sockless_core::Instant::ZERO)
+}
+pub fn h2_server(now: sockless_core::Instant) -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::server(sockless_h2::Config::server(), now)
+}
+pub fn h2_client() -> sockless_h2::H2Connection {
+    sockless_h2::H2Connection::client(sockless_h2::Config::client(), sockless_core::Instant::ZERO)
+}
+
+#[macro_export]
+macro_rules! suite {
+    ($env:expr, $run:path) => {
+        use sockless_rt::testkit;
+
+        #[test]
+        fn h1_streamed_echo_1mb() {
+            $run(testkit::h1_streamed_echo_1mb($env));
+        }
+
+        #[test]
+        fn h2_concurrent_streams() {
+            $run(testkit::h2_concurrent_streams($env));
+        }
+
+        #[test]
+        fn graceful_shutdown_h1() {
+            $run(testkit::graceful_shutdown($env, common::h1_server, common::h1_client, false));
+        }
+
+        #[test]
+        fn graceful_shutdown_h2() {
+            $run(testkit::graceful_shutdown($env, common::h2_server, common::h2_client, true));
+        }
+
+        #[test]
+        fn max_connections() {
+            $run(testkit::max_connections($env));
+        }
+
+        #[test]
+        fn backpressure() {
+            $run(testkit::backpressure($env));
+        }
+    };
+}
