@@ -169,6 +169,11 @@ pub enum ProtocolErrorKind {
     ExcessiveLoad,
     /// A ping or settings acknowledgement did not arrive in time.
     AckTimeout,
+    /// The TLS handshake failed or a TLS record was bad (the TLS layer
+    /// keeps the precise reason).
+    Tls,
+    /// The TLS handshake did not finish within its timeout.
+    TlsHandshakeTimeout,
 }
 
 impl ProtocolErrorKind {
@@ -213,6 +218,8 @@ impl ProtocolErrorKind {
             FlowControl => "flow-control error",
             ExcessiveLoad => "excessive load",
             AckTimeout => "acknowledgement timeout",
+            Tls => "TLS error",
+            TlsHandshakeTimeout => "TLS handshake timeout",
         }
     }
 }

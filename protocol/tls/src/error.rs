@@ -104,14 +104,18 @@ impl TlsError {
         self.rustls.as_ref()
     }
 
-    /// The error as the connection's events report it: sockless-core has no
-    /// TLS kind yet, so every TLS failure is
-    /// [`ProtocolErrorKind::UnexpectedMessage`] ("the peer sent something it
-    /// must not send in this state") with [`Answer::Close`] (rustls already
-    /// queued the fatal alert that tells the peer). The precise reason is this
-    /// value, from [`Tls::last_error`](crate::Tls::last_error).
+    /// The error as the connection's events report it:
+    /// [`ProtocolErrorKind::TlsHandshakeTimeout`] for a handshake that did not
+    /// finish in time, [`ProtocolErrorKind::Tls`] for everything else, with
+    /// [`Answer::Close`] (rustls already queued the fatal alert that tells the
+    /// peer). The precise reason is this value, from
+    /// [`Tls::last_error`](crate::Tls::last_error).
     pub fn to_protocol_error(&self) -> ProtocolError {
-        ProtocolError::new(ProtocolErrorKind::UnexpectedMessage, Answer::Close)
+        let kind = match self.kind {
+            TlsErrorKind::HandshakeTimeout => ProtocolErrorKind::TlsHandshakeTimeout,
+            _ => ProtocolErrorKind::Tls,
+        };
+        ProtocolError::new(kind, Answer::Close)
     }
 
     fn describe(&self) -> &'static str {
