@@ -373,3 +373,49 @@ pub async fn backpressure<E: Env>(env: E) {
     })
     .await
 }
+
+/// A bounded worker pool: with `max_concurrent_handlers = 2`, eight
+/// concurrent HTTP/2 requests all complete and at most two handlers ever run
+/// at once.
+pub async fn worker_pool<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let running = Arc::new(Mutex::new((0usize, 0usize))); // (now, most)
+        let handler_rt = rt.clone();
+        let counts = running.clone();
+        let handler = move |_req: Request| {
+            let rt = handler_rt.clone();
+            let counts = counts.clone();
+            async move {
+                {
+                    let mut c = counts.lock().unwrap();
+                    c.0 += 1;
+                    c.1 = c.1.max(c.0);
+                }
+                sleep(&rt, Duration::from_millis(20)).await;
+                counts.lock().unwrap().0 -= 1;
+                Response::new(ResponseHead::new(200), "ok")
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options =
+            ServerOptions { shutdown: shutdown.clone(), max_concurrent_handlers: Some(2), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let client = client(&env, addr, h2_client()).await;
+        let requests = (0..8)
+            .map(|i| {
+                let client = client.clone();
+                spawn(&rt, async move { client.send(get(&format!("/{i}"))).await.map(|r| r.head.status) })
+            })
+            .collect();
+        for status in join_all(requests).await {
+            assert_eq!(status.expect("response"), 200);
+        }
+        let most = running.lock().unwrap().1;
+        assert!((1..=2).contains(&most), "{most} handlers ran at once");
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

@@ -65,6 +65,11 @@ fn backpressure() {
     run(testkit::backpressure(Tokio));
 }
 
+#[test]
+fn worker_pool() {
+    run(testkit::worker_pool(Tokio));
+}
+
 fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {
     sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
 }

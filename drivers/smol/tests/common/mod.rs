@@ -48,5 +48,10 @@ macro_rules! suite {
         fn backpressure() {
             $run(testkit::backpressure($env));
         }
+
+        #[test]
+        fn worker_pool() {
+            $run(testkit::worker_pool($env));
+        }
     };
 }
