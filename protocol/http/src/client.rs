@@ -17,17 +17,35 @@ pub(crate) enum Inner {
 /// A client connection that speaks HTTP/1.1 or HTTP/2.
 pub struct ClientConnection {
     inner: Inner,
+    /// h2c upgrade: the HTTP/2 configuration to switch to, until the first
+    /// response decides.
+    upgrade: Option<sockless_h2::Config>,
+    /// The server agreed (101): HTTP/2 takes over once the leftover arrives.
+    switching: bool,
 }
 
 impl ClientConnection {
     /// HTTP/1.1.
     pub fn http1(config: sockless_h1::Config, now: Instant) -> Self {
-        ClientConnection { inner: Inner::H1(sockless_h1::ClientConnection::new(config, now)) }
+        ClientConnection {
+            inner: Inner::H1(sockless_h1::ClientConnection::new(config, now)),
+            upgrade: None,
+            switching: false,
+        }
+    }
+
+    /// HTTP/1.1 that asks to switch to HTTP/2 (`Upgrade: h2c`) with its
+    /// first request, as `curl --http2` does on `http://` URLs. If the server
+    /// answers `101`, the rest of the connection (the first response
+    /// included, on the same stream id) is HTTP/2; otherwise HTTP/1.1 goes on.
+    /// The first request must not have a body.
+    pub fn h2c_upgrade(h1: sockless_h1::Config, h2: sockless_h2::Config, now: Instant) -> Self {
+        ClientConnection { upgrade: Some(h2), ..Self::http1(h1, now) }
     }
 
     /// HTTP/2 with prior knowledge (cleartext h2c, or TLS with ALPN h2).
     pub fn prior_knowledge(config: sockless_h2::Config, now: Instant) -> Self {
-        ClientConnection { inner: Inner::H2(H2Connection::client(config, now)) }
+        ClientConnection { inner: Inner::H2(H2Connection::client(config, now)), upgrade: None, switching: false }
     }
 
     /// The protocol TLS negotiated by ALPN.
@@ -81,7 +99,35 @@ impl Connection for ClientConnection {
         delegate!(self, c => c.advance_transmit(n), ())
     }
     fn poll_event(&mut self) -> Option<Event> {
-        delegate!(self, c => c.poll_event(), None)
+        let event = delegate!(self, c => c.poll_event(), None)?;
+        match event {
+            Event::Response { head, .. } if head.status == 101 && self.upgrade.is_some() => {
+                self.switching = true;
+                self.poll_event()
+            }
+            Event::Upgrade { leftover, .. } if self.switching => {
+                self.switching = false;
+                let config = self.upgrade.take().unwrap_or_default();
+                let mut h2 = H2Connection::client_from_upgrade(config, Instant::ZERO);
+                if !leftover.is_empty() {
+                    if let Err(e) = h2.handle_input(Instant::ZERO, &leftover) {
+                        self.inner = Inner::H2(h2);
+                        return match e {
+                            Error::Protocol(p) => Some(Event::Error(p)),
+                            Error::User(_) => self.poll_event(),
+                        };
+                    }
+                }
+                self.inner = Inner::H2(h2);
+                self.poll_event()
+            }
+            Event::Response { .. } | Event::Ready { .. } if self.upgrade.is_some() && !self.switching => {
+                // Declined: HTTP/1.1 goes on.
+                self.upgrade = None;
+                Some(event)
+            }
+            other => Some(other),
+        }
     }
     fn poll_timeout(&self) -> Option<Instant> {
         match &self.inner {
@@ -93,6 +139,14 @@ impl Connection for ClientConnection {
         delegate!(self, c => c.handle_timeout(now), ())
     }
     fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
+        if let (Some(h2), Inner::H1(h1), true) = (&self.upgrade, &mut self.inner, end_stream) {
+            let asked = head
+                .clone()
+                .header("Connection", "Upgrade, HTTP2-Settings")
+                .header("Upgrade", "h2c")
+                .header("HTTP2-Settings", sockless_h2::settings_header_value(h2));
+            return h1.send_request(&asked, true);
+        }
         delegate!(self, c => c.send_request(head, end_stream), Err(UserError::Closed.into()))
     }
     fn send_response(&mut self, _stream: StreamId, _head: &ResponseHead, _end_stream: bool) -> Result<(), Error> {

@@ -119,3 +119,35 @@ fn alpn_picks_the_protocol() {
     let c = ClientConnection::for_alpn(sockless_h1::Config::client(), sockless_h2::Config::client(), NOW, None);
     assert_eq!(c.protocol(), Protocol::Http1);
 }
+
+#[test]
+fn client_h2c_upgrade_switches_and_falls_back() {
+    // Accepted: the first response arrives over HTTP/2 on stream 1.
+    let mut client = ClientConnection::h2c_upgrade(sockless_h1::Config::client(), sockless_h2::Config::client(), NOW);
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    let s1 = client.send_request(&RequestHead::new(Method::Get, "/").header("Host", "a"), true).unwrap();
+    server.handle_input(NOW, &drain(&mut client)).unwrap();
+    let _ = events(&mut server);
+    let mut wire = drain(&mut server);
+    serve(&mut server);
+    wire.extend_from_slice(&drain(&mut server));
+    client.handle_input(NOW, &wire).unwrap();
+    let ev = events(&mut client);
+    assert_eq!(client.protocol(), Protocol::Http2);
+    assert!(matches!(&ev[0], Event::Response { stream, head } if *stream == s1 && head.status == 200), "{ev:?}");
+    assert!(ev.contains(&Event::Data { stream: s1, data: Bytes::from_static(b"ok") }));
+    let s3 = client.send_request(&RequestHead::new(Method::Get, "http://a/2"), true).unwrap();
+    assert_eq!(s3, StreamId::new(3));
+
+    // Declined: HTTP/1.1 goes on.
+    let config = ServerConfig { no_h2c_upgrade: true, ..ServerConfig::default() };
+    let mut client = ClientConnection::h2c_upgrade(sockless_h1::Config::client(), sockless_h2::Config::client(), NOW);
+    let mut server = ServerConnection::cleartext(config, NOW);
+    client.send_request(&RequestHead::new(Method::Get, "/").header("Host", "a"), true).unwrap();
+    server.handle_input(NOW, &drain(&mut client)).unwrap();
+    serve(&mut server);
+    client.handle_input(NOW, &drain(&mut server)).unwrap();
+    let ev = events(&mut client);
+    assert_eq!(client.protocol(), Protocol::Http1);
+    assert!(ev.contains(&Event::Ready { reusable: true }), "{ev:?}");
+}
