@@ -21,3 +21,4 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+pub mod cli;

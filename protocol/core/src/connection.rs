@@ -159,3 +159,72 @@ pub trait Connection {
     /// Whether the connection is finished and its output is flushed.
     fn is_closed(&self) -> bool;
 }
+
+/// A boxed connection is a connection, so a driver can hold
+/// `Box<dyn Connection + Send>` and pick the protocol (TLS or not, HTTP/1.1
+/// or HTTP/2) at run time.
+impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        (**self).handle_input(now, input)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        (**self).handle_eof(now)
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        (**self).input_buffer()
+    }
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        (**self).commit_input(now, n)
+    }
+    fn take_input_buffer(&mut self) -> BytesMut {
+        (**self).take_input_buffer()
+    }
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        (**self).return_input_buffer(now, buf)
+    }
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        (**self).poll_transmit(out)
+    }
+    fn advance_transmit(&mut self, n: usize) {
+        (**self).advance_transmit(n)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        (**self).poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now)
+    }
+    fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
+        (**self).send_request(head, end_stream)
+    }
+    fn send_response(&mut self, stream: StreamId, head: &ResponseHead, end_stream: bool) -> Result<(), Error> {
+        (**self).send_response(stream, head, end_stream)
+    }
+    fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<usize, Error> {
+        (**self).send_data(stream, data, end_stream)
+    }
+    fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
+        (**self).send_trailers(stream, trailers)
+    }
+    fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
+        (**self).read_body(stream)
+    }
+    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
+        (**self).release_capacity(stream, n)
+    }
+    fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
+        (**self).reset_stream(stream, code)
+    }
+    fn ping(&mut self, now: Instant) -> Result<(), Error> {
+        (**self).ping(now)
+    }
+    fn shutdown(&mut self, now: Instant) {
+        (**self).shutdown(now)
+    }
+    fn is_closed(&self) -> bool {
+        (**self).is_closed()
+    }
+}

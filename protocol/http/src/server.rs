@@ -3,8 +3,12 @@
 use crate::{delegate, Protocol};
 use bytes::{Bytes, BytesMut};
 use sockless_core::{
-    Connection, Error, ErrorCode, Event, HeaderList, Instant, RequestHead, ResponseHead, StreamId, UserError,
+    Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, RequestHead, ResponseHead, StreamId,
+    UserError,
 };
+
+/// Bytes enough to tell the HTTP/2 preface from anything else.
+const DETECT_BUFFER: usize = 4096;
 use sockless_h2::frame::{check_preface, PrefaceCheck};
 use sockless_h2::{decode_settings_header, H2Connection};
 
@@ -23,7 +27,7 @@ pub struct ServerConfig {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Inner {
     /// Cleartext, nothing decided: the bytes seen so far.
-    Detecting(BytesMut),
+    Detecting(InputBuffer),
     H1(sockless_h1::ServerConnection),
     H2(H2Connection),
 }
@@ -44,7 +48,7 @@ impl ServerConnection {
     /// starts with the preface, else HTTP/1.1 (with h2c upgrade).
     pub fn cleartext(config: ServerConfig, now: Instant) -> Self {
         ServerConnection {
-            inner: Inner::Detecting(BytesMut::new()),
+            inner: Inner::Detecting(InputBuffer::new(DETECT_BUFFER, DETECT_BUFFER)),
             config,
             created: now,
             upgrading: None,
@@ -73,12 +77,12 @@ impl ServerConnection {
     /// Decides the protocol from the bytes seen so far, feeding them on.
     fn detect(&mut self, now: Instant) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
-        let protocol = match check_preface(seen) {
+        let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
             PrefaceCheck::Mismatch => Protocol::Http1,
         };
-        let seen = core::mem::take(seen).freeze();
+        let seen = seen.take_all();
         self.inner = match protocol {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
@@ -118,9 +122,9 @@ impl ServerConnection {
 impl Connection for ServerConnection {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
         if let Inner::Detecting(seen) = &mut self.inner {
-            seen.extend_from_slice(input);
+            let n = seen.push(input);
             self.detect(now)?;
-            return Ok(input.len());
+            return Ok(n);
         }
         delegate!(self, c => c.handle_input(now, input), Ok(0))
     }
@@ -129,7 +133,7 @@ impl Connection for ServerConnection {
         if let Inner::Detecting(_) = self.inner {
             // Too short for a preface: whatever came is HTTP/1.1's to judge.
             let seen = match &mut self.inner {
-                Inner::Detecting(s) => core::mem::take(s).freeze(),
+                Inner::Detecting(s) => s.take_all(),
                 _ => Bytes::new(),
             };
             self.inner = Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created));
@@ -139,24 +143,33 @@ impl Connection for ServerConnection {
     }
 
     fn input_buffer(&mut self) -> &mut [u8] {
-        if let Inner::Detecting(_) = self.inner {
-            // Detection needs only the first bytes: copy-in is simplest.
-            return &mut [];
+        match &mut self.inner {
+            Inner::Detecting(seen) => seen.lend(),
+            Inner::H1(c) => c.input_buffer(),
+            Inner::H2(c) => c.input_buffer(),
         }
-        delegate!(self, c => c.input_buffer(), &mut [])
     }
 
     fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        if let Inner::Detecting(seen) = &mut self.inner {
+            seen.commit(n)?;
+            return self.detect(now);
+        }
         delegate!(self, c => c.commit_input(now, n), Err(UserError::BufferNotLent.into()))
     }
 
     fn take_input_buffer(&mut self) -> BytesMut {
-        delegate!(self, c => c.take_input_buffer(), BytesMut::with_capacity(4096))
+        match &mut self.inner {
+            Inner::Detecting(seen) => seen.take(),
+            Inner::H1(c) => c.take_input_buffer(),
+            Inner::H2(c) => c.take_input_buffer(),
+        }
     }
 
     fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
-        if let Inner::Detecting(_) = self.inner {
-            return self.handle_input(now, &buf).map(|_| ());
+        if let Inner::Detecting(seen) = &mut self.inner {
+            seen.give_back(buf);
+            return self.detect(now);
         }
         delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
     }
