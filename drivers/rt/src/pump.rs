@@ -477,6 +477,26 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
         let request = Request { head, body: Body::from_chan(chan.clone()) };
         self.streams.insert(stream, StreamState { incoming: Some(chan), ..StreamState::default() });
         let completion = Completion { shared: self.shared.clone(), stream, done: false };
+        if pool.is_none() {
+            // Most handlers answer at once (a static page, a cached value):
+            // poll the handler here first, and spawn a task only if it has to
+            // wait. A noop waker is enough: a pending handler is spawned, and
+            // its task's first poll registers the task's own waker.
+            let mut fut = handler(request);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(response) => {
+                    let mut completion = completion;
+                    completion.done = true;
+                    self.respond(stream, response);
+                }
+                Poll::Pending => self.rt.spawn(async move {
+                    let response = fut.await;
+                    completion.respond(response);
+                }),
+            }
+            return;
+        }
         let handler = handler.clone();
         let pool = pool.clone();
         self.rt.spawn(async move {
