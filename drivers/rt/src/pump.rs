@@ -653,6 +653,16 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
                 }
                 let (p, closed) = this.events();
                 progress |= p;
+                // Output the connection queued while its events were read
+                // (an answer it gives by itself, such as a 101 to an h2c
+                // Upgrade) goes out now rather than at the next wake-up.
+                match this.transmit(cx) {
+                    Ok(p) => progress |= p,
+                    Err(_) => {
+                        this.start_close();
+                        break;
+                    }
+                }
                 let client_done = matches!(this.mode, Mode::Client)
                     && this.shutdown_sent
                     && this.tx_empty

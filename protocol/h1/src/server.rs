@@ -554,7 +554,10 @@ impl Connection for ServerConnection {
             return Some(e);
         }
         if let Some(front) = self.exchanges.front() {
-            if front.response == Response::Switching && self.p.out.is_empty() && !self.p.upgraded {
+            // The switch happens once the 101 is written and the request's
+            // body (if any) was read: what follows belongs to the new protocol.
+            if front.response == Response::Switching && front.request_done && self.p.out.is_empty() && !self.p.upgraded
+            {
                 let stream = front.stream;
                 self.p.upgraded = true;
                 self.exchanges.clear();

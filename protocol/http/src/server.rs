@@ -6,6 +6,7 @@ use sockless_core::{
     Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, RequestHead, ResponseHead, StreamId,
     UserError,
 };
+use std::collections::VecDeque;
 
 /// Bytes enough to tell the HTTP/2 preface from anything else.
 const DETECT_BUFFER: usize = 4096;
@@ -39,8 +40,13 @@ pub struct ServerConnection {
     created: Instant,
     /// An h2c upgrade answered with 101 and waiting for it to be written.
     upgrading: Option<(RequestHead, Vec<u8>)>,
+    /// The upgraded request's body, read over HTTP/1.1 before the switch;
+    /// delivered as HTTP/2 stream 1's data.
+    upgrade_body: Vec<Bytes>,
     /// Events produced while switching, delivered before the new protocol's.
-    pending: Option<Event>,
+    pending: VecDeque<Event>,
+    /// The latest time passed in (the switch to HTTP/2 starts its timers then).
+    now: Instant,
 }
 
 impl ServerConnection {
@@ -52,7 +58,9 @@ impl ServerConnection {
             config,
             created: now,
             upgrading: None,
-            pending: None,
+            upgrade_body: Vec::new(),
+            pending: Default::default(),
+            now,
         }
     }
 
@@ -62,7 +70,15 @@ impl ServerConnection {
             Protocol::Http2 => Inner::H2(H2Connection::server(config.h2.clone(), now)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(config.h1.clone(), now)),
         };
-        ServerConnection { inner, config, created: now, upgrading: None, pending: None }
+        ServerConnection {
+            inner,
+            config,
+            created: now,
+            upgrading: None,
+            upgrade_body: Vec::new(),
+            pending: Default::default(),
+            now,
+        }
     }
 
     /// The protocol in use, once known.
@@ -121,6 +137,7 @@ impl ServerConnection {
 
 impl Connection for ServerConnection {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        self.now = self.now.max(now);
         if let Inner::Detecting(seen) = &mut self.inner {
             let n = seen.push(input);
             self.detect(now)?;
@@ -130,6 +147,7 @@ impl Connection for ServerConnection {
     }
 
     fn handle_eof(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         if let Inner::Detecting(_) = self.inner {
             // Too short for a preface: whatever came is HTTP/1.1's to judge.
             let seen = match &mut self.inner {
@@ -151,6 +169,7 @@ impl Connection for ServerConnection {
     }
 
     fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        self.now = self.now.max(now);
         if let Inner::Detecting(seen) = &mut self.inner {
             seen.commit(n)?;
             return self.detect(now);
@@ -167,6 +186,7 @@ impl Connection for ServerConnection {
     }
 
     fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        self.now = self.now.max(now);
         if let Inner::Detecting(seen) = &mut self.inner {
             seen.give_back(buf);
             return self.detect(now);
@@ -183,7 +203,7 @@ impl Connection for ServerConnection {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        if let Some(e) = self.pending.take() {
+        if let Some(e) = self.pending.pop_front() {
             return Some(e);
         }
         let event = delegate!(self, c => c.poll_event(), None)?;
@@ -193,6 +213,7 @@ impl Connection for ServerConnection {
                     (false, Some(settings)) => {
                         let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
                         if let Inner::H1(h1) = &mut self.inner {
+                            let _ = h1.read_body(stream);
                             if h1.send_response(stream, &switch, false).is_ok() {
                                 self.upgrading = Some((head, settings));
                                 return self.poll_event();
@@ -203,24 +224,35 @@ impl Connection for ServerConnection {
                     _ => Some(Event::Request { stream, head, expects_continue }),
                 }
             }
-            Event::Upgrade { stream, leftover } if self.upgrading.is_some() => {
+            // The upgraded request's body arrives over HTTP/1.1 before the
+            // switch: keep it for stream 1.
+            Event::Data { data, .. } if self.upgrading.is_some() => {
+                self.upgrade_body.push(data);
+                self.poll_event()
+            }
+            Event::Trailers { .. } | Event::EndStream { .. } if self.upgrading.is_some() => self.poll_event(),
+            Event::Upgrade { leftover, .. } if self.upgrading.is_some() => {
                 let (mut head, settings) = self.upgrading.take().expect("checked");
                 head.version = sockless_core::Version::Http2;
-                let now = self.created;
+                let now = self.now;
                 match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
-                    Ok(h2) => {
+                    Ok(mut h2) => {
+                        // Stream 1: its Request, the body read so far, then its end.
+                        if let Some(request) = h2.poll_event() {
+                            self.pending.push_back(request);
+                        }
+                        for data in self.upgrade_body.drain(..) {
+                            self.pending.push_back(Event::Data { stream: StreamId::new(1), data });
+                        }
                         self.inner = Inner::H2(h2);
                         if !leftover.is_empty() {
                             let _ = self.feed(now, &leftover);
                         }
-                        let _ = stream;
                         self.poll_event()
                     }
                     Err(e) => Some(Event::Error(e)),
                 }
             }
-            // The upgrade request's own end is reported by HTTP/2 as stream 1.
-            Event::EndStream { .. } if self.upgrading.is_some() => self.poll_event(),
             other => Some(other),
         }
     }
@@ -234,6 +266,7 @@ impl Connection for ServerConnection {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         if let Inner::Detecting(_) = self.inner {
             // Nothing recognisable arrived in time: HTTP/1.1 handles the silence.
             self.inner = Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created));
