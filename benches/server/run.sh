@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Server throughput: `sockless serve --hello` (tokio driver) against a hyper 1.x hello server
+# (benches/server/hyper-hello, same release profile: fat LTO, one codegen unit).
+#
+# Goals for the tokio driver:
+#   * HTTP/1.1 keep-alive, wrk -t1 -c64:          at least 1.0x hyper's req/s
+#   * h2c (prior knowledge), h2load -c16 -m16:     at least 1.5x hyper's req/s
+#   * h2c (prior knowledge), h2load -c1 -m100:     at least 1.5x hyper's req/s
+#
+# Each server runs with one worker thread pinned to core SERVER_CPU (default 0); the load
+# generator (one thread) is pinned to core LOAD_CPU (default 1). For each load the servers
+# alternate, ROUNDS times each; the median req/s of each is compared. Every run must have
+# zero failed/errored requests and zero socket errors, or the script aborts (exit 2).
+#
+# Usage: benches/server/run.sh
+#   ROUNDS=3  DURATION=5 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  THREADS=1 (server workers)
+#   LOADS="h1 h2-16x16 h2-1x100" (a subset may be chosen)  KEEP_LOGS=1 (keep the run logs)
+# Needs wrk and h2load (Debian: apt-get install -y wrk nghttp2-client) and taskset.
+# Prints a table; exits 1 if a goal is missed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/benches/server"
+rounds=${ROUNDS:-3}
+duration=${DURATION:-5}
+server_cpu=${SERVER_CPU:-0}
+load_cpu=${LOAD_CPU:-1}
+threads=${THREADS:-1}
+loads=${LOADS:-h1 h2-16x16 h2-1x100}
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+for tool in wrk h2load taskset python3 curl; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y wrk nghttp2-client util-linux python3 curl)"
+done
+
+# --- build (unpinned, so compilation uses every core) ---------------------------------------
+echo "building sockless (release) ..." >&2
+(cd "$root" && cargo build --release -q -p sockless-examples --bin sockless) || die "building sockless failed"
+echo "building hyper-hello (release) ..." >&2
+hyper_target="$root/target/hyper-hello"
+(cd "$here/hyper-hello" && CARGO_TARGET_DIR="$hyper_target" cargo build --release -q) || die "building hyper-hello failed"
+sockless_bin="${CARGO_TARGET_DIR:-$root/target}/release/sockless"
+hyper_bin="$hyper_target/release/hyper-hello"
+[[ -x "$sockless_bin" ]] || die "missing $sockless_bin"
+[[ -x "$hyper_bin" ]] || die "missing $hyper_bin"
+
+logs=$(mktemp -d "${TMPDIR:-/tmp}/sockless-server-bench.XXXXXX")
+server_pid=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+cleanup() {
+    stop_server
+    if [[ -z "${KEEP_LOGS:-}" ]]; then rm -rf "$logs"; else echo "logs kept in $logs" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME PORT: runs the server pinned to $server_cpu in the background.
+start_server() {
+    local name=$1 port=$2
+    case $name in
+        sockless) taskset -c "$server_cpu" "$sockless_bin" serve --addr "127.0.0.1:$port" --driver tokio --hello --threads "$threads" \
+                      >"$logs/server.out" 2>&1 & ;;
+        hyper)    taskset -c "$server_cpu" "$hyper_bin" --addr "127.0.0.1:$port" --threads "$threads" \
+                      >"$logs/server.out" 2>&1 & ;;
+    esac
+    server_pid=$!
+    local i
+    for i in $(seq 100); do
+        if curl -sf -o /dev/null "http://127.0.0.1:$port/"; then return 0; fi
+        kill -0 "$server_pid" 2>/dev/null || { cat "$logs/server.out" >&2; die "$name server exited at start"; }
+        sleep 0.05
+    done
+    die "$name server did not answer on port $port"
+}
+
+# run_load LOAD PORT LOGFILE: prints req/s; aborts on any failed request or socket error.
+run_load() {
+    local load=$1 port=$2 log=$3 url="http://127.0.0.1:$2/"
+    case $load in
+        h1)        taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "wrk failed"; } ;;
+        h2-16x16)  taskset -c "$load_cpu" h2load -c16 -m16 -D "$duration" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "h2load failed"; } ;;
+        h2-1x100)  taskset -c "$load_cpu" h2load -c1 -m100 -D "$duration" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "h2load failed"; } ;;
+        *) die "unknown load $load" ;;
+    esac
+    python3 - "$load" "$log" <<'PY' || { cat "$log" >&2; die "errors in run ($log), see above"; }
+import re, sys
+load, path = sys.argv[1], sys.argv[2]
+text = open(path).read()
+def fail(msg):
+    print(f"run.sh: {load}: {msg}", file=sys.stderr)
+    sys.exit(1)
+if load == "h1":
+    if "Non-2xx or 3xx responses" in text:
+        fail("wrk saw non-2xx/3xx responses")
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m and any(int(x) for x in m.groups()):
+        fail(f"wrk socket errors: {m.group(0)}")
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not m:
+        fail("no Requests/sec line")
+    rps = float(m.group(1))
+    if rps <= 0:
+        fail("zero requests")
+else:
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
+    if not m:
+        fail("no requests: line")
+    total, started, done, ok, failed, errored, timeout = map(int, m.groups())
+    if failed or errored or timeout:
+        fail(f"{failed} failed, {errored} errored, {timeout} timeout")
+    if ok == 0 or ok != done:
+        fail(f"{ok} succeeded of {done} done")
+    # In timed mode (-D) the status counts also include responses that arrive while the clients
+    # stop, so 2xx may exceed "succeeded"; what matters is that nothing else came back.
+    s = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if not s or int(s.group(1)) < ok or any(int(x) for x in s.groups()[1:]):
+        fail("responses other than 2xx")
+    m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
+    if not m:
+        fail("no req/s figure")
+    rps = float(m.group(1))
+print(f"{rps:.2f}")
+PY
+}
+
+echo "machine: $(nproc) cores; $(uptime | sed 's/^ *//')" >&2
+echo "server: $threads worker thread(s) on core $server_cpu; load generator on core $load_cpu; $rounds rounds of ${duration}s" >&2
+
+results="$logs/results.tsv"
+: >"$results"
+for load in $loads; do
+    for round in $(seq "$rounds"); do
+        # Alternate which server goes first, so neither always runs on a warmer/cooler machine.
+        if (( round % 2 )); then order="sockless hyper"; else order="hyper sockless"; fi
+        for name in $order; do
+            port=$(free_port)
+            start_server "$name" "$port"
+            rps=$(run_load "$load" "$port" "$logs/$load.$name.$round.log")
+            stop_server
+            echo "  $load round $round $name: $rps req/s" >&2
+            printf '%s\t%s\t%s\n' "$load" "$name" "$rps" >>"$results"
+        done
+    done
+done
+
+python3 - "$results" "$duration" <<'PY'
+import statistics, sys
+path, duration = sys.argv[1], sys.argv[2]
+rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+order = []
+data = {}
+for load, name, rps in rows:
+    if load not in order:
+        order.append(load)
+    data.setdefault((load, name), []).append(float(rps))
+desc = {
+    "h1": ("wrk -t1 -c64 (HTTP/1.1)", 1.0),
+    "h2-16x16": ("h2load -c16 -m16 (h2c)", 1.5),
+    "h2-1x100": ("h2load -c1 -m100 (h2c)", 1.5),
+}
+ok = True
+print()
+print(f"{'load':<26}{'hyper req/s':>14}{'sockless req/s':>16}{'ratio':>8}{'goal':>7}  result")
+for load in order:
+    label, goal = desc[load]
+    h = statistics.median(data[(load, "hyper")])
+    s = statistics.median(data[(load, "sockless")])
+    ratio = s / h
+    met = ratio >= goal
+    ok &= met
+    print(f"{label:<26}{h:>14.0f}{s:>16.0f}{ratio:>7.2f}x{goal:>6.1f}x  {'met' if met else 'MISSED'}")
+print(f"(median of {len(data[(order[0], 'hyper')])} runs of {duration}s each; all runs 0 failed/errored)")
+sys.exit(0 if ok else 1)
+PY
