@@ -2,6 +2,7 @@
 //! set with many waiters, and a counting semaphore.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -22,7 +23,27 @@ pub(crate) struct Notify {
 struct NotifyState {
     value: usize,
     next_id: u64,
-    wakers: HashMap<u64, Waker>,
+    wakers: HashMap<u64, Waker, BuildHasherDefault<IdHasher>>,
+}
+
+/// Waiter ids are small sequential numbers we hand out ourselves: a
+/// multiplicative hash spreads them, and SipHash's cost (and its defence
+/// against chosen keys) buys nothing here.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Notify {

@@ -53,14 +53,14 @@ pub fn handler(
     mode: Mode,
 ) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync + 'static {
     let mode = Arc::new(mode);
+    // Built once; each response clones it (what a framework does for a static answer).
+    let hello = Arc::new(ResponseHead::new(200).header("content-type", "text/plain").header("content-length", "13"));
     move |req: Request| {
         let mode = mode.clone();
+        let hello = hello.clone();
         Box::pin(async move {
             match &*mode {
-                Mode::Hello => Response::new(
-                    ResponseHead::new(200).header("content-type", "text/plain").header("content-length", "13"),
-                    Bytes::from_static(b"Hello, World!"),
-                ),
+                Mode::Hello => Response::new((*hello).clone(), Bytes::from_static(b"Hello, World!")),
                 Mode::Echo => echo(req).await,
                 Mode::Dir(root) => file(root, &req),
             }

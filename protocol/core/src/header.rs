@@ -114,7 +114,14 @@ impl HeaderList {
             *self = copy;
         }
         match &mut self.storage {
-            Storage::Owned { buf, spans } => (buf, spans),
+            Storage::Owned { buf, spans } => {
+                if spans.capacity() == 0 {
+                    // A typical head in one allocation each, not a growth per field.
+                    buf.reserve(128);
+                    spans.reserve(8);
+                }
+                (buf, spans)
+            }
             Storage::Section { .. } => unreachable!("converted to owned above"),
         }
     }
