@@ -167,7 +167,12 @@ impl Harness {
                 match event {
                     Event::Request { stream, expects_continue, head } => {
                         assert_eq!(stream.get() % 2, 1, "request on an even stream");
-                        assert!(!head.method.as_bytes().is_empty());
+                        // :method is a token (RFC 9110 section 9.1, RFC 9113 section 8.3.1): a
+                        // request with an empty or non-token method is malformed.
+                        if !skip_known() {
+                            let m = head.method.as_bytes();
+                            assert!(!m.is_empty() && m.iter().all(|&b| is_tchar(b)), "malformed :method {m:?} accepted");
+                        }
                         self.on_request(stream, expects_continue)
                     }
                     Event::Data { stream, data } => {
@@ -199,6 +204,18 @@ impl Harness {
         }
         panic!("drain never settled");
     }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `SOCKLESS_FUZZ_SKIP_KNOWN=1`: do not assert the known bug (an empty or
+/// non-token `:method` is accepted, `regressions/h2_server-empty-method`), so
+/// fuzzing can go on past it.
+fn skip_known() -> bool {
+    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var_os("SOCKLESS_FUZZ_SKIP_KNOWN").is_some())
 }
 
 pub fn config(flags: u8) -> Config {
