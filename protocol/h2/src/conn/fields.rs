@@ -209,8 +209,24 @@ pub(crate) fn decode_block(
         }
         BlockKind::Request => {
             let method = get(pseudo.method).ok_or(FieldError::Malformed("missing :method"))?;
+            if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+                return Err(FieldError::Malformed(":method is not a token"));
+            }
             let method = Method::from_bytes(method);
             let (scheme, authority, path) = (get(pseudo.scheme), get(pseudo.authority), get(pseudo.path));
+            // A scheme is ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 section 3.1); the
+            // authority and path carry no whitespace or control characters (they become the target).
+            let scheme_ok = |s: &[u8]| {
+                s.first().is_some_and(u8::is_ascii_alphabetic)
+                    && s.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            };
+            let visible = |s: &[u8]| s.iter().all(|&b| b > b' ' && b != 0x7f);
+            if scheme.is_some_and(|s| !scheme_ok(s))
+                || authority.is_some_and(|a| !visible(a))
+                || path.is_some_and(|p| !visible(p))
+            {
+                return Err(FieldError::Malformed("invalid :scheme, :authority or :path"));
+            }
             if method == Method::Connect {
                 match (authority, scheme, path) {
                     (Some(a), None, None) if !a.is_empty() => lines.extend_from_slice(a),
