@@ -98,12 +98,23 @@ impl ServerConnection {
             PrefaceCheck::Partial => return Ok(()),
             PrefaceCheck::Mismatch => Protocol::Http1,
         };
+        self.settle(now, protocol)
+    }
+
+    /// Leaves detection for `protocol`, feeding it the bytes seen so far.
+    fn settle(&mut self, now: Instant, protocol: Protocol) -> Result<(), Error> {
+        let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
         let seen = seen.take_all();
         self.inner = match protocol {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
         };
         self.feed(now, &seen)
+    }
+
+    /// Settles on HTTP/1.1 if nothing was decided yet (EOF, timeout, shutdown).
+    fn settle_http1(&mut self, now: Instant) {
+        let _ = self.settle(now, Protocol::Http1);
     }
 
     /// Feeds bytes to the decided protocol, all of them (buffering them is
@@ -148,15 +159,8 @@ impl Connection for ServerConnection {
 
     fn handle_eof(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if let Inner::Detecting(_) = self.inner {
-            // Too short for a preface: whatever came is HTTP/1.1's to judge.
-            let seen = match &mut self.inner {
-                Inner::Detecting(s) => s.take_all(),
-                _ => Bytes::new(),
-            };
-            self.inner = Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created));
-            let _ = self.feed(now, &seen);
-        }
+        // Too short for a preface: whatever came is HTTP/1.1's to judge.
+        self.settle_http1(now);
         delegate!(self, c => c.handle_eof(now), ())
     }
 
@@ -267,12 +271,9 @@ impl Connection for ServerConnection {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if let Inner::Detecting(_) = self.inner {
-            // Nothing recognisable arrived in time: HTTP/1.1 handles the silence.
-            self.inner = Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created));
-            let seen = Bytes::new();
-            let _ = self.feed(now, &seen);
-        }
+        // Nothing recognisable arrived in time: HTTP/1.1 handles the silence
+        // (and any partial bytes seen).
+        self.settle_http1(now);
         delegate!(self, c => c.handle_timeout(now), ())
     }
 
@@ -309,9 +310,7 @@ impl Connection for ServerConnection {
     }
 
     fn shutdown(&mut self, now: Instant) {
-        if let Inner::Detecting(_) = self.inner {
-            self.inner = Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created));
-        }
+        self.settle_http1(now);
         delegate!(self, c => c.shutdown(now), ())
     }
 

@@ -714,12 +714,7 @@ impl H2Connection {
         let s = &mut self.streams[idx];
         s.recv_open = false;
         let stream = StreamId::new(s.id);
-        let unreleased = core::mem::take(&mut s.unreleased);
         self.events.push_back(Event::EndStream { stream });
-        // Nothing more arrives on it: what the application has not released
-        // yet still counts for the connection when it does; return the
-        // stream's own credit now (it is gone).
-        let _ = unreleased;
         self.drop_if_done(idx);
     }
 
