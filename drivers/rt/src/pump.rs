@@ -653,9 +653,16 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
                 }
                 let (p, closed) = this.events();
                 progress |= p;
+                if p {
+                    // Handlers polled inline answered while the events were
+                    // read: feed their bodies now, so that a response's head
+                    // and body leave in one vectored write.
+                    progress |= this.bodies(cx);
+                }
                 // Output the connection queued while its events were read
                 // (an answer it gives by itself, such as a 101 to an h2c
-                // Upgrade) goes out now rather than at the next wake-up.
+                // Upgrade, or the responses just given) goes out now rather
+                // than at the next wake-up.
                 match this.transmit(cx) {
                     Ok(p) => progress |= p,
                     Err(_) => {
@@ -694,5 +701,92 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(_) => Poll::Ready(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockless_core::{Instant, ResponseHead};
+
+    /// A runtime whose handlers never need a task and whose sleeps never end.
+    #[derive(Clone)]
+    struct NoRuntime;
+
+    impl Runtime for NoRuntime {
+        type Sleep = std::future::Pending<()>;
+        fn spawn<F: Future<Output = ()> + Send + 'static>(&self, _future: F) {
+            panic!("the test handler answers at once");
+        }
+        fn sleep_until(&self, _deadline: std::time::Instant) -> Self::Sleep {
+            std::future::pending()
+        }
+    }
+
+    /// A transport with scripted input that records every write.
+    struct Script {
+        input: VecDeque<&'static [u8]>,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Io for Script {
+        fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            match self.input.pop_front() {
+                Some(chunk) => {
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    Poll::Ready(Ok(chunk.len()))
+                }
+                None => Poll::Pending,
+            }
+        }
+        fn poll_write_vectored(&mut self, _cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+            let write: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = write.len();
+            lock(&self.writes).push(write);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The writes a server pump makes for `input`, its handler answering
+    /// every request at once with `hello`.
+    fn server_writes(input: Vec<&'static [u8]>) -> Vec<Vec<u8>> {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let io = Script { input: input.into(), writes: writes.clone() };
+        let conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
+        let handler: DynHandler = Arc::new(|_req: Request| -> Pin<Box<dyn Future<Output = Response> + Send>> {
+            Box::pin(async {
+                Response::new(ResponseHead::new(200).header("content-length", "5"), Bytes::from_static(b"hello"))
+            })
+        });
+        let mode = Mode::Server { handler, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
+        let clock = Clock::new(std::time::Instant::now());
+        let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut pump).poll(&mut cx).is_pending());
+        let writes = lock(&writes).clone();
+        writes
+    }
+
+    #[test]
+    fn a_response_answered_at_once_leaves_in_one_write() {
+        let writes = server_writes(vec![b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"]);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let text = String::from_utf8(writes[0].clone()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nhello"), "{text}");
+    }
+
+    #[test]
+    fn pipelined_responses_answered_at_once_share_one_write() {
+        let writes = server_writes(vec![b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"]);
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        let text = String::from_utf8(writes[0].clone()).unwrap();
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{text}");
     }
 }
