@@ -3,10 +3,10 @@
 //! commands from the application's tasks.
 
 use crate::body::{Body, Chan, Oneshot};
-use crate::sync::{lock, Notify, Semaphore};
+use crate::sync::{lock, IdMap, Notify, Semaphore};
 use crate::{Clock, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -164,13 +164,15 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection> {
     clock: Clock,
     shared: Arc<Shared>,
     mode: Mode,
-    streams: HashMap<StreamId, StreamState>,
+    streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
     queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
     /// Most unread bytes held for one incoming body before input stops.
     body_cap: usize,
     sleep: Option<Pin<Box<R::Sleep>>>,
     armed: Option<sockless_core::Instant>,
+    /// The clock, read at most once per wake-up (see [`Pump::now`]).
+    now: Option<sockless_core::Instant>,
     needs_flush: bool,
     /// The last transmit wrote everything queued.
     tx_empty: bool,
@@ -192,11 +194,12 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
             clock,
             shared,
             mode,
-            streams: HashMap::new(),
+            streams: IdMap::default(),
             queued: VecDeque::new(),
             body_cap: body_cap.max(1),
             sleep: None,
             armed: None,
+            now: None,
             needs_flush: false,
             tx_empty: true,
             read_closed: false,
@@ -205,8 +208,12 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
         }
     }
 
-    fn now(&self) -> sockless_core::Instant {
-        self.clock.at(self.rt.now())
+    /// The time passed to the connection. One poll of the task takes
+    /// microseconds, so the clock is read once per poll (a clock read costs
+    /// as much as a good part of a request's work) and again only when a
+    /// sleep says a deadline passed.
+    fn now(&mut self) -> sockless_core::Instant {
+        *self.now.get_or_insert_with(|| self.clock.at(self.rt.now()))
     }
 
     /// Server flags and client handles: graceful shutdown, or abort (`Err`).
@@ -240,7 +247,12 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
     fn commands(&mut self, cx: &mut Context<'_>) -> bool {
         let cmds: Vec<Cmd> = {
             let mut s = lock(&self.shared.state);
-            s.waker = Some(cx.waker().clone());
+            if !s.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                s.waker = Some(cx.waker().clone());
+            }
+            if s.cmds.is_empty() {
+                return false;
+            }
             s.cmds.drain(..).collect()
         };
         let progress = !cmds.is_empty();
@@ -588,10 +600,14 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
             None => self.sleep = Some(Box::pin(self.rt.sleep_until(when))),
         }
         self.armed = Some(deadline);
-        match &mut self.sleep {
+        let due = match &mut self.sleep {
             Some(s) => s.as_mut().poll(cx).is_ready(),
             None => false,
+        };
+        if due {
+            self.now = None; // the deadline passed: read the clock again
         }
+        due
     }
 
     /// Fails everything still open and refuses new commands.
@@ -630,21 +646,27 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        this.now = None;
         if !this.closing {
-            for _ in 0..MAX_ROUNDS {
-                // Application input first (commands, bodies), then the
-                // contract's order: transmit, events, deadline, socket input.
-                let mut progress = match this.signals(cx) {
-                    Ok(p) => p,
-                    Err(()) => {
-                        this.start_close();
-                        break;
+            for round in 0..MAX_ROUNDS {
+                let mut progress = false;
+                if round == 0 {
+                    // What other tasks send (shutdown, commands) wakes this
+                    // task: looking once per wake-up is enough.
+                    match this.signals(cx) {
+                        Ok(p) => progress |= p,
+                        Err(()) => {
+                            this.start_close();
+                            break;
+                        }
                     }
-                };
-                progress |= this.commands(cx);
+                    progress |= this.commands(cx);
+                }
                 progress |= this.start_requests();
-                progress |= this.bodies(cx);
-                match this.transmit(cx) {
+                // The contract's cycle (input, events, output, deadline),
+                // entered at the socket's input, which is what most wake-ups
+                // bring: a request is read, answered and written in one round.
+                match this.read(cx) {
                     Ok(p) => progress |= p,
                     Err(_) => {
                         this.start_close();
@@ -653,16 +675,10 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
                 }
                 let (p, closed) = this.events();
                 progress |= p;
-                if p {
-                    // Handlers polled inline answered while the events were
-                    // read: feed their bodies now, so that a response's head
-                    // and body leave in one vectored write.
-                    progress |= this.bodies(cx);
-                }
-                // Output the connection queued while its events were read
-                // (an answer it gives by itself, such as a 101 to an h2c
-                // Upgrade, or the responses just given) goes out now rather
-                // than at the next wake-up.
+                // Bodies after events: a handler polled inline has just
+                // answered, and its response's head and body then leave in
+                // one vectored write.
+                progress |= this.bodies(cx);
                 match this.transmit(cx) {
                     Ok(p) => progress |= p,
                     Err(_) => {
@@ -680,13 +696,6 @@ impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
                     break;
                 }
                 progress |= this.timers();
-                match this.read(cx) {
-                    Ok(p) => progress |= p,
-                    Err(_) => {
-                        this.start_close();
-                        break;
-                    }
-                }
                 if !progress && !this.arm_timer(cx) {
                     return Poll::Pending;
                 }

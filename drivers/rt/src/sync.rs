@@ -23,14 +23,18 @@ pub(crate) struct Notify {
 struct NotifyState {
     value: usize,
     next_id: u64,
-    wakers: HashMap<u64, Waker, BuildHasherDefault<IdHasher>>,
+    wakers: IdMap<u64, Waker>,
 }
 
-/// Waiter ids are small sequential numbers we hand out ourselves: a
-/// multiplicative hash spreads them, and SipHash's cost (and its defence
-/// against chosen keys) buys nothing here.
+/// Hashes small integer keys (waiter ids we hand out, stream ids) with one
+/// multiplication. SipHash's defence against chosen keys buys nothing here:
+/// waiter ids are ours, and a connection holds at most a few hundred streams
+/// (its concurrency limit), so even keys a peer chose to collide cost little.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
+
+/// A map keyed by small integers, hashed with [`IdHasher`].
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -40,6 +44,9 @@ impl Hasher for IdHasher {
         for &b in bytes {
             self.0 = (self.0 << 8) | u64::from(b);
         }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;

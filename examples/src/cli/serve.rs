@@ -52,19 +52,22 @@ fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + S
 pub fn handler(
     mode: Mode,
 ) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync + 'static {
-    let mode = Arc::new(mode);
-    // Built once; each response clones it (what a framework does for a static answer).
-    let hello = Arc::new(ResponseHead::new(200).header("content-type", "text/plain").header("content-length", "13"));
-    move |req: Request| {
-        let mode = mode.clone();
-        let hello = hello.clone();
-        Box::pin(async move {
-            match &*mode {
-                Mode::Hello => Response::new((*hello).clone(), Bytes::from_static(b"Hello, World!")),
-                Mode::Echo => echo(req).await,
-                Mode::Dir(root) => file(root, &req),
+    // Built once; each response clones it (what a framework does for a static
+    // answer). Frozen: a clone is a reference count, and the writer copies its
+    // fields at once.
+    let mut hello = ResponseHead::new(200).header("content-type", "text/plain").header("content-length", "13");
+    hello.headers.freeze();
+    move |req: Request| -> Pin<Box<dyn Future<Output = Response> + Send>> {
+        match &mode {
+            Mode::Hello => {
+                Box::pin(std::future::ready(Response::new(hello.clone(), Bytes::from_static(b"Hello, World!"))))
             }
-        })
+            Mode::Echo => Box::pin(echo(req)),
+            Mode::Dir(root) => {
+                let response = file(root, &req);
+                Box::pin(std::future::ready(response))
+            }
+        }
     }
 }
 

@@ -6,12 +6,15 @@
 //! and allocates nothing, and a head moves around as a few words. A list built
 //! by the application appends its bytes to an owned buffer instead.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 use core::ops::Range;
 
-/// Where one field of an owned list sits in its buffer.
+/// Where one field of an owned or frozen list sits in its buffer. The name
+/// ends where the value starts in an owned list, and two bytes (`": "`)
+/// before it in a frozen one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Span {
     name_start: u32,
@@ -24,6 +27,10 @@ enum Storage {
     /// A field section as received: lines `name ":" OWS value OWS CRLF`,
     /// starting at `start`, already validated by a parser.
     Section { bytes: Bytes, start: u32, count: u32 },
+    /// A list [`frozen`](HeaderList::freeze) by the application: its lines
+    /// exactly as written (`name ": " value CRLF`), and where each field is,
+    /// both shared by clones.
+    Frozen { wire: Bytes, spans: Arc<[Span]> },
     /// Bytes the application appended, and where each field is.
     Owned { buf: Vec<u8>, spans: Vec<Span> },
 }
@@ -106,7 +113,7 @@ impl HeaderList {
     }
 
     fn owned(&mut self) -> (&mut Vec<u8>, &mut Vec<Span>) {
-        if let Storage::Section { .. } = self.storage {
+        if let Storage::Section { .. } | Storage::Frozen { .. } = self.storage {
             let mut copy = HeaderList::new();
             for (n, v) in self.iter() {
                 copy.push(n, v);
@@ -122,7 +129,7 @@ impl HeaderList {
                 }
                 (buf, spans)
             }
-            Storage::Section { .. } => unreachable!("converted to owned above"),
+            Storage::Section { .. } | Storage::Frozen { .. } => unreachable!("converted to owned above"),
         }
     }
 
@@ -145,6 +152,59 @@ impl HeaderList {
         spans.push(Span { name_start, value_start, value_end });
     }
 
+    /// Turns the list into one shared buffer in HTTP/1.1 wire form
+    /// (`name: value` CRLF lines). A head built once and sent many times
+    /// (a static answer, a default set of fields) is then cloned with a
+    /// reference count rather than two allocations, and an HTTP/1.1 writer
+    /// copies its fields in one piece. The fields read back unchanged; a
+    /// later [`push`](Self::push) or [`remove`](Self::remove) works as
+    /// before (on a private copy).
+    ///
+    /// Nothing changes if a field is not allowed on the wire
+    /// ([`is_valid`](Self::is_valid) is `false`): writing the head reports
+    /// that, as it would have.
+    ///
+    /// ```
+    /// use sockless_core::HeaderList;
+    /// let mut h = HeaderList::new().with("Content-Type", "text/plain").with("Content-Length", "13");
+    /// h.freeze();
+    /// assert_eq!(h.as_wire(), Some(&b"Content-Type: text/plain\r\nContent-Length: 13\r\n"[..]));
+    /// let copy = h.clone(); // no allocation
+    /// assert_eq!(copy.get("content-length"), Some(&b"13"[..]));
+    /// ```
+    pub fn freeze(&mut self) {
+        if !self.valid || matches!(self.storage, Storage::Frozen { .. }) {
+            return;
+        }
+        let size: usize = self.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        if u32::try_from(size).is_err() {
+            return;
+        }
+        let mut wire = Vec::with_capacity(size);
+        let mut spans = Vec::with_capacity(self.len());
+        for (n, v) in self.iter() {
+            // In range: the whole is under 4 GiB (checked above).
+            let name_start = wire.len() as u32;
+            wire.extend_from_slice(n);
+            wire.extend_from_slice(b": ");
+            let value_start = wire.len() as u32;
+            wire.extend_from_slice(v);
+            spans.push(Span { name_start, value_start, value_end: wire.len() as u32 });
+            wire.extend_from_slice(b"\r\n");
+        }
+        self.storage = Storage::Frozen { wire: Bytes::from(wire), spans: spans.into() };
+    }
+
+    /// The fields as HTTP/1.1 wire lines (`name: value` CRLF each), when the
+    /// list holds them exactly so: after [`freeze`](Self::freeze).
+    #[inline]
+    pub fn as_wire(&self) -> Option<&[u8]> {
+        match &self.storage {
+            Storage::Frozen { wire, .. } => Some(wire),
+            _ => None,
+        }
+    }
+
     /// Builder form of [`push`](Self::push).
     pub fn with(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
         self.push(name, value);
@@ -157,6 +217,7 @@ impl HeaderList {
         match &self.storage {
             Storage::Section { count, .. } => *count as usize,
             Storage::Owned { spans, .. } => spans.len(),
+            Storage::Frozen { spans, .. } => spans.len(),
         }
     }
 
@@ -174,7 +235,7 @@ impl HeaderList {
                 let range = |r: Range<u32>| buf.get(r.start as usize..r.end as usize).unwrap_or_default();
                 Some((range(s.name_start..s.value_start), range(s.value_start..s.value_end)))
             }
-            Storage::Section { .. } => self.iter().nth(index),
+            Storage::Section { .. } | Storage::Frozen { .. } => self.iter().nth(index),
         }
     }
 
@@ -186,7 +247,8 @@ impl HeaderList {
                 rest: bytes.get(*start as usize..).unwrap_or_default(),
                 left: *count as usize,
             }),
-            Storage::Owned { buf, spans } => Iter(IterInner::Owned { buf, spans: spans.iter() }),
+            Storage::Owned { buf, spans } => Iter(IterInner::Spans { buf, spans: spans.iter(), gap: 0 }),
+            Storage::Frozen { wire, spans } => Iter(IterInner::Spans { buf: wire, spans: spans.iter(), gap: 2 }),
         }
     }
 
@@ -271,8 +333,8 @@ pub struct Iter<'a>(IterInner<'a>);
 enum IterInner<'a> {
     /// Over a received section: lines not read yet, fields not read yet.
     Section { rest: &'a [u8], left: usize },
-    /// Over an owned list.
-    Owned { buf: &'a [u8], spans: core::slice::Iter<'a, Span> },
+    /// Over an owned (`gap` 0) or frozen (`gap` 2) list.
+    Spans { buf: &'a [u8], spans: core::slice::Iter<'a, Span>, gap: u32 },
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -291,10 +353,10 @@ impl<'a> Iterator for Iter<'a> {
                 *rest = rest.get(line_end + 1..).unwrap_or_default();
                 Some(split_line(line))
             }
-            IterInner::Owned { buf, spans } => {
+            IterInner::Spans { buf, spans, gap } => {
                 let s = spans.next()?;
                 let range = |a: u32, b: u32| buf.get(a as usize..b as usize).unwrap_or_default();
-                Some((range(s.name_start, s.value_start), range(s.value_start, s.value_end)))
+                Some((range(s.name_start, s.value_start.saturating_sub(*gap)), range(s.value_start, s.value_end)))
             }
         }
     }
@@ -302,7 +364,7 @@ impl<'a> Iterator for Iter<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let left = match &self.0 {
             IterInner::Section { left, .. } => *left,
-            IterInner::Owned { spans, .. } => spans.len(),
+            IterInner::Spans { spans, .. } => spans.len(),
         };
         (left, Some(left))
     }
@@ -332,6 +394,28 @@ mod tests {
         assert_eq!(h.remove("A"), 2);
         assert_eq!(h.iter().collect::<Vec<_>>(), [(&b"b"[..], &b"two words"[..]), (&b"c"[..], &b"4"[..])]);
         assert!(HeaderList::from_section(Bytes::new(), 1, 0).is_none());
+    }
+
+    #[test]
+    fn frozen_lists_read_back_and_stay_editable() {
+        let mut h: HeaderList = [("A", "1"), ("b", ""), ("C", "x y")].into_iter().collect();
+        let before = h.clone();
+        h.freeze();
+        assert_eq!(h, before);
+        assert_eq!(h.as_wire(), Some(&b"A: 1\r\nb: \r\nC: x y\r\n"[..]));
+        assert_eq!(h.field(2), Some((&b"C"[..], &b"x y"[..])));
+        h.push("d", "4");
+        assert_eq!(h.as_wire(), None);
+        assert_eq!(h.len(), 4);
+        let mut invalid = HeaderList::new().with("bad name", "v");
+        invalid.freeze();
+        assert!(invalid.as_wire().is_none() && !invalid.is_valid());
+        let mut empty = HeaderList::new();
+        empty.freeze();
+        assert_eq!(empty.as_wire(), Some(&b""[..]));
+        assert!(empty.is_empty());
+        let received = HeaderList::from_section(Bytes::from_static(b"A:1\r\n\r\n"), 0, 1).unwrap();
+        assert_eq!(received.as_wire(), None);
     }
 
     #[test]

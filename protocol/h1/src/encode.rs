@@ -76,6 +76,11 @@ pub(crate) fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
 }
 
 fn write_fields(out: &mut Vec<u8>, headers: &HeaderList) {
+    if let Some(wire) = headers.as_wire() {
+        // A frozen list already holds its fields as wire lines.
+        out.extend_from_slice(wire);
+        return;
+    }
     for (n, v) in headers {
         out.extend_from_slice(n);
         out.extend_from_slice(b": ");

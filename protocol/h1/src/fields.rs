@@ -58,26 +58,26 @@ impl Scan {
     pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), Kind> {
         let info = &mut self.info;
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => info.host_count += 1,
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            4 if name_is(name, b"host") => info.host_count += 1,
+            6 if name_is(name, b"expect") => {
                 info.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => self.upgrade_field = true,
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            7 if name_is(name, b"upgrade") => self.upgrade_field = true,
+            10 if name_is(name, b"connection") => {
                 for token in list(value) {
                     info.close |= token.eq_ignore_ascii_case(b"close");
                     info.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                     self.connection_upgrade |= token.eq_ignore_ascii_case(b"upgrade");
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            14 if name_is(name, b"content-length") => {
                 let n = parse_content_length(value)?;
                 if info.content_length.is_some_and(|m| m != n) {
                     return Err(Kind::InvalidContentLength);
                 }
                 info.content_length = Some(n);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => self.codings.add(value),
+            17 if name_is(name, b"transfer-encoding") => self.codings.add(value),
             _ => {}
         }
         Ok(())
@@ -89,6 +89,38 @@ impl Scan {
         info.transfer_encoding = self.codings.result();
         info
     }
+}
+
+/// Whether the field name `name` is `lower` (lowercase letters and `-`),
+/// in any case, compared eight bytes at a time: setting bit 0x20 of every
+/// byte lowercases letters and leaves `-` as it is. `name` must be a token
+/// (RFC 9110 section 5.6.2, as every parsed or validated name is): the only
+/// other byte that bit turns into `-` or a letter is CR or a control byte.
+#[inline(always)]
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let n = lower.len();
+    if name.len() != n {
+        return false;
+    }
+    let word = |b: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        let end = b.len().min(at + 8);
+        w[..end - at].copy_from_slice(&b[at..end]);
+        u64::from_le_bytes(w) | CASE
+    };
+    if n <= 8 {
+        return word(name, 0) == word(lower, 0);
+    }
+    // Whole words, then the last eight bytes (overlapping the previous word).
+    let mut at = 0;
+    while at + 8 < n {
+        if word(name, at) != word(lower, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(name, n - 8) == word(lower, n - 8)
 }
 
 /// Transfer codings across every Transfer-Encoding field, in order.
@@ -204,6 +236,26 @@ mod tests {
         assert_eq!(te(&["chunked", "chunked"]), Some(Coding::Invalid));
         assert_eq!(te(&[""]), Some(Coding::Invalid));
         assert_eq!(te(&["chunked;x=1"]), Some(Coding::Unsupported));
+    }
+
+    #[test]
+    fn names_match_in_any_case_and_only_exactly() {
+        for lower in [&b"host"[..], b"expect", b"upgrade", b"connection", b"content-length", b"transfer-encoding"] {
+            assert!(name_is(lower, lower));
+            let upper = lower.to_ascii_uppercase();
+            assert!(name_is(&upper, lower));
+            for i in 0..lower.len() {
+                let mut other = lower.to_vec();
+                other[i] = if other[i] == b'x' { b'y' } else { b'x' };
+                assert!(!name_is(&other, lower), "{:?}", core::str::from_utf8(&other));
+                let mut other = lower.to_vec();
+                other[i] ^= 0x01;
+                assert!(!name_is(&other, lower));
+            }
+            assert!(!name_is(&lower[1..], lower));
+        }
+        assert!(name_is(b"Content-LENGTH", b"content-length"));
+        assert!(!name_is(b"content_length", b"content-length"));
     }
 
     #[test]

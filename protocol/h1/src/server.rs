@@ -140,6 +140,15 @@ impl ServerConnection {
         &self.p.config
     }
 
+    /// Whether the request on `stream` asks to switch protocols: it carries
+    /// an `Upgrade` field and `Connection: upgrade` (RFC 9110 section 7.8).
+    /// Known from the parse, so a layer that serves some upgrades itself
+    /// (h2c) need not read the fields of every request. `false` for a
+    /// stream that is not in progress.
+    pub fn upgrade_requested(&self, stream: StreamId) -> bool {
+        self.exchanges.iter().rev().any(|e| e.stream == stream && e.upgrade)
+    }
+
     fn touch(&mut self, now: Instant) {
         if self.p.touch(now) && self.idle_since.is_none() && self.is_idle() {
             self.idle_since = Some(now);

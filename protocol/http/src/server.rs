@@ -212,7 +212,7 @@ impl Connection for ServerConnection {
         }
         let event = delegate!(self, c => c.poll_event(), None)?;
         match event {
-            Event::Request { stream, head, expects_continue } if matches!(self.inner, Inner::H1(_)) => {
+            Event::Request { stream, head, expects_continue } if matches!(&self.inner, Inner::H1(h1) if h1.upgrade_requested(stream)) => {
                 match (self.config.no_h2c_upgrade, Self::h2c_settings(&head)) {
                     (false, Some(settings)) => {
                         let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
