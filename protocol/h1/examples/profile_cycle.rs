@@ -1,4 +1,5 @@
-//! Runs N hello-world cycles (or N parse-only passes) for instruction
+//! Runs N hello-world cycles (or N passes of raw httparse or of the request parser alone:
+//! `... profile_cycle httparse|parser 100000`) for instruction
 //! counting under `valgrind --tool=callgrind`:
 //! `cargo build --release -p sockless-h1 --example profile_cycle &&
 //!  valgrind --tool=callgrind target/release/examples/profile_cycle cycle 100000`
@@ -22,6 +23,21 @@ fn main() {
                 let mut req = httparse::Request::new(&mut headers);
                 black_box(req.parse(black_box(WRK)).unwrap());
                 black_box((&req.method, &req.path, &req.headers));
+            }
+        }
+        "parser" => {
+            let config = Config::server();
+            let mut parser = sockless_h1::RequestParser::new();
+            let mut buf = bytes::BytesMut::with_capacity(16 * WRK.len());
+            for _ in 0..n / 16 {
+                buf.clear();
+                for _ in 0..16 {
+                    buf.extend_from_slice(WRK);
+                }
+                for _ in 0..16 {
+                    let r = parser.parse(black_box(&mut buf), &config).unwrap().unwrap();
+                    black_box((&r.head.method, &r.head.target, &r.head.headers));
+                }
             }
         }
         _ => {

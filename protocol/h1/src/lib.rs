@@ -15,7 +15,8 @@
 //!   are one slice plus offsets; output is offered as vectored slices.
 //!
 //! Both implement [`sockless_core::Connection`], so every sockless driver
-//! carries them.
+//! carries them. [`RequestParser`] is the server's strict head parser on its
+//! own, for code that handles connections itself.
 //!
 //! ```
 //! use sockless_core::{Bytes, Connection, Event, Instant, Method, RequestHead, ResponseHead};
@@ -76,10 +77,12 @@ mod encode;
 mod fields;
 mod parse;
 mod plumbing;
+mod request;
 mod server;
 
 pub use client::ClientConnection;
 pub use config::{Config, MAX_HEADERS_CAP};
+pub use request::{BodyLength, ParsedRequest, RequestParser};
 pub use server::ServerConnection;
 pub use sockless_core;
 

@@ -23,7 +23,7 @@ pub(crate) struct HeadScanner {
     scan_from: Option<usize>,
 }
 
-pub(crate) struct ParsedRequest {
+pub(crate) struct ScannedRequest {
     pub head: RequestHead,
     pub info: FieldInfo,
 }
@@ -292,7 +292,7 @@ impl HeadScanner {
     }
 
     /// Parses a request head from the front of `buf`, splitting it off.
-    pub(crate) fn request(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ParsedRequest>, Kind> {
+    pub(crate) fn request(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ScannedRequest>, Kind> {
         let limit = config.header_limit();
         let Some((end, p)) = self.locate(buf, config, true, |b| attempt_request(b, limit))? else {
             return Ok(None);
@@ -302,7 +302,7 @@ impl HeadScanner {
         check_target(&p.method, &target, config)?;
         let headers =
             HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidRequestLine)?;
-        Ok(Some(ParsedRequest {
+        Ok(Some(ScannedRequest {
             head: RequestHead { method: p.method, target, version: p.version, headers },
             info: p.fields.info,
         }))
@@ -445,7 +445,7 @@ fn is_authority_form(t: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn req(bytes: &[u8]) -> Result<Option<ParsedRequest>, Kind> {
+    fn req(bytes: &[u8]) -> Result<Option<ScannedRequest>, Kind> {
         let mut buf = BytesMut::from(bytes);
         HeadScanner::default().request(&mut buf, &Config::server())
     }

@@ -9,9 +9,8 @@ use crate::body::BodyDecoder;
 use crate::chunked::Chunk;
 use crate::config::Config;
 use crate::encode::{send_body, user_framing, write_response_head, Added, BodyEncoder};
-use crate::fields::Coding;
-use crate::parse::{HeadScanner, ParsedRequest};
 use crate::plumbing::Plumbing;
+use crate::request::{BodyLength, ParsedRequest, RequestParser};
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
@@ -90,7 +89,7 @@ struct Exchange {
 /// ```
 pub struct ServerConnection {
     pub(crate) p: Plumbing,
-    scanner: HeadScanner,
+    parser: RequestParser,
     read: Read,
     exchanges: VecDeque<Exchange>,
     next_stream: u32,
@@ -123,7 +122,7 @@ impl ServerConnection {
     pub fn new(config: Config, now: Instant) -> Self {
         ServerConnection {
             p: Plumbing::new(config, now),
-            scanner: HeadScanner::default(),
+            parser: RequestParser::new(),
             read: Read::Head,
             exchanges: VecDeque::new(),
             next_stream: 1,
@@ -195,7 +194,7 @@ impl ServerConnection {
                     if self.p.recv.is_empty() {
                         break;
                     }
-                    match self.scanner.request(self.p.recv.bytes_mut(), &self.p.config) {
+                    match self.parser.parse(self.p.recv.bytes_mut(), &self.p.config) {
                         Ok(None) => {
                             if !self.p.recv.is_empty() {
                                 self.head_started.get_or_insert(self.p.now);
@@ -232,7 +231,7 @@ impl ServerConnection {
             return;
         }
         match &self.read {
-            Read::Head if self.p.recv.is_empty() && !self.scanner.in_progress() => {
+            Read::Head if self.p.recv.is_empty() && !self.parser.in_progress() => {
                 self.read = Read::Stopped;
                 self.p.close_reason.get_or_insert(CloseReason::PeerClosed);
             }
@@ -250,67 +249,36 @@ impl ServerConnection {
 
     /// A complete request head: check it, frame its body, report it.
     fn on_request(&mut self, parsed: ParsedRequest) {
-        let ParsedRequest { head, info } = parsed;
+        let ParsedRequest { head, body, keep_alive, expect_continue, upgrade } = parsed;
         self.head_started = None;
         self.idle_since = None;
-        let version = head.version;
-        let decoder = match self.request_framing(&head, &info) {
-            Ok(d) => d,
-            Err(kind) => return self.refuse(kind),
-        };
         let stream = StreamId::new(self.next_stream);
         self.next_stream = self.next_stream.wrapping_add(1).max(1);
-        let has_body = !matches!(decoder, None | Some(BodyDecoder::Length(0)));
-        let keep_alive = !self.shutting_down
-            && match version {
-                Version::Http10 => info.keep_alive && !info.close,
-                _ => !info.close,
-            };
-        let awaiting_continue = has_body && info.expect_continue && version == Version::Http11;
+        let decoder = match body {
+            BodyLength::None | BodyLength::Exact(0) => None,
+            BodyLength::Exact(n) => Some(BodyDecoder::Length(n)),
+            BodyLength::Chunked => Some(BodyDecoder::chunked(&self.p.config)),
+        };
         self.exchanges.push_back(Exchange {
             stream,
-            version,
+            version: head.version,
             head_request: head.method == Method::Head,
             connect: head.method == Method::Connect,
-            upgrade: info.upgrade,
-            keep_alive,
+            upgrade,
+            keep_alive: keep_alive && !self.shutting_down,
             request_done: false,
-            awaiting_continue,
+            awaiting_continue: expect_continue,
             response: Response::NotStarted,
             pending: Transmit::default(),
             answer: None,
         });
-        self.p.push_event(Event::Request { stream, head, expects_continue: awaiting_continue });
+        self.p.push_event(Event::Request { stream, head, expects_continue: expect_continue });
         match decoder {
-            Some(decoder) if has_body => {
+            Some(decoder) => {
                 self.body_progress = self.p.now;
                 self.read = Read::Body { stream, decoder };
             }
-            _ => self.request_complete(stream),
-        }
-    }
-
-    /// RFC 9112 section 6.3 for requests, strictly.
-    fn request_framing(
-        &self,
-        head: &RequestHead,
-        info: &crate::fields::FieldInfo,
-    ) -> Result<Option<BodyDecoder>, Kind> {
-        if info.host_count > 1 {
-            return Err(Kind::MultipleHost);
-        }
-        if info.host_count == 0 && head.version == Version::Http11 {
-            return Err(Kind::MissingHost);
-        }
-        match (info.transfer_encoding, info.content_length) {
-            (Some(_), _) if head.version == Version::Http10 => Err(Kind::TransferEncodingInHttp10),
-            (Some(_), Some(_)) => Err(Kind::ContentLengthWithTransferEncoding),
-            (Some(Coding::Unsupported), None) => Err(Kind::UnsupportedTransferCoding),
-            (Some(Coding::Invalid), None) => Err(Kind::InvalidTransferEncoding),
-            (Some(Coding::Chunked), None) => Ok(Some(BodyDecoder::chunked(&self.p.config))),
-            (None, Some(n)) if self.p.config.max_body_bytes.is_some_and(|max| n > max) => Err(Kind::BodyTooLarge),
-            (None, Some(n)) => Ok(Some(BodyDecoder::Length(n))),
-            (None, None) => Ok(None),
+            None => self.request_complete(stream),
         }
     }
 
