@@ -337,6 +337,24 @@ enum IterInner<'a> {
     Spans { buf: &'a [u8], spans: core::slice::Iter<'a, Span>, gap: u32 },
 }
 
+impl<'a> Iter<'a> {
+    /// The fields of a received field section that is not owned: `section`
+    /// holds `count` lines `name ":" OWS value OWS CRLF` as a parser has
+    /// checked them (what [`HeaderList::from_section`] reads, borrowed).
+    /// Malformed bytes never cause a panic; the fields read from them are
+    /// then unspecified.
+    ///
+    /// ```
+    /// use sockless_core::HeaderIter;
+    /// let fields: Vec<_> = HeaderIter::over_section(b"Host: a\r\nX-Y:  b c \r\n", 2).collect();
+    /// assert_eq!(fields, [(&b"Host"[..], &b"a"[..]), (&b"X-Y"[..], &b"b c"[..])]);
+    /// ```
+    #[inline]
+    pub fn over_section(section: &'a [u8], count: usize) -> Self {
+        Iter(IterInner::Section { rest: section, left: count })
+    }
+}
+
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], &'a [u8]);
     #[inline]

@@ -8,11 +8,24 @@ use sockless_h1::{Config, ServerConnection};
 use std::hint::black_box;
 
 const WRK: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
+const BROWSER: &[u8] = b"GET /shop/shoes?color=blue HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\n\
+sec-ch-ua: \"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\", \"Google Chrome\";v=\"120\"\r\nsec-ch-ua-mobile: ?0\r\n\
+sec-ch-ua-platform: \"Windows\"\r\nUpgrade-Insecure-Requests: 1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) \
+AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\nAccept: text/html,application/xhtml+xml,\
+application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\n\
+Sec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\n\
+Referer: https://example.com/shop/\r\nAccept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\n\
+Cookie: session=8f3b2c1d9e7a4f6b; theme=dark\r\n\r\n";
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "cycle".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    // A third argument `browser` parses a 17-field browser request instead of wrk's.
+    let request: &[u8] = match args.next().as_deref() {
+        Some("browser") => BROWSER,
+        _ => WRK,
+    };
     let now = Instant::from_millis(1);
     let head = ResponseHead::new(200).header("Content-Type", "text/plain").header("Content-Length", "13");
     let mut conn = ServerConnection::new(Config::server(), now);
@@ -21,18 +34,18 @@ fn main() {
             for _ in 0..n {
                 let mut headers = [httparse::EMPTY_HEADER; 64];
                 let mut req = httparse::Request::new(&mut headers);
-                black_box(req.parse(black_box(WRK)).unwrap());
+                black_box(req.parse(black_box(request)).unwrap());
                 black_box((&req.method, &req.path, &req.headers));
             }
         }
         "parser" => {
             let config = Config::server();
             let mut parser = sockless_h1::RequestParser::new();
-            let mut buf = bytes::BytesMut::with_capacity(16 * WRK.len());
+            let mut buf = bytes::BytesMut::with_capacity(16 * request.len());
             for _ in 0..n / 16 {
                 buf.clear();
                 for _ in 0..16 {
-                    buf.extend_from_slice(WRK);
+                    buf.extend_from_slice(request);
                 }
                 for _ in 0..16 {
                     let r = parser.parse(black_box(&mut buf), &config).unwrap().unwrap();

@@ -54,7 +54,7 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), Kind> {
         let info = &mut self.info;
         match name.len() {

@@ -82,7 +82,9 @@ mod server;
 
 pub use client::ClientConnection;
 pub use config::{Config, MAX_HEADERS_CAP};
-pub use request::{BodyLength, ParsedRequest, RequestParser};
+#[doc(hidden)]
+pub use parse::check_canonical_request;
+pub use request::{BodyLength, ParsedRequest, ParsedRequestRef, RequestHeadRef, RequestParser};
 pub use server::ServerConnection;
 pub use sockless_core;
 

@@ -10,6 +10,7 @@
 
 use crate::config::{Config, MAX_HEADERS_CAP};
 use crate::fields::{FieldInfo, Scan};
+use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use core::mem::MaybeUninit;
 use core::ops::Range;
@@ -40,11 +41,14 @@ enum Attempt<P> {
 }
 
 /// What a parse of a complete head yields before its bytes are frozen.
-struct RequestParts {
-    method: Method,
-    target: Range<usize>,
-    version: Version,
-    fields: Fields,
+#[derive(Debug, PartialEq)]
+pub(crate) struct RequestParts {
+    /// The method is `head[..method_end]` (kept small: these parts move
+    /// through a few calls).
+    pub method_end: usize,
+    pub target: Range<usize>,
+    pub version: Version,
+    pub fields: Fields,
 }
 
 struct ResponseParts {
@@ -55,10 +59,11 @@ struct ResponseParts {
 }
 
 /// Where the field section starts, how many fields, and what they say.
-struct Fields {
-    start: usize,
-    count: usize,
-    info: FieldInfo,
+#[derive(Debug, PartialEq)]
+pub(crate) struct Fields {
+    pub start: usize,
+    pub count: usize,
+    pub info: FieldInfo,
 }
 
 /// Offset of `part` inside `whole`, if it lies there.
@@ -90,6 +95,180 @@ fn fields_of(head: &[u8], headers: &[httparse::Header<'_>]) -> Result<Fields, Ki
     Ok(Fields { start, count: headers.len(), info: scan.finish() })
 }
 
+/// The one-pass reader of canonical request heads.
+mod canonical {
+    use super::{Fields, RequestParts};
+    use crate::fields::Scan;
+    use sockless_core::{ProtocolErrorKind as Kind, Version};
+
+    /// What [`request`] found.
+    pub(super) enum Outcome {
+        /// A complete canonical head of this many bytes.
+        Complete(usize, Result<RequestParts, Kind>),
+        /// Every byte so far is canonical; the head is not complete.
+        Partial,
+        /// Something outside the canonical subset: httparse and the checks
+        /// around it decide.
+        Other,
+    }
+
+    const TCHAR: u8 = 1;
+    const TARGET: u8 = 2;
+    const VALUE: u8 = 4;
+
+    /// Byte classes: `tchar` (RFC 9110 section 5.6.2), a target byte
+    /// (visible ASCII), a field-value byte (visible ASCII, SP, HTAB).
+    static CLASS: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            let mut c = 0;
+            if sockless_core::is_tchar(b) {
+                c |= TCHAR;
+            }
+            if b > 0x20 && b < 0x7f {
+                c |= TARGET | VALUE;
+            }
+            if b == b' ' || b == b'\t' {
+                c |= VALUE;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+
+    #[inline(always)]
+    fn is(b: u8, class: u8) -> bool {
+        CLASS[b as usize] & class != 0
+    }
+
+    /// Index of the first byte at or after `i` that is not in `class`.
+    #[inline(always)]
+    fn skip(buf: &[u8], mut i: usize, class: u8) -> usize {
+        while i < buf.len() && is(buf[i], class) {
+            i += 1;
+        }
+        i
+    }
+
+    /// Index of the first byte at or after `i` that is not a field-value
+    /// byte; eight at a time while no byte in a word is a control, DEL or
+    /// non-ASCII.
+    #[inline(always)]
+    fn skip_value(buf: &[u8], mut i: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = buf.get(i..i + 8) {
+            let w =
+                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            // A byte below 0x20, or 0x7f and above (carries between bytes
+            // can only raise false alarms, which the byte loop settles).
+            let low = w.wrapping_sub(0x20 * ONES) & !w;
+            let high = w.wrapping_add(ONES) | w;
+            if (low | high) & HIGH != 0 {
+                break;
+            }
+            i += 8;
+        }
+        skip(buf, i, VALUE)
+    }
+
+    /// Whether `rest` is the start of `HTTP/1.1` CRLF or `HTTP/1.0` CRLF.
+    fn version_prefix(rest: &[u8]) -> bool {
+        b"HTTP/1.1\r\n".starts_with(rest) || b"HTTP/1.0\r\n".starts_with(rest)
+    }
+
+    /// Reads a request head in its canonical form — `tchar` method, SP, a
+    /// visible-ASCII target, SP, `HTTP/1.1` or `HTTP/1.0`, CRLF, then
+    /// `name ":" OWS value CRLF` lines with visible-ASCII, SP and HTAB values,
+    /// at most `limit` of them, and CRLF — in one pass, the framing fields
+    /// read on the way. Nearly every real request has this form. Every head
+    /// it accepts, httparse and [`super::fields_of`] accept with the same
+    /// result (`canonical_heads_read_as_httparse_reads_them` in the tests
+    /// and the `h1_parse_differential` fuzz target check it); anything
+    /// else is left to them.
+    pub(super) fn request(buf: &[u8], limit: usize) -> Outcome {
+        let len = buf.len();
+        let method_end = skip(buf, 0, TCHAR);
+        match buf.get(method_end) {
+            None => return Outcome::Partial,
+            Some(b' ') if method_end > 0 => {}
+            Some(_) => return Outcome::Other,
+        }
+        let t0 = method_end + 1;
+        let t1 = skip(buf, t0, TARGET);
+        match buf.get(t1) {
+            None => return Outcome::Partial,
+            Some(b' ') if t1 > t0 => {}
+            Some(_) => return Outcome::Other,
+        }
+        let v0 = t1 + 1;
+        let version = match buf.get(v0..v0 + 10) {
+            Some(b"HTTP/1.1\r\n") => Version::Http11,
+            Some(b"HTTP/1.0\r\n") => Version::Http10,
+            Some(_) => return Outcome::Other,
+            None if version_prefix(&buf[v0.min(len)..]) => return Outcome::Partial,
+            None => return Outcome::Other,
+        };
+        let start = v0 + 10;
+        let mut i = start;
+        let mut count = 0;
+        let mut scan = Scan::default();
+        let mut error = None;
+        loop {
+            match (buf.get(i), buf.get(i + 1)) {
+                (Some(b'\r'), Some(b'\n')) => break,
+                (Some(b'\r'), None) | (None, _) => return Outcome::Partial,
+                _ => {}
+            }
+            let name_end = skip(buf, i, TCHAR);
+            match buf.get(name_end) {
+                None => return Outcome::Partial,
+                Some(b':') if name_end > i => {}
+                Some(_) => return Outcome::Other,
+            }
+            let mut v = name_end + 1;
+            while matches!(buf.get(v), Some(b' ' | b'\t')) {
+                v += 1;
+            }
+            let value_start = v;
+            let value_end = skip_value(buf, value_start);
+            match (buf.get(value_end), buf.get(value_end + 1)) {
+                (Some(b'\r'), Some(b'\n')) => {}
+                (None, _) | (Some(b'\r'), None) => return Outcome::Partial,
+                _ => return Outcome::Other,
+            }
+            count += 1;
+            if count > limit {
+                return Outcome::Other;
+            }
+            let mut end = value_end;
+            while end > value_start && matches!(buf[end - 1], b' ' | b'\t') {
+                end -= 1;
+            }
+            if error.is_none() {
+                if let Err(kind) = scan.add(&buf[i..name_end], &buf[value_start..end]) {
+                    error = Some(kind);
+                }
+            }
+            i = value_end + 2;
+        }
+        let n = i + 2;
+        let parts = match error {
+            Some(kind) => Err(kind),
+            None => Ok(RequestParts {
+                method_end,
+                target: t0..t1,
+                version,
+                fields: Fields { start, count, info: scan.finish() },
+            }),
+        };
+        Outcome::Complete(n, parts)
+    }
+}
+
 fn version_of(minor: Option<u8>) -> Version {
     match minor {
         Some(0) => Version::Http10,
@@ -98,6 +277,16 @@ fn version_of(minor: Option<u8>) -> Version {
 }
 
 fn attempt_request(buf: &[u8], limit: usize) -> Attempt<Result<RequestParts, Kind>> {
+    match canonical::request(buf, limit) {
+        canonical::Outcome::Complete(n, parts) => Attempt::Complete(n, parts),
+        canonical::Outcome::Partial => Attempt::Partial,
+        canonical::Outcome::Other => httparse_request(buf, limit),
+    }
+}
+
+/// Any request head: httparse does the grammar, then the checks it does not
+/// make.
+fn httparse_request(buf: &[u8], limit: usize) -> Attempt<Result<RequestParts, Kind>> {
     let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
     let mut req = httparse::Request::new(&mut []);
     let n = match req.parse_with_uninit_headers(buf, &mut storage[..limit]) {
@@ -111,7 +300,12 @@ fn attempt_request(buf: &[u8], limit: usize) -> Attempt<Result<RequestParts, Kin
         let target = req.path.unwrap_or_default().as_bytes();
         let t0 = offset_in(head, target).ok_or(Kind::InvalidTarget)?;
         Ok(RequestParts {
-            method: Method::from_bytes(req.method.unwrap_or_default().as_bytes()),
+            // httparse's method starts the buffer (empty lines before it
+            // were skipped already).
+            method_end: match req.method.map(|m| (offset_in(head, m.as_bytes()), m.len())) {
+                Some((Some(0), len)) => len,
+                _ => return Err(Kind::InvalidMethod),
+            },
             target: t0..t0 + target.len(),
             version: version_of(req.version),
             fields,
@@ -206,36 +400,45 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Drops empty lines before a message (RFC 9112 section 2.2). A bare LF
-/// there is an error; a lone CR at the end waits for more.
-fn skip_leading_crlf(buf: &mut BytesMut) -> Result<(), Kind> {
+/// How many bytes of empty lines come before a message (RFC 9112 section
+/// 2.2). A bare LF there is an error; a lone CR at the end waits for more.
+pub(crate) fn leading_empty_lines(buf: &[u8]) -> Result<usize, Kind> {
     let mut n = 0;
     loop {
         match (buf.get(n), buf.get(n + 1)) {
             (Some(b'\r'), Some(b'\n')) => n += 2,
-            (Some(b'\r'), None) => break,
+            (Some(b'\r'), None) => return Ok(n),
             (Some(b'\r'), Some(_)) | (Some(b'\n'), _) => return Err(Kind::InvalidLineEnding),
-            _ => break,
+            _ => return Ok(n),
         }
     }
-    bytes::Buf::advance(buf, n);
-    Ok(())
+}
+
+/// A complete head at the front of a buffer.
+pub(crate) struct Located<P> {
+    /// Its length.
+    pub end: usize,
+    /// What it says, as offsets into it.
+    pub parts: P,
+    /// The head as it was read, when something the RFCs tell us to accept
+    /// had to be rewritten first (see [`repair`]); `None` almost always.
+    pub repaired: Option<Vec<u8>>,
 }
 
 impl HeadScanner {
-    /// Finds and parses a complete head at the start of `buf`, or says why
-    /// there is none yet. `attempt` runs httparse over a prefix.
+    /// Finds and parses a complete head at the start of `buf` (empty lines
+    /// before it already skipped), or says why there is none yet. `attempt`
+    /// parses a prefix.
     fn locate<P>(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &[u8],
         config: &Config,
         is_request: bool,
         attempt: impl Fn(&[u8]) -> Attempt<Result<P, Kind>>,
-    ) -> Result<Option<(usize, P)>, Kind> {
+    ) -> Result<Option<Located<P>>, Kind> {
         let end = match self.scan_from {
             None => {
-                skip_leading_crlf(buf)?;
-                if buf.is_empty() || buf[..] == b"\r"[..] {
+                if buf.is_empty() || buf == b"\r" {
                     return Ok(None);
                 }
                 match attempt(buf) {
@@ -245,7 +448,7 @@ impl HeadScanner {
                         if n > config.max_head_bytes {
                             return Err(too_large(&buf[..n], config, is_request));
                         }
-                        return p.map(|p| Some((n, p)));
+                        return p.map(|parts| Some(Located { end: n, parts, repaired: None }));
                     }
                     Attempt::Partial => None,
                     Attempt::Invalid(_) => find_head_end(buf, 0),
@@ -260,29 +463,34 @@ impl HeadScanner {
             }
             return Ok(None);
         };
-        // The head is complete: parse it once, repairing what the RFCs say
-        // to accept, and report errors only now, so that any split of the
-        // same bytes gives the same result.
+        // The head is complete: parse it once, repairing (on a copy) what
+        // the RFCs say to accept, and report errors only now, so that any
+        // split of the same bytes gives the same result.
         self.scan_from = None;
         if end > config.max_head_bytes {
             return Err(too_large(&buf[..end], config, is_request));
         }
-        let mut repairs = 0;
-        loop {
-            match attempt(&buf[..end]) {
-                Attempt::Complete(n, p) => return p.map(|p| Some((n, p))),
-                Attempt::Partial => {
-                    return Err(if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine })
+        // A complete head that still reads as partial has a broken start line.
+        let broken_start = if is_request { Kind::InvalidRequestLine } else { Kind::InvalidStatusLine };
+        let mut error = match attempt(&buf[..end]) {
+            Attempt::Complete(n, p) => return p.map(|parts| Some(Located { end: n, parts, repaired: None })),
+            Attempt::Partial => return Err(broken_start),
+            Attempt::Invalid(e) => e,
+        };
+        let mut copy = buf[..end].to_vec();
+        for _ in 0..2 {
+            if !repair(&mut copy, is_request, error) {
+                break;
+            }
+            match attempt(&copy) {
+                Attempt::Complete(n, p) => {
+                    return p.map(|parts| Some(Located { end: n, parts, repaired: Some(copy) }));
                 }
-                Attempt::Invalid(e) => {
-                    if repairs < 2 && repair(&mut buf[..end], is_request, e) {
-                        repairs += 1;
-                        continue;
-                    }
-                    return Err(classify(e, &buf[..end], is_request));
-                }
+                Attempt::Partial => return Err(broken_start),
+                Attempt::Invalid(e) => error = e,
             }
         }
+        Err(classify(error, &copy, is_request))
     }
 
     /// Whether a head has started arriving (bytes are buffered but the head
@@ -291,29 +499,60 @@ impl HeadScanner {
         self.scan_from.is_some()
     }
 
-    /// Parses a request head from the front of `buf`, splitting it off.
-    pub(crate) fn request(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ScannedRequest>, Kind> {
+    /// Parses a request head at the start of `buf` (empty lines before it
+    /// already skipped), without taking it: the target checked, the parts
+    /// as offsets.
+    pub(crate) fn request_parts(&mut self, buf: &[u8], config: &Config) -> Result<Option<Located<RequestParts>>, Kind> {
         let limit = config.header_limit();
-        let Some((end, p)) = self.locate(buf, config, true, |b| attempt_request(b, limit))? else {
+        let Some(located) = self.locate(buf, config, true, |b| attempt_request(b, limit))? else {
             return Ok(None);
         };
+        let p = &located.parts;
+        check_target(&buf[..p.method_end], &buf[p.target.clone()], config)?;
+        Ok(Some(located))
+    }
+
+    /// Parses a request head from the front of `buf`, splitting it off.
+    pub(crate) fn request(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ScannedRequest>, Kind> {
+        if !self.in_progress() {
+            let skip = leading_empty_lines(buf)?;
+            bytes::Buf::advance(buf, skip);
+        }
+        let Some(Located { end, parts: p, repaired }) = self.request_parts(buf, config)? else {
+            return Ok(None);
+        };
+        if let Some(copy) = repaired {
+            buf[..copy.len()].copy_from_slice(&copy);
+        }
         let bytes: Bytes = buf.split_to(end).freeze();
-        let target = bytes.slice(p.target);
-        check_target(&p.method, &target, config)?;
+        // Most requests are for `/`: a static target then costs no reference
+        // count on the head's bytes.
+        let target =
+            if bytes.get(p.target.clone()) == Some(b"/") { Bytes::from_static(b"/") } else { bytes.slice(p.target) };
+        let method = Method::from_bytes(&bytes[..p.method_end]);
         let headers =
             HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidRequestLine)?;
         Ok(Some(ScannedRequest {
-            head: RequestHead { method: p.method, target, version: p.version, headers },
+            head: RequestHead { method, target, version: p.version, headers },
             info: p.fields.info,
         }))
     }
 
     /// Parses a response head from the front of `buf`, splitting it off.
     pub(crate) fn response(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ParsedResponse>, Kind> {
+        if !self.in_progress() {
+            let skip = leading_empty_lines(buf)?;
+            bytes::Buf::advance(buf, skip);
+        }
         let limit = config.header_limit();
-        let Some((end, p)) = self.locate(buf, config, false, |b| attempt_response(b, limit))? else {
+        let Some(Located { end, parts: p, repaired }) =
+            self.locate(buf, config, false, |b| attempt_response(b, limit))?
+        else {
             return Ok(None);
         };
+        if let Some(copy) = repaired {
+            buf[..copy.len()].copy_from_slice(&copy);
+        }
         let bytes: Bytes = buf.split_to(end).freeze();
         let reason = bytes.slice(p.reason);
         let headers = HeaderList::from_section(bytes, p.fields.start, p.fields.count).ok_or(Kind::InvalidStatusLine)?;
@@ -403,7 +642,7 @@ fn classify_version(head: &[u8], is_request: bool) -> Kind {
 
 /// The four target forms of RFC 9112 section 3.2, each only with the
 /// methods that may use it, ASCII only.
-fn check_target(method: &Method, target: &[u8], config: &Config) -> Result<(), Kind> {
+fn check_target(method: &[u8], target: &[u8], config: &Config) -> Result<(), Kind> {
     if target.len() > config.max_target_len {
         return Err(Kind::TargetTooLong);
     }
@@ -411,8 +650,8 @@ fn check_target(method: &Method, target: &[u8], config: &Config) -> Result<(), K
         return Err(Kind::InvalidTarget);
     }
     let ok = match method {
-        Method::Connect => is_authority_form(target),
-        _ if target == b"*" => *method == Method::Options,
+        b"CONNECT" => is_authority_form(target),
+        _ if target == b"*" => method == b"OPTIONS",
         _ => target.first() == Some(&b'/') || is_absolute_form(target),
     };
     if ok {
@@ -441,9 +680,135 @@ fn is_authority_form(t: &[u8]) -> bool {
         && !host.iter().any(|&b| matches!(b, b'/' | b'@' | b'?' | b'#'))
 }
 
+/// Checks the canonical reader against httparse and the checks around it
+/// on `buf` (panics on any disagreement): what the differential tests and
+/// the `h1_parse_differential` fuzz target run.
+#[doc(hidden)]
+pub fn check_canonical_request(buf: &[u8], limit: usize) {
+    match canonical::request(buf, limit) {
+        canonical::Outcome::Complete(n, parts) => match httparse_request(buf, limit) {
+            Attempt::Complete(m, other) => {
+                assert_eq!(n, m, "head length");
+                assert_eq!(parts, other, "parse");
+            }
+            Attempt::Partial => panic!("canonical head of {n} bytes, httparse wants more"),
+            Attempt::Invalid(e) => panic!("canonical head of {n} bytes, httparse says {e:?}"),
+        },
+        // A partial canonical head gives no result before it completes on
+        // the general path either.
+        canonical::Outcome::Partial => match httparse_request(buf, limit) {
+            Attempt::Partial => {}
+            Attempt::Invalid(e) => assert!(find_head_end(buf, 0).is_none(), "partial, httparse says {e:?}"),
+            Attempt::Complete(n, _) => panic!("partial, httparse read a head of {n} bytes"),
+        },
+        canonical::Outcome::Other => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Every prefix of `head` (and the whole, with more bytes after it).
+    fn check_all_prefixes(head: &[u8], limit: usize) {
+        for end in 0..=head.len() {
+            check_canonical_request(&head[..end], limit);
+        }
+        let mut more = head.to_vec();
+        more.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        check_canonical_request(&more, limit);
+    }
+
+    #[test]
+    fn canonical_heads_read_as_httparse_reads_them() {
+        let heads: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n",
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"POST /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nX:\r\nY: \t a b \t\r\n\r\nhello",
+            b"PUT /x HTTP/1.1\r\nhost: a\r\ntransfer-encoding: gzip, chunked\r\nconnection: close, upgrade\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: +1\r\nX: \x80\r\n\r\n",
+            b"GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"GET  / HTTP/1.1\r\n\r\n",
+            b"G(T / HTTP/1.1\r\n\r\n",
+            b"GET /\x7f HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nA: \x7f\r\n\r\n",
+            b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n",
+        ];
+        for head in heads {
+            for limit in [1, 2, 64] {
+                check_all_prefixes(head, limit);
+            }
+        }
+    }
+
+    fn token() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![Just(b'a'), Just(b'Z'), Just(b'-'), Just(b'!'), Just(b'~'), Just(b'5'), any::<u8>()],
+            0..6,
+        )
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![Just(b' '), Just(b'\t'), Just(b'a'), Just(b','), Just(b'1'), Just(b'\r'), any::<u8>()],
+            0..12,
+        )
+    }
+
+    fn field_name() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            token(),
+            Just(b"Content-Length".to_vec()),
+            Just(b"transfer-encoding".to_vec()),
+            Just(b"Host".to_vec()),
+            Just(b"Connection".to_vec()),
+            Just(b"Expect".to_vec()),
+            Just(b"Upgrade".to_vec()),
+        ]
+    }
+
+    /// Heads close to canonical: the grammar's pieces with arbitrary bytes
+    /// mixed in, so both sides of every branch of the reader are taken.
+    fn near_canonical_head() -> impl Strategy<Value = Vec<u8>> {
+        let line_end = prop_oneof![4 => Just(b"\r\n".to_vec()), 1 => Just(b"\n".to_vec()), 1 => Just(b"\r".to_vec())];
+        let version =
+            prop_oneof![Just(b"HTTP/1.1".to_vec()), Just(b"HTTP/1.0".to_vec()), Just(b"HTTP/1.2".to_vec()), token()];
+        let sep = prop_oneof![4 => Just(b": ".to_vec()), 1 => Just(b":".to_vec()), 1 => Just(b" :".to_vec())];
+        let field = (field_name(), sep, value(), line_end.clone());
+        (token(), value(), version, line_end.clone(), proptest::collection::vec(field, 0..5), line_end).prop_map(
+            |(method, target, version, eol, fields, last)| {
+                let mut h = method;
+                h.push(b' ');
+                h.extend(target);
+                h.push(b' ');
+                h.extend(version);
+                h.extend(eol);
+                for (name, sep, value, eol) in fields {
+                    h.extend(name);
+                    h.extend(sep);
+                    h.extend(value);
+                    h.extend(eol);
+                }
+                h.extend(last);
+                h
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn canonical_reader_agrees_with_httparse(head in near_canonical_head(), limit in 1usize..6) {
+            check_all_prefixes(&head, limit);
+        }
+    }
 
     fn req(bytes: &[u8]) -> Result<Option<ScannedRequest>, Kind> {
         let mut buf = BytesMut::from(bytes);

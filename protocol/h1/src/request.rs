@@ -6,9 +6,9 @@
 
 use crate::config::Config;
 use crate::fields::{Coding, FieldInfo};
-use crate::parse::{HeadScanner, ScannedRequest};
+use crate::parse::{leading_empty_lines, HeadScanner, Located, ScannedRequest};
 use bytes::BytesMut;
-use sockless_core::{ProtocolErrorKind as Kind, RequestHead, Version};
+use sockless_core::{HeaderIter, ProtocolErrorKind as Kind, RequestHead, Version};
 
 /// How a request's body is delimited (RFC 9112 section 6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +41,64 @@ pub struct ParsedRequest {
     pub upgrade: bool,
 }
 
+/// A request head read in place: slices of the bytes it was read from,
+/// checked as strictly as [`RequestParser::parse`] checks a head it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestHeadRef<'a> {
+    /// The method token, as received (methods are case-sensitive).
+    pub method: &'a [u8],
+    /// The request target, as received.
+    pub target: &'a [u8],
+    /// HTTP/1.0 or HTTP/1.1 (a higher HTTP/1.x reads as HTTP/1.1,
+    /// RFC 9110 section 2.5).
+    pub version: Version,
+    section: &'a [u8],
+    count: usize,
+}
+
+impl<'a> RequestHeadRef<'a> {
+    /// The header fields in order, names in their received case, values
+    /// without surrounding whitespace.
+    pub fn fields(&self) -> HeaderIter<'a> {
+        HeaderIter::over_section(self.section, self.count)
+    }
+
+    /// Number of header fields.
+    pub fn field_count(&self) -> usize {
+        self.count
+    }
+}
+
+/// A request head read in place by [`RequestParser::parse_ref`], and what
+/// its fields say about the message around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParsedRequestRef<'a> {
+    /// The head.
+    pub head: RequestHeadRef<'a>,
+    /// How many bytes of the buffer the head took (empty lines before it
+    /// included): the body or the next request starts there.
+    pub len: usize,
+    /// How the body is delimited.
+    pub body: BodyLength,
+    /// As [`ParsedRequest::keep_alive`].
+    pub keep_alive: bool,
+    /// As [`ParsedRequest::expect_continue`].
+    pub expect_continue: bool,
+    /// As [`ParsedRequest::upgrade`].
+    pub upgrade: bool,
+}
+
 /// Reads request heads strictly (RFC 9110 and RFC 9112, the rules listed in
 /// `docs/h1.md`) from the front of a buffer.
 ///
 /// Give it the buffer again as more bytes arrive: a partial head is never
-/// scanned from its start twice. A complete head is split off the buffer
-/// (no copy: the head keeps a shared slice of it); the bytes after it (a
-/// body, the next request) stay. An error names what was wrong; the server
-/// answers it with the status in `docs/h1.md` and closes.
+/// scanned from its start twice. [`parse`](Self::parse) splits a complete
+/// head off a `BytesMut` into an owned [`RequestHead`]
+/// (no copy: the head keeps a shared slice of the buffer) and leaves the
+/// bytes after it (a body, the next request); [`parse_ref`](Self::parse_ref)
+/// reads it in place from any byte slice, as httparse does, and takes
+/// nothing. An error names what was wrong; the server answers it with the
+/// status in `docs/h1.md` and closes.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -64,6 +114,13 @@ pub struct ParsedRequest {
 /// assert_eq!(request.body, BodyLength::Exact(5));
 /// assert_eq!(&buf[..], b"hello");
 ///
+/// // In place:
+/// let bytes = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\nnext";
+/// let request = RequestParser::new().parse_ref(bytes, &config).unwrap().unwrap();
+/// assert_eq!((request.head.method, request.head.target), (&b"GET"[..], &b"/a"[..]));
+/// assert_eq!(request.head.fields().next(), Some((&b"Host"[..], &b"example.com"[..])));
+/// assert_eq!(&bytes[request.len..], b"next");
+///
 /// let mut smuggled = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"[..]);
 /// assert!(RequestParser::new().parse(&mut smuggled, &config).is_err());
 /// ```
@@ -78,20 +135,51 @@ impl RequestParser {
         RequestParser::default()
     }
 
-    /// Parses the head at the front of `buf` (leading empty lines skipped).
-    /// `Ok(None)`: incomplete, and within `config`'s limits.
+    /// Parses the head at the front of `buf` (leading empty lines skipped)
+    /// and splits it off. `Ok(None)`: incomplete, and within `config`'s
+    /// limits.
     pub fn parse(&mut self, buf: &mut BytesMut, config: &Config) -> Result<Option<ParsedRequest>, Kind> {
         let Some(ScannedRequest { head, info }) = self.scanner.request(buf, config)? else {
             return Ok(None);
         };
-        let body = body_length(&head, &info, config)?;
-        let keep_alive = match head.version {
-            Version::Http10 => info.keep_alive && !info.close,
-            _ => !info.close,
+        let message = Message::of(head.version, &info, config)?;
+        Ok(Some(ParsedRequest {
+            head,
+            body: message.body,
+            keep_alive: message.keep_alive,
+            expect_continue: message.expect_continue,
+            upgrade: info.upgrade,
+        }))
+    }
+
+    /// Parses the head at the front of `buf` in place (leading empty lines
+    /// skipped). `Ok(None)`: incomplete, and within `config`'s limits; call
+    /// again with the same bytes and more after them.
+    ///
+    /// A request line with a higher HTTP/1.x version is read as HTTP/1.1
+    /// here as in [`parse`](Self::parse); unlike `parse`, this does not
+    /// rewrite the version in `buf`.
+    pub fn parse_ref<'a>(&mut self, buf: &'a [u8], config: &Config) -> Result<Option<ParsedRequestRef<'a>>, Kind> {
+        let skip = leading_empty_lines(buf)?;
+        let head = &buf[skip..];
+        let Some(Located { end, parts, .. }) = self.scanner.request_parts(head, config)? else {
+            return Ok(None);
         };
-        let has_body = !matches!(body, BodyLength::None | BodyLength::Exact(0));
-        let expect_continue = has_body && info.expect_continue && head.version == Version::Http11;
-        Ok(Some(ParsedRequest { head, body, keep_alive, expect_continue, upgrade: info.upgrade }))
+        let message = Message::of(parts.version, &parts.fields.info, config)?;
+        Ok(Some(ParsedRequestRef {
+            head: RequestHeadRef {
+                method: &head[..parts.method_end],
+                target: &head[parts.target],
+                version: parts.version,
+                section: &head[parts.fields.start..end],
+                count: parts.fields.count,
+            },
+            len: skip + end,
+            body: message.body,
+            keep_alive: message.keep_alive,
+            expect_continue: message.expect_continue,
+            upgrade: parts.fields.info.upgrade,
+        }))
     }
 
     /// Whether part of a head has been seen (bytes wait in the buffer for
@@ -101,17 +189,37 @@ impl RequestParser {
     }
 }
 
+/// What a request's fields say about the message around its head.
+struct Message {
+    body: BodyLength,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl Message {
+    fn of(version: Version, info: &FieldInfo, config: &Config) -> Result<Message, Kind> {
+        let body = body_length(version, info, config)?;
+        let keep_alive = match version {
+            Version::Http10 => info.keep_alive && !info.close,
+            _ => !info.close,
+        };
+        let has_body = !matches!(body, BodyLength::None | BodyLength::Exact(0));
+        let expect_continue = has_body && info.expect_continue && version == Version::Http11;
+        Ok(Message { body, keep_alive, expect_continue })
+    }
+}
+
 /// RFC 9112 section 6.3 for requests, strictly; and exactly one Host in
 /// HTTP/1.1 (RFC 9112 section 3.2).
-fn body_length(head: &RequestHead, info: &FieldInfo, config: &Config) -> Result<BodyLength, Kind> {
+fn body_length(version: Version, info: &FieldInfo, config: &Config) -> Result<BodyLength, Kind> {
     if info.host_count > 1 {
         return Err(Kind::MultipleHost);
     }
-    if info.host_count == 0 && head.version == Version::Http11 {
+    if info.host_count == 0 && version == Version::Http11 {
         return Err(Kind::MissingHost);
     }
     match (info.transfer_encoding, info.content_length) {
-        (Some(_), _) if head.version == Version::Http10 => Err(Kind::TransferEncodingInHttp10),
+        (Some(_), _) if version == Version::Http10 => Err(Kind::TransferEncodingInHttp10),
         (Some(_), Some(_)) => Err(Kind::ContentLengthWithTransferEncoding),
         (Some(Coding::Unsupported), None) => Err(Kind::UnsupportedTransferCoding),
         (Some(Coding::Invalid), None) => Err(Kind::InvalidTransferEncoding),
@@ -119,5 +227,86 @@ fn body_length(head: &RequestHead, info: &FieldInfo, config: &Config) -> Result<
         (None, Some(n)) if config.max_body_bytes.is_some_and(|max| n > max) => Err(Kind::BodyTooLarge),
         (None, Some(n)) => Ok(BodyLength::Exact(n)),
         (None, None) => Ok(BodyLength::None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Both ways of reading `input` (whole, as one buffer) and their results.
+    fn both(input: &[u8], config: &Config) {
+        let in_place = RequestParser::new().parse_ref(input, config);
+        let mut buf = BytesMut::from(input);
+        let owned = RequestParser::new().parse(&mut buf, config);
+        match (in_place, owned) {
+            (Ok(Some(r)), Ok(Some(o))) => {
+                assert_eq!(r.head.method, o.head.method.as_bytes());
+                assert_eq!(r.head.target, &o.head.target[..]);
+                assert_eq!(r.head.version, o.head.version);
+                assert!(r.head.fields().eq(o.head.headers.iter()));
+                assert_eq!(r.head.field_count(), o.head.headers.len());
+                assert_eq!(
+                    (r.body, r.keep_alive, r.expect_continue, r.upgrade),
+                    (o.body, o.keep_alive, o.expect_continue, o.upgrade)
+                );
+                assert_eq!(&input[r.len..], &buf[..], "what follows the head");
+            }
+            (Ok(None), Ok(None)) => {}
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("in place {a:?}, owned {b:?}"),
+        }
+    }
+
+    #[test]
+    fn in_place_and_owned_reads_agree() {
+        let config = Config::server();
+        for input in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+            b"PUT /x HTTP/1.2\r\nhost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a",
+            b"\nGET / HTTP/1.1\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"CONNECT /a HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            both(input, &config);
+        }
+    }
+
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"GET ".to_vec()),
+            Just(b"POST ".to_vec()),
+            Just(b"/p ".to_vec()),
+            Just(b"* ".to_vec()),
+            Just(b"HTTP/1.1\r\n".to_vec()),
+            Just(b"HTTP/1.0\r\n".to_vec()),
+            Just(b"HTTP/1.3\r\n".to_vec()),
+            Just(b"Host: h\r\n".to_vec()),
+            Just(b"Content-Length: 2\r\n".to_vec()),
+            Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
+            Just(b"Connection: close, upgrade\r\n".to_vec()),
+            Just(b"Upgrade: x\r\n".to_vec()),
+            Just(b"Expect: 100-continue\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b" ".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..4),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn in_place_and_owned_reads_agree_on_any_bytes(
+            pieces in proptest::collection::vec(piece(), 0..10),
+        ) {
+            let input: Vec<u8> = pieces.concat();
+            both(&input, &Config::server());
+        }
     }
 }

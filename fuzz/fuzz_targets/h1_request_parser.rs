@@ -1,0 +1,65 @@
+//! Fuzzes the public request-head parser (`RequestParser`) three ways:
+//!
+//! * the one-pass canonical reader against httparse and the checks around
+//!   it, on every prefix of the input (`check_canonical_request` panics on
+//!   any disagreement: a head the fast path reads must read the same on the
+//!   general path);
+//! * reading in place (`parse_ref`) against taking the head (`parse`): same
+//!   verdict, same head, same bytes left over;
+//! * `parse_ref` fed the input in two pieces (as it arrives) against all at
+//!   once: same verdict.
+//!
+//! Input: `[limit, split, request bytes...]`.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use sockless_h1::{Config, RequestParser};
+
+fuzz_target!(|data: &[u8]| {
+    let [limit, split, input @ ..] = data else { return };
+    let limit = usize::from(*limit % 8) + 1;
+    for end in 0..=input.len() {
+        sockless_h1::check_canonical_request(&input[..end], limit);
+    }
+
+    let mut config = Config::server();
+    config.max_headers = limit;
+    config.max_head_bytes = 512;
+
+    let whole = RequestParser::new().parse_ref(input, &config);
+    let mut buf = BytesMut::from(input);
+    let owned = RequestParser::new().parse(&mut buf, &config);
+    match (&whole, &owned) {
+        (Ok(Some(r)), Ok(Some(o))) => {
+            assert_eq!(r.head.method, o.head.method.as_bytes());
+            assert_eq!(r.head.target, &o.head.target[..]);
+            assert_eq!(r.head.version, o.head.version);
+            assert!(r.head.fields().eq(o.head.headers.iter()));
+            assert_eq!(
+                (r.body, r.keep_alive, r.expect_continue, r.upgrade),
+                (o.body, o.keep_alive, o.expect_continue, o.upgrade)
+            );
+            assert_eq!(&input[r.len..], &buf[..]);
+        }
+        (Ok(None), Ok(None)) => {}
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!("in place {a:?}, owned {b:?}"),
+    }
+
+    // The same bytes arriving in two reads give the same verdict.
+    let at = usize::from(*split) % (input.len() + 1);
+    let mut parser = RequestParser::new();
+    let first = parser.parse_ref(&input[..at], &config);
+    let pieces = match first {
+        Ok(None) => parser.parse_ref(input, &config),
+        done => done,
+    };
+    match (pieces, whole) {
+        (Ok(Some(a)), Ok(Some(b))) => assert_eq!(a, b),
+        (Ok(None), Ok(None)) => {}
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        // A complete head in the first piece is a complete head of the whole.
+        (a, b) => panic!("in pieces {a:?}, at once {b:?}"),
+    }
+});
