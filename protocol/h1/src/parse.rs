@@ -153,26 +153,29 @@ mod canonical {
         i
     }
 
-    /// Index of the first byte at or after `i` that is not a field-value
-    /// byte; eight at a time while no byte in a word is a control, DEL or
-    /// non-ASCII.
+    /// Index of the first byte at or after `i` that is not in `class`,
+    /// eight bytes at a time over bytes from `min` to `~` (0x7e), all of
+    /// which must be in `class`. In each word, the lowest byte below `min`
+    /// or above `~` is found exactly (borrows and carries between bytes
+    /// only ever reach bytes above one that is itself out of range); the
+    /// byte loop takes over there (a value may go on with HTAB).
     #[inline(always)]
-    fn skip_value(buf: &[u8], mut i: usize) -> usize {
+    fn skip_visible(buf: &[u8], mut i: usize, min: u8, class: u8) -> usize {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         while let Some(chunk) = buf.get(i..i + 8) {
             let w =
                 u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-            // A byte below 0x20, or 0x7f and above (carries between bytes
-            // can only raise false alarms, which the byte loop settles).
-            let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let high = w.wrapping_add(ONES) | w;
-            if (low | high) & HIGH != 0 {
+            let below = w.wrapping_sub(u64::from(min) * ONES) & !w;
+            let above = w.wrapping_add(ONES) | w;
+            let out = (below | above) & HIGH;
+            if out != 0 {
+                i += (out.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
         }
-        skip(buf, i, VALUE)
+        skip(buf, i, class)
     }
 
     /// Whether `rest` is the start of `HTTP/1.1` CRLF or `HTTP/1.0` CRLF.
@@ -191,14 +194,18 @@ mod canonical {
     /// else is left to them.
     pub(super) fn request(buf: &[u8], limit: usize) -> Outcome {
         let len = buf.len();
-        let method_end = skip(buf, 0, TCHAR);
+        // The usual method at once, any other token byte by byte.
+        let method_end = match buf.get(..4) {
+            Some(b"GET ") => 3,
+            _ => skip(buf, 0, TCHAR),
+        };
         match buf.get(method_end) {
             None => return Outcome::Partial,
             Some(b' ') if method_end > 0 => {}
             Some(_) => return Outcome::Other,
         }
         let t0 = method_end + 1;
-        let t1 = skip(buf, t0, TARGET);
+        let t1 = skip_visible(buf, t0, b'!', TARGET);
         match buf.get(t1) {
             None => return Outcome::Partial,
             Some(b' ') if t1 > t0 => {}
@@ -234,7 +241,7 @@ mod canonical {
                 v += 1;
             }
             let value_start = v;
-            let value_end = skip_value(buf, value_start);
+            let value_end = skip_visible(buf, value_start, b' ', VALUE);
             match (buf.get(value_end), buf.get(value_end + 1)) {
                 (Some(b'\r'), Some(b'\n')) => {}
                 (None, _) | (Some(b'\r'), None) => return Outcome::Partial,
