@@ -1,5 +1,5 @@
-//! Runs N hello-world cycles (or N passes of raw httparse or of the request parser alone:
-//! `... profile_cycle httparse|parser 100000`) for instruction
+//! Runs N hello-world cycles (or N passes of raw httparse or of the request parser alone, taking
+//! the head or in place: `... profile_cycle httparse|parser|parser-ref 100000 [browser]`) for instruction
 //! counting under `valgrind --tool=callgrind`:
 //! `cargo build --release -p sockless-h1 --example profile_cycle &&
 //!  valgrind --tool=callgrind target/release/examples/profile_cycle cycle 100000`
@@ -36,6 +36,14 @@ fn main() {
                 let mut req = httparse::Request::new(&mut headers);
                 black_box(req.parse(black_box(request)).unwrap());
                 black_box((&req.method, &req.path, &req.headers));
+            }
+        }
+        "parser-ref" => {
+            let config = Config::server();
+            let mut parser = sockless_h1::RequestParser::new();
+            for _ in 0..n {
+                let r = parser.parse_ref(black_box(request), &config).unwrap().unwrap();
+                black_box((r.head.method, r.head.target, r.head.fields(), r.len));
             }
         }
         "parser" => {
