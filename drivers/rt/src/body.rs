@@ -311,6 +311,20 @@ impl Body {
         self.trailers.take()
     }
 
+    /// Takes the bytes of a body held whole in one buffer (leaving it
+    /// empty), so the driver can send them in one piece; `None` for other
+    /// bodies.
+    pub(crate) fn take_full(&mut self) -> Option<Bytes> {
+        match &mut self.kind {
+            Kind::Full(b) => {
+                let b = std::mem::take(b);
+                self.kind = Kind::Empty;
+                Some(b)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn peek_trailers(&mut self) -> Option<HeaderList> {
         self.trailers.take()
     }

@@ -268,25 +268,55 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
 
     fn respond(&mut self, stream: StreamId, response: Response) {
         let Some(st) = self.streams.get_mut(&stream) else { return };
-        if st.out_done || st.outgoing.is_some() {
+        if Self::send_head(&mut self.conn, stream, st, response).is_err() {
+            self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
-        }
-        let end = response.body.is_empty();
-        match self.conn.send_response(stream, &response.head, end) {
-            Ok(()) if end => st.out_done = true,
-            Ok(()) => st.outgoing = Some(response.body),
-            Err(_) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
         }
         self.reap(stream);
     }
 
-    fn reset(&mut self, stream: StreamId, code: ErrorCode) {
-        if let Some(mut st) = self.streams.remove(&stream) {
-            if !(st.in_done && st.out_done) {
-                let _ = self.conn.reset_stream(stream, code);
-            }
-            st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+    /// Sends a response's head, and its body too when the body is one
+    /// buffer the connection takes whole (most responses): then the stream
+    /// needs no further work from [`Pump::bodies`], which saves a second
+    /// `send_data` just to end the stream. `Err` if the connection refused
+    /// the response (the caller resets the stream).
+    fn send_head(conn: &mut C, stream: StreamId, st: &mut StreamState, mut response: Response) -> Result<(), ()> {
+        if st.out_done || st.outgoing.is_some() {
+            return Ok(());
         }
+        let end = response.body.is_empty();
+        conn.send_response(stream, &response.head, end).map_err(|_| ())?;
+        if end {
+            st.out_done = true;
+            return Ok(());
+        }
+        if let Some(data) = response.body.take_full() {
+            let len = data.len();
+            let n = conn.send_data(stream, data.clone(), true).map_err(|_| ())?;
+            if n == len {
+                st.out_done = true;
+                return Ok(());
+            }
+            // Flow control took part of it: the rest goes out from `bodies`,
+            // which then ends the stream (the body is now empty).
+            st.remainder = Some(data.slice(n..));
+        }
+        st.outgoing = Some(response.body);
+        Ok(())
+    }
+
+    fn reset(&mut self, stream: StreamId, code: ErrorCode) {
+        if let Some(st) = self.streams.remove(&stream) {
+            self.reset_state(stream, st, code);
+        }
+    }
+
+    /// Resets a stream already taken out of (or never put in) the map.
+    fn reset_state(&mut self, stream: StreamId, mut st: StreamState, code: ErrorCode) {
+        if !(st.in_done && st.out_done) {
+            let _ = self.conn.reset_stream(stream, code);
+        }
+        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
     }
 
     fn reap(&mut self, stream: StreamId) {
@@ -434,10 +464,24 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
     /// Routes the connection's events; `true` once it closed.
     fn events(&mut self) -> (bool, bool) {
         let mut progress = false;
-        while let Some(event) = self.conn.poll_event() {
+        // An event read ahead (see `Event::Request` below), handled next.
+        let mut ahead: Option<Event> = None;
+        while let Some(event) = ahead.take().or_else(|| self.conn.poll_event()) {
             progress = true;
             match event {
-                Event::Request { stream, head, .. } => self.on_request(stream, head),
+                Event::Request { stream, head, .. } => {
+                    // A request without a body (a GET) is followed at once by
+                    // its end: looking one event ahead tells, so the request
+                    // gets an empty body instead of a channel nobody feeds.
+                    let ended = match self.conn.poll_event() {
+                        Some(Event::EndStream { stream: s }) if s == stream => true,
+                        next => {
+                            ahead = next;
+                            false
+                        }
+                    };
+                    self.on_request(stream, head, ended);
+                }
                 Event::Response { stream, head } => {
                     if let Some(st) = self.streams.get_mut(&stream) {
                         if let (Some(slot), Some(chan)) = (st.response.take(), st.incoming.as_ref()) {
@@ -483,11 +527,18 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
         (progress, false)
     }
 
-    fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead) {
+    /// Runs the handler for a new request; `ended`: the request has no body
+    /// (its end was already seen).
+    fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
         let Mode::Server { handler, pool, .. } = &self.mode else { return };
-        let chan = Chan::new(self.body_cap);
-        let request = Request { head, body: Body::from_chan(chan.clone()) };
-        self.streams.insert(stream, StreamState { incoming: Some(chan), ..StreamState::default() });
+        let (body, incoming) = if ended {
+            (Body::empty(), None)
+        } else {
+            let chan = Chan::new(self.body_cap);
+            (Body::from_chan(chan.clone()), Some(chan))
+        };
+        let request = Request { head, body };
+        let mut st = StreamState { incoming, in_done: ended, ..StreamState::default() };
         let completion = Completion { shared: self.shared.clone(), stream, done: false };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
@@ -500,15 +551,25 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
                 Poll::Ready(response) => {
                     let mut completion = completion;
                     completion.done = true;
-                    self.respond(stream, response);
+                    if Self::send_head(&mut self.conn, stream, &mut st, response).is_err() {
+                        self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
+                    } else if !st.finished() {
+                        // Only a stream with work left (a body to receive or
+                        // to send) takes an entry.
+                        self.streams.insert(stream, st);
+                    }
                 }
-                Poll::Pending => self.rt.spawn(async move {
-                    let response = fut.await;
-                    completion.respond(response);
-                }),
+                Poll::Pending => {
+                    self.streams.insert(stream, st);
+                    self.rt.spawn(async move {
+                        let response = fut.await;
+                        completion.respond(response);
+                    })
+                }
             }
             return;
         }
+        self.streams.insert(stream, st);
         let handler = handler.clone();
         let pool = pool.clone();
         self.rt.spawn(async move {
