@@ -48,25 +48,41 @@ fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + S
     }
 }
 
+/// A handler's answer: most are ready at once (hello, a file) and are then
+/// not boxed, which saves an allocation per request; `echo` has to wait for
+/// the request body.
+pub enum Reply {
+    /// The response, known at once.
+    Ready(std::future::Ready<Response>),
+    /// A response still being computed.
+    Later(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl Future for Reply {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
+        match self.get_mut() {
+            Reply::Ready(r) => Pin::new(r).poll(cx),
+            Reply::Later(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
 /// The handler for `mode`.
-pub fn handler(
-    mode: Mode,
-) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync + 'static {
+pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static {
     // Built once; each response clones it (what a framework does for a static
     // answer). Frozen: a clone is a reference count, and the writer copies its
     // fields at once.
     let mut hello = ResponseHead::new(200).header("content-type", "text/plain").header("content-length", "13");
     hello.headers.freeze();
-    move |req: Request| -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    move |req: Request| -> Reply {
         match &mode {
             Mode::Hello => {
-                Box::pin(std::future::ready(Response::new(hello.clone(), Bytes::from_static(b"Hello, World!"))))
+                Reply::Ready(std::future::ready(Response::new(hello.clone(), Bytes::from_static(b"Hello, World!"))))
             }
-            Mode::Echo => Box::pin(echo(req)),
-            Mode::Dir(root) => {
-                let response = file(root, &req);
-                Box::pin(std::future::ready(response))
-            }
+            Mode::Echo => Reply::Later(Box::pin(echo(req))),
+            Mode::Dir(root) => Reply::Ready(std::future::ready(file(root, &req))),
         }
     }
 }
