@@ -1,7 +1,7 @@
 //! The client: one connection task, and handles that send requests over it.
 
 use crate::body::Oneshot;
-use crate::pump::{Cmd, Mode, Pump, Shared};
+use crate::pump::{Cmd, Mode, NoHandler, Pump, Shared};
 use crate::{Clock, Io, Request, Response, Runtime};
 use sockless_core::Connection;
 use std::fmt;
@@ -47,7 +47,7 @@ impl ClientHandle {
         let shared = Arc::new(Shared::default());
         shared.add_handle(1);
         let clock = Clock::new(rt.now());
-        let pump = Pump::new(rt.clone(), io, connection, clock, shared.clone(), Mode::Client, 256 * 1024);
+        let pump = Pump::new(rt.clone(), io, connection, clock, shared.clone(), Mode::<NoHandler>::Client, 256 * 1024);
         rt.spawn(pump);
         ClientHandle { inner: Arc::new(HandleInner { shared }) }
     }

@@ -22,7 +22,36 @@ const MAX_ROUNDS: usize = 64;
 pub(crate) const SHUTDOWN: usize = 1;
 pub(crate) const ABORT: usize = 2;
 
-pub(crate) type DynHandler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+/// A server's request handler. The pump is generic over it (rather than
+/// boxing it and its futures), so that a handler's future is polled where it
+/// is and allocates nothing when it answers at once.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// The future computing a response.
+    type Future: Future<Output = Response> + Send + 'static;
+
+    /// Starts handling `request`.
+    fn call(&self, request: Request) -> Self::Future;
+}
+
+impl<H, F> Handler for H
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    type Future = F;
+
+    fn call(&self, request: Request) -> F {
+        self(request)
+    }
+}
+
+/// The handler type of a client's pump, which has none.
+pub(crate) type NoHandler = fn(Request) -> std::future::Ready<Response>;
+
+/// A pinned place for one handler future, reused from request to request
+/// while handlers answer at once; a handler that has to wait takes it into
+/// its task (and the next request gets a new one).
+type FutureSlot<F> = Pin<Box<Option<F>>>;
 
 /// What the application's tasks hand to the connection task.
 pub(crate) enum Cmd {
@@ -110,9 +139,11 @@ impl Drop for Completion {
 }
 
 /// The role-specific part of a connection task.
-pub(crate) enum Mode {
+pub(crate) enum Mode<H: Handler> {
     Server {
-        handler: DynHandler,
+        handler: Arc<H>,
+        /// Where the next handler future is polled (see [`FutureSlot`]).
+        slot: Option<FutureSlot<H::Future>>,
         pool: Option<Arc<Semaphore>>,
         /// Server-wide flags ([`SHUTDOWN`], [`ABORT`]).
         flags: Arc<Notify>,
@@ -157,13 +188,13 @@ impl StreamState {
 }
 
 /// One connection's task.
-pub(crate) struct Pump<R: Runtime, I: Io, C: Connection> {
+pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler> {
     rt: R,
     io: I,
     conn: C,
     clock: Clock,
     shared: Arc<Shared>,
-    mode: Mode,
+    mode: Mode<H>,
     streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
     queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
@@ -183,10 +214,18 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection> {
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
-impl<R: Runtime, I: Io, C: Connection> Unpin for Pump<R, I, C> {}
+impl<R: Runtime, I: Io, C: Connection, H: Handler> Unpin for Pump<R, I, C, H> {}
 
-impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
-    pub(crate) fn new(rt: R, io: I, conn: C, clock: Clock, shared: Arc<Shared>, mode: Mode, body_cap: usize) -> Self {
+impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
+    pub(crate) fn new(
+        rt: R,
+        io: I,
+        conn: C,
+        clock: Clock,
+        shared: Arc<Shared>,
+        mode: Mode<H>,
+        body_cap: usize,
+    ) -> Self {
         Pump {
             rt,
             io,
@@ -530,7 +569,7 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
     /// Runs the handler for a new request; `ended`: the request has no body
     /// (its end was already seen).
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, .. } = &self.mode else { return };
+        let Mode::Server { handler, pool, slot, .. } = &mut self.mode else { return };
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
@@ -539,18 +578,23 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
         };
         let request = Request { head, body };
         let mut st = StreamState { incoming, in_done: ended, ..StreamState::default() };
-        let completion = Completion { shared: self.shared.clone(), stream, done: false };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
             // poll the handler here first, and spawn a task only if it has to
             // wait. A noop waker is enough: a pending handler is spawned, and
             // its task's first poll registers the task's own waker.
-            let mut fut = handler(request);
+            let mut fut = slot.take().unwrap_or_else(|| Box::pin(None));
+            fut.set(Some(handler.call(request)));
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            match fut.as_mut().poll(&mut cx) {
+            let polled = match fut.as_mut().as_pin_mut() {
+                Some(f) => f.poll(&mut cx),
+                None => Poll::Pending,
+            };
+            match polled {
                 Poll::Ready(response) => {
-                    let mut completion = completion;
-                    completion.done = true;
+                    // The slot is kept for the next request.
+                    fut.set(None);
+                    *slot = Some(fut);
                     if Self::send_head(&mut self.conn, stream, &mut st, response).is_err() {
                         self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
                     } else if !st.finished() {
@@ -561,8 +605,13 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
                 }
                 Poll::Pending => {
                     self.streams.insert(stream, st);
+                    let completion = Completion { shared: self.shared.clone(), stream, done: false };
                     self.rt.spawn(async move {
-                        let response = fut.await;
+                        let response = std::future::poll_fn(|cx| match fut.as_mut().as_pin_mut() {
+                            Some(f) => f.poll(cx),
+                            None => Poll::Pending,
+                        })
+                        .await;
                         completion.respond(response);
                     })
                 }
@@ -570,6 +619,7 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
             return;
         }
         self.streams.insert(stream, st);
+        let completion = Completion { shared: self.shared.clone(), stream, done: false };
         let handler = handler.clone();
         let pool = pool.clone();
         self.rt.spawn(async move {
@@ -577,7 +627,7 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
                 Some(p) => Some(p.acquire().await),
                 None => None,
             };
-            let response = handler(request).await;
+            let response = handler.call(request).await;
             completion.respond(response);
         });
     }
@@ -702,7 +752,7 @@ impl<R: Runtime, I: Io, C: Connection> Pump<R, I, C> {
     }
 }
 
-impl<R: Runtime, I: Io, C: Connection> Future for Pump<R, I, C> {
+impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -829,12 +879,10 @@ mod tests {
         let writes = Arc::new(Mutex::new(Vec::new()));
         let io = Script { input: input.into(), writes: writes.clone() };
         let conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
-        let handler: DynHandler = Arc::new(|_req: Request| -> Pin<Box<dyn Future<Output = Response> + Send>> {
-            Box::pin(async {
-                Response::new(ResponseHead::new(200).header("content-length", "5"), Bytes::from_static(b"hello"))
-            })
+        let handler = Arc::new(|_req: Request| async {
+            Response::new(ResponseHead::new(200).header("content-length", "5"), Bytes::from_static(b"hello"))
         });
-        let mode = Mode::Server { handler, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
+        let mode = Mode::Server { handler, slot: None, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
         let mut cx = Context::from_waker(Waker::noop());

@@ -1,14 +1,13 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
-use crate::pump::{DynHandler, Mode, Pump, Shared, ABORT, SHUTDOWN};
+use crate::pump::{Mode, Pump, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore};
 use crate::{Clock, Io, Listener, Request, Response, Runtime};
 use sockless_core::{Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -125,8 +124,7 @@ where
     F: Future<Output = Response> + Send + 'static,
 {
     let clock = Clock::new(rt.now());
-    let handler: DynHandler =
-        Arc::new(move |req| -> Pin<Box<dyn Future<Output = Response> + Send>> { Box::pin(handler(req)) });
+    let handler = Arc::new(handler);
     let pool = options.max_concurrent_handlers.map(Semaphore::new);
     let flags = Arc::new(Notify::default());
     let live = Arc::new(Notify::default());
@@ -156,8 +154,13 @@ where
                     let _ = io.set_nodelay(true);
                 }
                 let conn = make_connection(clock.at(rt.now()));
-                let mode =
-                    Mode::Server { handler: handler.clone(), pool: pool.clone(), flags: flags.clone(), flags_id: None };
+                let mode = Mode::Server {
+                    handler: handler.clone(),
+                    slot: None,
+                    pool: pool.clone(),
+                    flags: flags.clone(),
+                    flags_id: None,
+                };
                 let pump = Pump::new(
                     rt.clone(),
                     io,
