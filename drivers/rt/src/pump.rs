@@ -201,7 +201,11 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     /// Most unread bytes held for one incoming body before input stops.
     body_cap: usize,
     sleep: Option<Pin<Box<R::Sleep>>>,
+    /// The instant the sleep is set for; `None` once it fired (it is then
+    /// moved before it is polled again).
     armed: Option<sockless_core::Instant>,
+    /// The waker the sleep was last polled with (see [`Pump::arm_timer`]).
+    sleep_waker: Option<Waker>,
     /// The clock, read at most once per wake-up (see [`Pump::now`]).
     now: Option<sockless_core::Instant>,
     needs_flush: bool,
@@ -238,6 +242,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             body_cap: body_cap.max(1),
             sleep: None,
             armed: None,
+            sleep_waker: None,
             now: None,
             needs_flush: false,
             tx_empty: true,
@@ -687,7 +692,6 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             Some(deadline) => {
                 let now = self.now();
                 if deadline <= now {
-                    self.armed = None;
                     self.conn.handle_timeout(now);
                     true
                 } else {
@@ -699,26 +703,48 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     }
 
     /// Sleeps until the next deadline; `true` if it already passed.
+    ///
+    /// The runtime's timer is moved only when the deadline comes earlier,
+    /// and polled only when it may have fired or the task's waker changed:
+    /// an HTTP/1.1 keep-alive deadline moves later with every request, and
+    /// moving and polling a runtime timer costs a good part of a request's
+    /// work. A timer left earlier than the deadline fires, finds nothing
+    /// due, and is then moved to the deadline.
     fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.conn.poll_timeout() else { return false };
-        let when = self.clock.to_std(deadline);
-        match &mut self.sleep {
-            Some(s) => {
-                if self.armed != Some(deadline) {
-                    self.rt.reset_sleep(s.as_mut(), when);
+        let now = self.now();
+        match (&mut self.sleep, self.armed) {
+            (Some(_), Some(armed)) if armed <= deadline => {
+                // A pending future wakes the waker of its last poll: while
+                // that is this task's and the instant is ahead, all is set.
+                if armed > now && self.sleep_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    return false;
                 }
             }
-            None => self.sleep = Some(Box::pin(self.rt.sleep_until(when))),
+            (Some(s), _) => {
+                self.rt.reset_sleep(s.as_mut(), self.clock.to_std(deadline));
+                self.armed = Some(deadline);
+            }
+            (None, _) => {
+                self.sleep = Some(Box::pin(self.rt.sleep_until(self.clock.to_std(deadline))));
+                self.armed = Some(deadline);
+            }
         }
-        self.armed = Some(deadline);
-        let due = match &mut self.sleep {
-            Some(s) => s.as_mut().poll(cx).is_ready(),
-            None => false,
-        };
-        if due {
-            self.now = None; // the deadline passed: read the clock again
+        let Some(s) = &mut self.sleep else { return false };
+        if s.as_mut().poll(cx).is_pending() {
+            if !self.sleep_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                self.sleep_waker = Some(cx.waker().clone());
+            }
+            return false;
         }
-        due
+        // Fired: it is moved (rearmed) before it is polled again.
+        let fired = self.armed.take();
+        if fired.is_some_and(|f| f < deadline) {
+            // It was set for an earlier deadline that has since moved.
+            return self.arm_timer(cx);
+        }
+        self.now = None; // the deadline passed: read the clock again
+        true
     }
 
     /// Fails everything still open and refuses new commands.
@@ -845,13 +871,13 @@ mod tests {
 
     /// A transport with scripted input that records every write.
     struct Script {
-        input: VecDeque<&'static [u8]>,
+        input: Arc<Mutex<VecDeque<&'static [u8]>>>,
         writes: Arc<Mutex<Vec<Vec<u8>>>>,
     }
 
     impl Io for Script {
         fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-            match self.input.pop_front() {
+            match lock(&self.input).pop_front() {
                 Some(chunk) => {
                     buf[..chunk.len()].copy_from_slice(chunk);
                     Poll::Ready(Ok(chunk.len()))
@@ -877,7 +903,7 @@ mod tests {
     /// every request at once with `hello`.
     fn server_writes(input: Vec<&'static [u8]>) -> Vec<Vec<u8>> {
         let writes = Arc::new(Mutex::new(Vec::new()));
-        let io = Script { input: input.into(), writes: writes.clone() };
+        let io = Script { input: Arc::new(Mutex::new(input.into())), writes: writes.clone() };
         let conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
         let handler = Arc::new(|_req: Request| async {
             Response::new(ResponseHead::new(200).header("content-length", "5"), Bytes::from_static(b"hello"))
@@ -906,5 +932,71 @@ mod tests {
         assert_eq!(writes.len(), 1, "{writes:?}");
         let text = String::from_utf8(writes[0].clone()).unwrap();
         assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{text}");
+    }
+
+    /// A runtime on a virtual clock the test moves; it records every
+    /// instant a sleep is set for.
+    #[derive(Clone)]
+    struct Virtual {
+        epoch: std::time::Instant,
+        offset: Arc<Mutex<std::time::Duration>>,
+        sets: Arc<Mutex<Vec<std::time::Duration>>>,
+    }
+
+    struct VirtualSleep {
+        rt: Virtual,
+        at: std::time::Instant,
+    }
+
+    impl Future for VirtualSleep {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+            if self.rt.now() >= self.at {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Runtime for Virtual {
+        type Sleep = VirtualSleep;
+        fn spawn<F: Future<Output = ()> + Send + 'static>(&self, _future: F) {
+            panic!("the test handler answers at once");
+        }
+        fn sleep_until(&self, deadline: std::time::Instant) -> Self::Sleep {
+            lock(&self.sets).push(deadline - self.epoch);
+            VirtualSleep { rt: self.clone(), at: deadline }
+        }
+        fn now(&self) -> std::time::Instant {
+            self.epoch + *lock(&self.offset)
+        }
+    }
+
+    #[test]
+    fn a_deadline_moved_later_keeps_the_timer_until_it_fires() {
+        let secs = std::time::Duration::from_secs;
+        let rt = Virtual { epoch: std::time::Instant::now(), offset: Arc::default(), sets: Arc::default() };
+        let input = Arc::new(Mutex::new(VecDeque::new()));
+        let io = Script { input: input.clone(), writes: Arc::default() };
+        // A first head is due within 10 s; then idle connections close after 60 s.
+        let conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
+        let handler = Arc::new(|_req: Request| async { Response::new(ResponseHead::new(204), Body::empty()) });
+        let mode = Mode::Server { handler, slot: None, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
+        let clock = Clock::new(rt.epoch);
+        let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut poll_at = |t: u64| {
+            *lock(&rt.offset) = secs(t);
+            Pin::new(&mut pump).poll(&mut cx)
+        };
+        assert!(poll_at(0).is_pending());
+        lock(&input).push_back(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(poll_at(5).is_pending());
+        assert_eq!(*lock(&rt.sets), [secs(10)], "the deadline only moved later: the timer stays");
+        assert!(poll_at(11).is_pending(), "the early timer fired: nothing is due");
+        assert_eq!(*lock(&rt.sets), [secs(10), secs(65)], "then it is moved to the deadline");
+        assert!(poll_at(64).is_pending());
+        assert!(poll_at(66).is_ready(), "the idle connection closed at its deadline");
     }
 }
