@@ -82,6 +82,16 @@ pub trait Io: Unpin + Send + 'static {
     /// transport can; returns how many bytes were written.
     fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
 
+    /// Whether a read may find bytes: `Pending` (and the task woken when
+    /// that changes) if the transport knows it has none. The connection task
+    /// asks before every read but the first of a wake-up, so that a read that
+    /// would only find the socket empty does not cost lending and giving back
+    /// the connection's input buffer. The default says `Ready` (just read).
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
     /// Flushes buffered output, if the transport buffers.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 

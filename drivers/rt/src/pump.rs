@@ -209,6 +209,8 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     /// The clock, read at most once per wake-up (see [`Pump::now`]).
     now: Option<sockless_core::Instant>,
     needs_flush: bool,
+    /// This wake-up already read from the transport (see [`Pump::read`]).
+    read_once: bool,
     /// The last transmit wrote everything queued.
     tx_empty: bool,
     read_closed: bool,
@@ -245,6 +247,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             sleep_waker: None,
             now: None,
             needs_flush: false,
+            read_once: false,
             tx_empty: true,
             read_closed: false,
             shutdown_sent: false,
@@ -657,6 +660,11 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         if self.read_closed || self.over_cap(cx) {
             return Ok(false);
         }
+        // The first read of a wake-up goes ahead (input is what usually woke
+        // the task); later ones first ask whether there is anything to read.
+        if std::mem::replace(&mut self.read_once, true) && self.io.poll_read_ready(cx).is_pending() {
+            return Ok(false);
+        }
         let now = self.now();
         let buf = self.conn.input_buffer();
         if buf.is_empty() {
@@ -784,6 +792,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         this.now = None;
+        this.read_once = false;
         if !this.closing {
             for round in 0..MAX_ROUNDS {
                 let mut progress = false;

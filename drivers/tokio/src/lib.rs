@@ -81,12 +81,16 @@ impl Runtime for TokioRuntime {
 pub struct TokioIo<T> {
     io: T,
     nodelay: Option<fn(&T, bool) -> io::Result<()>>,
+    /// The stream's read readiness, where it tells (see [`Io::poll_read_ready`]).
+    read_ready: Option<ReadReady<T>>,
 }
+
+type ReadReady<T> = fn(&T, &mut Context<'_>) -> Poll<io::Result<()>>;
 
 impl<T> TokioIo<T> {
     /// Wraps a stream that has no `TCP_NODELAY` to set.
     pub fn new(io: T) -> Self {
-        TokioIo { io, nodelay: None }
+        TokioIo { io, nodelay: None, read_ready: None }
     }
 
     /// The wrapped stream.
@@ -103,7 +107,7 @@ impl<T> TokioIo<T> {
 impl TokioIo<TcpStream> {
     /// Wraps a TCP stream.
     pub fn tcp(io: TcpStream) -> Self {
-        TokioIo { io, nodelay: Some(TcpStream::set_nodelay) }
+        TokioIo { io, nodelay: Some(TcpStream::set_nodelay), read_ready: Some(TcpStream::poll_read_ready) }
     }
 }
 
@@ -120,6 +124,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for TokioIo<T> {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.read_ready {
+            Some(ready) => ready(&self.io, cx),
+            None => Poll::Ready(Ok(())),
         }
     }
 
