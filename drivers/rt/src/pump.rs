@@ -3,7 +3,7 @@
 //! commands from the application's tasks.
 
 use crate::body::{Body, Chan, Oneshot};
-use crate::sync::{lock, IdMap, Notify, Semaphore};
+use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
 use crate::{Clock, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
@@ -147,7 +147,7 @@ pub(crate) enum Mode<H: Handler> {
         pool: Option<Arc<Semaphore>>,
         /// Server-wide flags ([`SHUTDOWN`], [`ABORT`]).
         flags: Arc<Notify>,
-        flags_id: Option<u64>,
+        watch: Watch,
     },
     Client,
 }
@@ -267,8 +267,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     fn signals(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         let mut shutdown = false;
         match &mut self.mode {
-            Mode::Server { flags, flags_id, .. } => {
-                let f = flags.poll_get(cx, flags_id);
+            Mode::Server { flags, watch, .. } => {
+                let f = flags.poll_watch(cx, watch);
                 if f & ABORT != 0 {
                     return Err(());
                 }
@@ -776,8 +776,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         for (_, mut st) in self.streams.drain() {
             st.fail(io::ErrorKind::ConnectionAborted, "connection closed");
         }
-        if let Mode::Server { flags, flags_id, .. } = &mut self.mode {
-            flags.forget(flags_id.take());
+        if let Mode::Server { flags, watch, .. } = &mut self.mode {
+            flags.forget_watch(watch);
         }
     }
 
@@ -920,7 +920,13 @@ mod tests {
         let handler = Arc::new(|_req: Request| async {
             Response::new(ResponseHead::new(200).header("content-length", "5"), Bytes::from_static(b"hello"))
         });
-        let mode = Mode::Server { handler, slot: None, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
+        let mode = Mode::Server {
+            handler,
+            slot: None,
+            pool: None,
+            flags: Arc::new(Notify::default()),
+            watch: Watch::default(),
+        };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
         let mut cx = Context::from_waker(Waker::noop());
@@ -994,7 +1000,13 @@ mod tests {
         // A first head is due within 10 s; then idle connections close after 60 s.
         let conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
         let handler = Arc::new(|_req: Request| async { Response::new(ResponseHead::new(204), Body::empty()) });
-        let mode = Mode::Server { handler, slot: None, pool: None, flags: Arc::new(Notify::default()), flags_id: None };
+        let mode = Mode::Server {
+            handler,
+            slot: None,
+            pool: None,
+            flags: Arc::new(Notify::default()),
+            watch: Watch::default(),
+        };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
         let mut cx = Context::from_waker(Waker::noop());

@@ -2,7 +2,7 @@
 //! connection, a ceiling on open connections, and graceful shutdown.
 
 use crate::pump::{Mode, Pump, Shared, ABORT, SHUTDOWN};
-use crate::sync::{Notify, Semaphore};
+use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Clock, Io, Listener, Request, Response, Runtime};
 use sockless_core::{Connection, Instant};
 use std::fmt;
@@ -159,7 +159,7 @@ where
                     slot: None,
                     pool: pool.clone(),
                     flags: flags.clone(),
-                    flags_id: None,
+                    watch: Watch::default(),
                 };
                 let pump = Pump::new(
                     rt.clone(),

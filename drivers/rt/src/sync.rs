@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -17,6 +18,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 pub(crate) struct Notify {
     state: Mutex<NotifyState>,
+    /// Bumped by every update (under the lock), read without it by
+    /// [`Notify::poll_watch`].
+    version: AtomicU64,
+}
+
+/// A waiter's registration on a [`Notify`] and what it last saw. While no
+/// update came since, the value stands and the waker registered then is
+/// still there (an update is what takes it), so a connection task checks
+/// the server's flags on every wake-up without taking the lock.
+#[derive(Default)]
+pub(crate) struct Watch {
+    id: Option<u64>,
+    /// The version and value read at the last registration.
+    seen: Option<(u64, usize)>,
+    /// The waker registered then.
+    waker: Option<Waker>,
 }
 
 #[derive(Default)]
@@ -63,6 +80,7 @@ impl Notify {
         let wakers: Vec<Waker> = {
             let mut s = lock(&self.state);
             s.value = f(s.value);
+            self.version.fetch_add(1, Ordering::Release);
             s.wakers.drain().map(|(_, w)| w).collect()
         };
         wakers.into_iter().for_each(Waker::wake);
@@ -83,6 +101,40 @@ impl Notify {
             }
         }
         s.value
+    }
+
+    /// [`poll_get`](Self::poll_get) for a [`Watch`], without the lock while
+    /// nothing changed and the task's waker is the one registered.
+    pub(crate) fn poll_watch(&self, cx: &mut Context<'_>, watch: &mut Watch) -> usize {
+        let same_waker = watch.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if let Some((version, value)) = watch.seen {
+            if same_waker && version == self.version.load(Ordering::Acquire) {
+                return value;
+            }
+        }
+        let mut s = lock(&self.state);
+        let key = *watch.id.get_or_insert_with(|| {
+            s.next_id += 1;
+            s.next_id
+        });
+        match s.wakers.get(&key) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                s.wakers.insert(key, cx.waker().clone());
+            }
+        }
+        // Updates bump the version under the lock: this pairs with `value`.
+        watch.seen = Some((self.version.load(Ordering::Relaxed), s.value));
+        if !same_waker {
+            watch.waker = Some(cx.waker().clone());
+        }
+        s.value
+    }
+
+    /// Forgets a [`Watch`]'s waiter.
+    pub(crate) fn forget_watch(&self, watch: &mut Watch) {
+        watch.seen = None;
+        self.forget(watch.id.take());
     }
 
     /// Forgets waiter `id`.
