@@ -697,20 +697,19 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         }
     }
 
-    /// Fires due timers; `true` if one fired.
-    fn timers(&mut self) -> bool {
-        match self.conn.poll_timeout() {
-            Some(deadline) => {
-                let now = self.now();
-                if deadline <= now {
-                    self.conn.handle_timeout(now);
-                    true
-                } else {
-                    false
-                }
+    /// Fires due timers: `(true, _)` if one fired, else `(false, the next
+    /// deadline)`, which [`Pump::arm_timer`] then sleeps until (the
+    /// connection is asked once a round).
+    fn timers(&mut self) -> (bool, Option<sockless_core::Instant>) {
+        let deadline = self.conn.poll_timeout();
+        if let Some(deadline) = deadline {
+            let now = self.now();
+            if deadline <= now {
+                self.conn.handle_timeout(now);
+                return (true, None);
             }
-            None => false,
         }
+        (false, deadline)
     }
 
     /// Sleeps until the next deadline; `true` if it already passed.
@@ -721,8 +720,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving and polling a runtime timer costs a good part of a request's
     /// work. A timer left earlier than the deadline fires, finds nothing
     /// due, and is then moved to the deadline.
-    fn arm_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.conn.poll_timeout() else { return false };
+    /// `deadline` is the connection's, as [`Pump::timers`] just read it.
+    fn arm_timer(&mut self, cx: &mut Context<'_>, deadline: Option<sockless_core::Instant>) -> bool {
+        let Some(deadline) = deadline else { return false };
         let now = self.now();
         match (&mut self.sleep, self.armed) {
             (Some(_), Some(armed)) if armed <= deadline => {
@@ -752,7 +752,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         let fired = self.armed.take();
         if fired.is_some_and(|f| f < deadline) {
             // It was set for an earlier deadline that has since moved.
-            return self.arm_timer(cx);
+            return self.arm_timer(cx, Some(deadline));
         }
         self.now = None; // the deadline passed: read the clock again
         true
@@ -844,8 +844,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                     this.start_close();
                     break;
                 }
-                progress |= this.timers();
-                if !progress && !this.arm_timer(cx) {
+                let (fired, deadline) = this.timers();
+                progress |= fired;
+                if !progress && !this.arm_timer(cx, deadline) {
                     return Poll::Pending;
                 }
             }
