@@ -90,6 +90,12 @@ impl Notify {
     /// `id` identifies this waiter (assigned on first use).
     pub(crate) fn poll_get(&self, cx: &mut Context<'_>, id: &mut Option<u64>) -> usize {
         let mut s = lock(&self.state);
+        Self::register(&mut s, cx, id);
+        s.value
+    }
+
+    /// Makes sure waiter `id` (assigned on first use) is woken through `cx`.
+    fn register(s: &mut NotifyState, cx: &Context<'_>, id: &mut Option<u64>) {
         let key = *id.get_or_insert_with(|| {
             s.next_id += 1;
             s.next_id
@@ -100,7 +106,6 @@ impl Notify {
                 s.wakers.insert(key, cx.waker().clone());
             }
         }
-        s.value
     }
 
     /// [`poll_get`](Self::poll_get) for a [`Watch`], without the lock while
@@ -113,16 +118,7 @@ impl Notify {
             }
         }
         let mut s = lock(&self.state);
-        let key = *watch.id.get_or_insert_with(|| {
-            s.next_id += 1;
-            s.next_id
-        });
-        match s.wakers.get(&key) {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => {
-                s.wakers.insert(key, cx.waker().clone());
-            }
-        }
+        Self::register(&mut s, cx, &mut watch.id);
         // Updates bump the version under the lock: this pairs with `value`.
         watch.seen = Some((self.version.load(Ordering::Relaxed), s.value));
         if !same_waker {
