@@ -144,9 +144,26 @@ mod canonical {
         CLASS[b as usize] & class != 0
     }
 
-    /// Index of the first byte at or after `i` that is not in `class`.
+    /// Index of the first byte at or after `i` that is not in `class`:
+    /// four bytes a step (one bounds check for four table lookups, each
+    /// with its own exit), then byte by byte.
     #[inline(always)]
     fn skip(buf: &[u8], mut i: usize, class: u8) -> usize {
+        while let Some(&[a, b, c, d]) = buf.get(i..i + 4) {
+            if !is(a, class) {
+                return i;
+            }
+            if !is(b, class) {
+                return i + 1;
+            }
+            if !is(c, class) {
+                return i + 2;
+            }
+            if !is(d, class) {
+                return i + 3;
+            }
+            i += 4;
+        }
         while i < buf.len() && is(buf[i], class) {
             i += 1;
         }
