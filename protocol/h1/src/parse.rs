@@ -1,12 +1,18 @@
 //! Head parsing: httparse does the grammar, this module adds what httparse
 //! does not check (bare LF, target form, version, framing fields, Host) and
-//! finds where a head ends without re-scanning a partial head.
+//! finds where a head ends without re-scanning a partial head. Request heads
+//! in canonical form (nearly all) are read first by a one-pass reader of our
+//! own ([`canonical`]), held to exactly httparse's answers by tests and a
+//! fuzz target; anything else goes to httparse.
 //!
-//! A head is offered to httparse at most twice: once when its first bytes
-//! arrive (most heads arrive whole), and once more when the end-of-head line
-//! is found by scanning only the bytes that arrived since. Errors are
-//! reported once the head is complete (or a limit is hit), so the same bytes
-//! give the same result however they are split.
+//! A head is parsed at most twice: once when its first bytes arrive (most
+//! heads arrive whole), and once more when the end-of-head line is found by
+//! scanning only the bytes that arrived since. Errors are reported once the
+//! head is complete (or a limit is hit), so the same bytes give the same
+//! result however they are split. What the RFCs tell us to accept although
+//! httparse does not (obs-fold in a response, a higher HTTP/1.x minor
+//! version) is repaired on a copy of the complete head, and the caller that
+//! takes the head writes the repaired bytes back.
 
 use crate::config::{Config, MAX_HEADERS_CAP};
 use crate::fields::{FieldInfo, Scan};
@@ -215,7 +221,7 @@ mod canonical {
     /// read on the way. Nearly every real request has this form. Every head
     /// it accepts, httparse and [`super::fields_of`] accept with the same
     /// result (`canonical_heads_read_as_httparse_reads_them` in the tests
-    /// and the `h1_parse_differential` fuzz target check it); anything
+    /// and the `h1_request_parser` fuzz target check it); anything
     /// else is left to them.
     pub(super) fn request(buf: &[u8], limit: usize) -> Outcome {
         let len = buf.len();
@@ -714,7 +720,7 @@ fn is_authority_form(t: &[u8]) -> bool {
 
 /// Checks the canonical reader against httparse and the checks around it
 /// on `buf` (panics on any disagreement): what the differential tests and
-/// the `h1_parse_differential` fuzz target run.
+/// the `h1_request_parser` fuzz target run.
 #[doc(hidden)]
 pub fn check_canonical_request(buf: &[u8], limit: usize) {
     match canonical::request(buf, limit) {
