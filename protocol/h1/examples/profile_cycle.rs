@@ -7,15 +7,10 @@ use sockless_core::{Bytes, Connection, Event, Instant, ResponseHead};
 use sockless_h1::{Config, ServerConnection};
 use std::hint::black_box;
 
-const WRK: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
-const BROWSER: &[u8] = b"GET /shop/shoes?color=blue HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive\r\n\
-sec-ch-ua: \"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\", \"Google Chrome\";v=\"120\"\r\nsec-ch-ua-mobile: ?0\r\n\
-sec-ch-ua-platform: \"Windows\"\r\nUpgrade-Insecure-Requests: 1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) \
-AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\nAccept: text/html,application/xhtml+xml,\
-application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\n\
-Sec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\n\
-Referer: https://example.com/shop/\r\nAccept-Encoding: gzip, deflate, br\r\nAccept-Language: en-US,en;q=0.9\r\n\
-Cookie: session=8f3b2c1d9e7a4f6b; theme=dark\r\n\r\n";
+// The request corpus of the benches: what is profiled is what is timed.
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::{BROWSER, WRK};
 
 fn main() {
     let mut args = std::env::args().skip(1);
