@@ -133,9 +133,23 @@ impl Chan {
         std::mem::take(&mut self.lock().consumed)
     }
 
-    /// Sender side: bytes queued and not yet taken by the receiver.
+    /// Bytes queued and not yet taken by the receiver.
     pub(crate) fn buffered(&self) -> usize {
         self.lock().buffered
+    }
+
+    /// Sender side: if more than `limit` bytes are unread, `waker` is woken
+    /// when the receiver consumes some or goes away; returns whether.
+    pub(crate) fn watch_unread(&self, limit: usize, waker: &Waker) -> bool {
+        let mut s = self.lock();
+        if s.buffered <= limit {
+            return false;
+        }
+        match &s.tx_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => s.tx_waker = Some(waker.clone()),
+        }
+        true
     }
 
     /// Sender side: whether the receiver has started reading (polled once).
@@ -143,14 +157,6 @@ impl Chan {
         self.lock().rx_started
     }
 
-    /// Sender side: wake `waker` when the receiver consumes something or goes away.
-    pub(crate) fn register_sender(&self, waker: &Waker) {
-        let mut s = self.lock();
-        match &s.tx_waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => s.tx_waker = Some(waker.clone()),
-        }
-    }
 
     /// Receiver side.
     fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {

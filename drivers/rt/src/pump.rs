@@ -643,24 +643,27 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         });
     }
 
-    /// Whether an unread incoming body holds more than the cap (then input
-    /// stops until the application reads).
-    fn over_cap(&self, cx: &mut Context<'_>) -> bool {
+    /// Whether input stops until the application reads: on HTTP/1.1, while
+    /// an unread incoming body holds more than the cap. Never on a
+    /// flow-controlled connection (HTTP/2): there the windows bound what the
+    /// peer may send, and stopping input for one slow body would stall every
+    /// other stream; the task only has to wake when a body is read, to give
+    /// the bytes back to the windows (see [`Pump::bodies`]).
+    fn input_paused(&self, cx: &mut Context<'_>) -> bool {
+        let flow_controlled = self.conn.flow_controlled();
+        let limit = if flow_controlled { 0 } else { self.body_cap };
         let mut over = false;
         for st in self.streams.values() {
             if let Some(chan) = &st.incoming {
-                if chan.buffered() > self.body_cap {
-                    chan.register_sender(cx.waker());
-                    over = true;
-                }
+                over |= chan.watch_unread(limit, cx.waker());
             }
         }
-        over
+        over && !flow_controlled
     }
 
     /// Reads once into the connection's buffer. `Err` if the transport broke.
     fn read(&mut self, cx: &mut Context<'_>) -> io::Result<bool> {
-        if self.read_closed || self.over_cap(cx) {
+        if self.read_closed || self.input_paused(cx) {
             return Ok(false);
         }
         // The first read of a wake-up goes ahead (input is what usually woke

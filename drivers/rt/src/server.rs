@@ -68,9 +68,11 @@ pub struct ServerOptions {
     /// pool); `None` (the default) runs every stream's handler as soon as
     /// its request arrives.
     pub max_concurrent_handlers: Option<usize>,
-    /// Most received bytes held for one unread body; beyond it the
+    /// HTTP/1.1: most received bytes held for one unread body; beyond it the
     /// connection stops reading its transport until the handler reads.
-    /// Default 256 KiB.
+    /// HTTP/2 needs no such cap: the stream and connection windows bound
+    /// what a client may send, and the connection keeps reading so that a
+    /// slow handler never stalls the other streams. Default 256 KiB.
     pub max_buffered_body: usize,
 }
 

@@ -419,3 +419,88 @@ pub async fn worker_pool<E: Env>(env: E) {
     })
     .await
 }
+
+/// HTTP/2: a body nobody reads yet holds up only its own stream. On the
+/// server a handler sits on a 2 MB request body; on the client a 2 MB
+/// response body lies unread. Both are over the driver's body cap, and
+/// still ten other requests on the same connection complete; the unread
+/// bytes are bounded by the stream's flow-control window (1 MB), not by
+/// stopping input (which would stall every stream on the connection).
+pub async fn h2_unread_bodies_do_not_stall_other_streams<E: Env>(env: E) {
+    const CAP: usize = 16 * 1024;
+    const BIG: usize = 2 << 20;
+    const WINDOW: usize = 1 << 20; // sockless-h2's default initial window
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(30), async {
+        let (gate_tx, gate_rx) = Body::channel();
+        let gate = Arc::new(Mutex::new(Some(gate_rx)));
+        let handler = move |mut req: Request| {
+            let gate = gate.clone();
+            async move {
+                match req.head.path() {
+                    b"/hold" => {
+                        let gate_rx = gate.lock().unwrap().take();
+                        if let Some(mut rx) = gate_rx {
+                            let _ = rx.next_chunk().await; // opened once the others are done
+                        }
+                        let (mut total, mut most) = (0usize, 0usize);
+                        while let Some(chunk) = req.body.next_chunk().await {
+                            let chunk = chunk.expect("request body");
+                            most = most.max(req.body.buffered() + chunk.len());
+                            total += chunk.len();
+                        }
+                        Response::new(ResponseHead::new(200), format!("{total} {most}").into_bytes())
+                    }
+                    b"/big" => Response::new(ResponseHead::new(200), pattern(BIG)),
+                    path => Response::new(ResponseHead::new(200), Body::from(path.to_vec())),
+                }
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), max_buffered_body: CAP, ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let client = client(&env, addr, h2_client()).await;
+
+        // The server's handler holds its request body unread.
+        let held = {
+            let client = client.clone();
+            spawn(&rt, async move {
+                let head = RequestHead::new(Method::Post, "http://localhost/hold").header("Host", "localhost");
+                let response = client.send(Request::new(head, pattern(BIG))).await.expect("response to /hold");
+                response.body.collect(64).await.expect("body of /hold")
+            })
+        };
+        // The client holds a response body unread.
+        let big = client.send(get("/big")).await.expect("response to /big");
+        sleep(&rt, Duration::from_millis(200)).await; // both windows fill up
+
+        let fast = (0..10)
+            .map(|i| {
+                let client = client.clone();
+                spawn(&rt, async move {
+                    let response = client.send(get(&format!("/fast/{i}"))).await.expect("response");
+                    response.body.collect(64).await.expect("body")
+                })
+            })
+            .collect();
+        let answered = completes_within(&rt, Duration::from_secs(5), join_all(fast)).await;
+        let answered = answered.expect("other streams are served while two bodies lie unread");
+        for (i, body) in answered.iter().enumerate() {
+            assert_eq!(&body[..], format!("/fast/{i}").as_bytes());
+        }
+
+        gate_tx.finish();
+        let text = String::from_utf8(held.await.to_vec()).unwrap();
+        let mut parts = text.split(' ').map(|n| n.parse::<usize>().unwrap());
+        let (total, most) = (parts.next().unwrap(), parts.next().unwrap());
+        assert_eq!(total, BIG);
+        assert!(most <= WINDOW, "server held {most} unread bytes, more than the stream window");
+        let body = big.body.collect(BIG).await.expect("body of /big");
+        assert!(body == pattern(BIG), "body of /big differs");
+
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

@@ -46,6 +46,11 @@ fn h2_concurrent_streams() {
 }
 
 #[test]
+fn h2_unread_bodies_do_not_stall_other_streams() {
+    run(testkit::h2_unread_bodies_do_not_stall_other_streams(Tokio));
+}
+
+#[test]
 fn graceful_shutdown_h1() {
     run(testkit::graceful_shutdown(Tokio, h1_server, h1_client, false));
 }

@@ -146,6 +146,17 @@ pub trait Connection {
     /// by the input cap and ignore this).
     fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error>;
 
+    /// Whether the body bytes the peer sends are bounded by flow control:
+    /// the peer may send only what [`release_capacity`](Self::release_capacity)
+    /// gave back (HTTP/2). A driver then keeps reading while the application
+    /// is slow to consume one body, so the connection's other streams, its
+    /// PINGs and WINDOW_UPDATEs go on; unread bytes stay within the windows.
+    /// Without it (HTTP/1.1, the default) the only push-back is to stop
+    /// reading until the application catches up.
+    fn flow_controlled(&self) -> bool {
+        false
+    }
+
     /// Abandons a stream (RST_STREAM on HTTP/2; on HTTP/1.1 the connection
     /// closes, the only way to abandon an exchange).
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error>;
@@ -214,6 +225,9 @@ impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
     }
     fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
         (**self).release_capacity(stream, n)
+    }
+    fn flow_controlled(&self) -> bool {
+        (**self).flow_controlled()
     }
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         (**self).reset_stream(stream, code)

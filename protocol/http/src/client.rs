@@ -164,6 +164,9 @@ impl Connection for ClientConnection {
     fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
         delegate!(self, c => c.release_capacity(stream, n), Ok(()))
     }
+    fn flow_controlled(&self) -> bool {
+        matches!(&self.inner, Inner::H2(_))
+    }
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         delegate!(self, c => c.reset_stream(stream, code), Err(UserError::UnknownStream.into()))
     }

@@ -301,6 +301,10 @@ impl Connection for ServerConnection {
         delegate!(self, c => c.release_capacity(stream, n), Ok(()))
     }
 
+    fn flow_controlled(&self) -> bool {
+        matches!(&self.inner, Inner::H2(_))
+    }
+
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         delegate!(self, c => c.reset_stream(stream, code), Err(UserError::UnknownStream.into()))
     }

@@ -747,6 +747,10 @@ impl<C: Connection> Connection for Tls<C> {
         self.active_inner()?.release_capacity(stream, n)
     }
 
+    fn flow_controlled(&self) -> bool {
+        self.inner.as_ref().is_some_and(C::flow_controlled)
+    }
+
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         self.active_inner()?.reset_stream(stream, code)
     }

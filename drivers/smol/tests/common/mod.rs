@@ -30,6 +30,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn h2_unread_bodies_do_not_stall_other_streams() {
+            $run(testkit::h2_unread_bodies_do_not_stall_other_streams($env));
+        }
+
+        #[test]
         fn graceful_shutdown_h1() {
             $run(testkit::graceful_shutdown($env, common::h1_server, common::h1_client, false));
         }

@@ -1346,6 +1346,10 @@ impl Connection for H2Connection {
         Ok(())
     }
 
+    fn flow_controlled(&self) -> bool {
+        true
+    }
+
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
