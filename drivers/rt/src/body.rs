@@ -503,6 +503,11 @@ impl<T> Oneshot<T> {
         self.lock().set
     }
 
+    /// Whether both are the same slot.
+    pub(crate) fn same(&self, other: &Oneshot<T>) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut s = self.lock();
         if s.set {

@@ -55,12 +55,21 @@ impl ClientHandle {
     /// Sends `request` (its body streamed as the connection takes it) and
     /// waits for the response head; the response body streams in after.
     ///
+    /// Dropping the returned future before it completes (a timeout, say)
+    /// cancels the request: not yet sent, it never is; in flight, its
+    /// stream is reset (HTTP/2 RST_STREAM CANCEL; on HTTP/1.1 the
+    /// connection closes, the only way to abandon an exchange). Dropping a
+    /// response's body before its end resets the stream on HTTP/2; on
+    /// HTTP/1.1 the rest is read and discarded, so the connection stays
+    /// usable.
+    ///
     /// Errors: the connection is closed or closes before the response head
     /// arrives, the peer reset the stream, or the request head is invalid.
     pub async fn send(&self, request: Request) -> io::Result<Response> {
         let slot = Oneshot::new();
         self.inner.shared.push(Cmd::Request(request, slot.clone()));
-        match poll_fn(|cx| slot.poll_take(cx)).await {
+        let waiting = Waiting { shared: &self.inner.shared, slot };
+        match poll_fn(|cx| waiting.slot.poll_take(cx)).await {
             Some(result) => result,
             None => Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")),
         }
@@ -70,6 +79,21 @@ impl ClientHandle {
     /// [`send`](Self::send) fails).
     pub fn is_closed(&self) -> bool {
         self.inner.shared.is_closed()
+    }
+}
+
+/// A `send` waiting for its response; dropped before the response came, it
+/// cancels the request.
+struct Waiting<'a> {
+    shared: &'a Arc<Shared>,
+    slot: Oneshot<io::Result<Response>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.slot.is_set() {
+            self.shared.push(Cmd::Cancel(self.slot.clone()));
+        }
     }
 }
 

@@ -61,6 +61,9 @@ pub(crate) enum Cmd {
     Abort(StreamId),
     /// Client: a request to send, and where its response goes.
     Request(Request, Oneshot<io::Result<Response>>),
+    /// Client: the caller stopped waiting for this response (its `send`
+    /// future was dropped, e.g. by a timeout): the request is cancelled.
+    Cancel(Oneshot<io::Result<Response>>),
 }
 
 /// The connection task's inbox.
@@ -128,6 +131,36 @@ impl Completion {
         self.done = true;
         self.shared.push(Cmd::Respond(self.stream, response));
     }
+
+    /// Runs a handler's future in its task, unless its stream goes away
+    /// first (see [`CancelOnDrop`]): then the future is dropped where it
+    /// waits, as hyper drops a service future, so a handler's work (and
+    /// whatever it holds) ends with its request.
+    async fn run<F: Future<Output = Response>>(mut self, cancel: Oneshot<()>, handler: F) {
+        let mut handler = std::pin::pin!(handler);
+        let outcome = std::future::poll_fn(|cx| {
+            if let Poll::Ready(response) = handler.as_mut().poll(cx) {
+                return Poll::Ready(Some(response));
+            }
+            cancel.poll_take(cx).map(|_| None)
+        })
+        .await;
+        match outcome {
+            Some(response) => self.respond(response),
+            None => self.done = true, // the stream is gone: nothing to answer
+        }
+    }
+}
+
+/// Held in a stream's state while the stream's handler runs in a task of its
+/// own; dropped with the state (the peer reset the stream, the connection
+/// closed, or the stream finished), it cancels the handler.
+struct CancelOnDrop(Oneshot<()>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.put(());
+    }
 }
 
 impl Drop for Completion {
@@ -166,6 +199,8 @@ struct StreamState {
     out_done: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
+    /// Server: cancels the stream's handler task when the state goes.
+    _handler: Option<CancelOnDrop>,
 }
 
 impl StreamState {
@@ -308,6 +343,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
                 Cmd::Abort(stream) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
                 Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
+                Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
         }
         progress
@@ -365,6 +401,20 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             let _ = self.conn.reset_stream(stream, code);
         }
         st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+    }
+
+    /// Client: forgets a request whose caller stopped waiting, resetting its
+    /// stream if it started (on HTTP/1.1 that closes the connection, the
+    /// only way to abandon an exchange).
+    fn cancel_request(&mut self, slot: &Oneshot<io::Result<Response>>) {
+        if let Some(i) = self.queued.iter().position(|(_, s)| s.same(slot)) {
+            self.queued.remove(i);
+            return;
+        }
+        let started = self.streams.iter().find(|(_, st)| st.response.as_ref().is_some_and(|s| s.same(slot)));
+        if let Some((&stream, _)) = started {
+            self.reset(stream, ErrorCode::CANCEL);
+        }
     }
 
     fn reap(&mut self, stream: StreamId) {
@@ -547,6 +597,13 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     if !taken {
                         // Nobody reads this body: its bytes count as consumed.
                         let _ = self.conn.release_capacity(stream, len);
+                        // A client's caller dropped the response body: on
+                        // HTTP/2 the stream is cancelled rather than read for
+                        // nobody. (On HTTP/1.1 the rest is read and dropped,
+                        // which keeps the connection usable.)
+                        if matches!(self.mode, Mode::Client) && self.conn.flow_controlled() {
+                            self.reset(stream, ErrorCode::CANCEL);
+                        }
                     }
                 }
                 Event::Trailers { stream, trailers } => {
@@ -615,32 +672,33 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     }
                 }
                 Poll::Pending => {
+                    let cancel = Oneshot::new();
+                    st._handler = Some(CancelOnDrop(cancel.clone()));
                     self.streams.insert(stream, st);
                     let completion = Completion { shared: self.shared.clone(), stream, done: false };
-                    self.rt.spawn(async move {
-                        let response = std::future::poll_fn(|cx| match fut.as_mut().as_pin_mut() {
-                            Some(f) => f.poll(cx),
-                            None => Poll::Pending,
-                        })
-                        .await;
-                        completion.respond(response);
-                    })
+                    let handler = std::future::poll_fn(move |cx| match fut.as_mut().as_pin_mut() {
+                        Some(f) => f.poll(cx),
+                        None => Poll::Pending,
+                    });
+                    self.rt.spawn(completion.run(cancel, handler))
                 }
             }
             return;
         }
+        let cancel = Oneshot::new();
+        st._handler = Some(CancelOnDrop(cancel.clone()));
         self.streams.insert(stream, st);
         let completion = Completion { shared: self.shared.clone(), stream, done: false };
         let handler = handler.clone();
         let pool = pool.clone();
-        self.rt.spawn(async move {
+        // A cancelled request waiting for a worker leaves the queue too.
+        self.rt.spawn(completion.run(cancel, async move {
             let _permit = match &pool {
                 Some(p) => Some(p.acquire().await),
                 None => None,
             };
-            let response = handler.call(request).await;
-            completion.respond(response);
-        });
+            handler.call(request).await
+        }));
     }
 
     /// Whether input stops until the application reads: on HTTP/1.1, while

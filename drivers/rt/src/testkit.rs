@@ -504,3 +504,124 @@ pub async fn h2_unread_bodies_do_not_stall_other_streams<E: Env>(env: E) {
     })
     .await
 }
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<Mutex<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = true;
+    }
+}
+
+/// Waits (up to 5 s) for `flag` to be set.
+async fn wait_for<R: Runtime>(rt: &R, flag: &Arc<Mutex<bool>>) -> bool {
+    for _ in 0..500 {
+        if *flag.lock().unwrap() {
+            return true;
+        }
+        sleep(rt, Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Cancellation, as hyper users expect it: a client that stops waiting for
+/// a response (its `send` future dropped, as a timeout does) cancels the
+/// request, and the server drops the handler's future where it waits. On
+/// HTTP/2 the stream is reset and the connection serves on; and a client
+/// that drops a response body it stopped reading resets that stream, so the
+/// server's body sender sees the reader gone. On HTTP/1.1 the client
+/// closes the connection. (The HTTP/1.1 server reads the close as a
+/// half-close and would still answer, so there the handler runs until its
+/// response fails to go out: cancelling it on the peer's FIN, as hyper's
+/// default does, is not built.)
+pub async fn cancellation<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C, h2: bool)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(30), async {
+        let (started_tx, mut started_rx) = Body::channel();
+        let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+        let handler_dropped = Arc::new(Mutex::new(false));
+        let sender_broke = Arc::new(Mutex::new(false));
+        let (dropped, broke) = (handler_dropped.clone(), sender_broke.clone());
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let started = started_tx.lock().unwrap().take();
+            let guard = DropFlag(dropped.clone());
+            let broke = broke.clone();
+            let rt = handler_rt.clone();
+            async move {
+                match req.head.path() {
+                    b"/wait" => {
+                        if let Some(tx) = started {
+                            tx.finish();
+                        }
+                        std::future::pending::<()>().await; // until cancelled
+                        drop(guard);
+                        Response::new(ResponseHead::new(200), "never")
+                    }
+                    b"/endless" => {
+                        let (mut tx, body) = Body::channel_with_capacity(16 * 1024);
+                        rt.spawn(async move {
+                            while tx.send(pattern(16 * 1024)).await.is_ok() {}
+                            *broke.lock().unwrap() = true;
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    _ => Response::new(ResponseHead::new(200), "ok"),
+                }
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        // (On HTTP/1.1 the /wait handler is still running at shutdown.)
+        let drain_timeout = Duration::from_millis(300);
+        let options = ServerOptions { shutdown: shutdown.clone(), drain_timeout, ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let client = client(&env, addr, make_client()).await;
+
+        // The caller gives up on /wait once its handler runs.
+        let waiting = completes_within(&rt, Duration::from_secs(60), client.send(get("/wait")));
+        let gave_up = completes_within(&rt, Duration::from_secs(10), async {
+            let mut waiting = std::pin::pin!(waiting);
+            poll_fn(|cx| {
+                let _ = waiting.as_mut().poll(cx); // sends the request, then keeps waiting
+                Poll::Ready(())
+            })
+            .await;
+            assert!(started_rx.next_chunk().await.is_none(), "handler started");
+            // `waiting` is dropped here, before any response
+        })
+        .await;
+        assert!(gave_up.is_some(), "the /wait handler started");
+        if !h2 {
+            for _ in 0..500 {
+                if client.is_closed() {
+                    break;
+                }
+                sleep(&rt, Duration::from_millis(10)).await;
+            }
+            assert!(client.is_closed(), "cancelling an HTTP/1.1 exchange closes the connection");
+        } else {
+            assert!(wait_for(&rt, &handler_dropped).await, "the server dropped the cancelled handler's future");
+            // The connection serves on.
+            let response = client.send(get("/after")).await.expect("response after a cancelled stream");
+            assert_eq!(&response.body.collect(64).await.expect("body")[..], b"ok");
+            // A response body dropped half-read cancels its stream.
+            let response = client.send(get("/endless")).await.expect("response to /endless");
+            let mut body = response.body;
+            body.next_chunk().await.expect("a chunk").expect("a chunk");
+            drop(body);
+            assert!(wait_for(&rt, &sender_broke).await, "the server's body sender saw the reader gone");
+            let response = client.send(get("/last")).await.expect("response after a dropped body");
+            assert_eq!(response.head.status, 200);
+        }
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

@@ -51,6 +51,16 @@ fn h2_unread_bodies_do_not_stall_other_streams() {
 }
 
 #[test]
+fn cancellation_h1() {
+    run(testkit::cancellation(Tokio, h1_server, h1_client, false));
+}
+
+#[test]
+fn cancellation_h2() {
+    run(testkit::cancellation(Tokio, h2_server, h2_client, true));
+}
+
+#[test]
 fn graceful_shutdown_h1() {
     run(testkit::graceful_shutdown(Tokio, h1_server, h1_client, false));
 }

@@ -35,6 +35,16 @@ macro_rules! suite {
         }
 
         #[test]
+        fn cancellation_h1() {
+            $run(testkit::cancellation($env, common::h1_server, common::h1_client, false));
+        }
+
+        #[test]
+        fn cancellation_h2() {
+            $run(testkit::cancellation($env, common::h2_server, common::h2_client, true));
+        }
+
+        #[test]
         fn graceful_shutdown_h1() {
             $run(testkit::graceful_shutdown($env, common::h1_server, common::h1_client, false));
         }
