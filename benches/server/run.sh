@@ -11,9 +11,12 @@
 # generator (one thread) is pinned to core LOAD_CPU (default 1). For each load the servers
 # alternate, ROUNDS times each; the median req/s of each is compared. Every run must have
 # zero failed/errored requests and zero socket errors, or the script aborts (exit 2).
+# The round-by-round ratios (each round runs both servers back to back) are printed too: on a
+# shared machine whose speed drifts by 10-20 % within seconds they show how far one round can
+# mislead, which is why the default is 7 rounds.
 #
 # Usage: benches/server/run.sh
-#   ROUNDS=3  DURATION=5 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  THREADS=1 (server workers)
+#   ROUNDS=7  DURATION=4 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  THREADS=1 (server workers)
 #   LOADS="h1 h2-16x16 h2-1x100" (a subset may be chosen)  KEEP_LOGS=1 (keep the run logs)
 # Needs wrk and h2load (Debian: apt-get install -y wrk nghttp2-client) and taskset.
 # Prints a table of req/s and ratios (exits 1 if a goal is missed), then each server's CPU time
@@ -22,8 +25,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/benches/server"
-rounds=${ROUNDS:-3}
-duration=${DURATION:-5}
+rounds=${ROUNDS:-7}
+duration=${DURATION:-4}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 threads=${THREADS:-1}
@@ -191,6 +194,15 @@ for load in order:
     ok &= met
     print(f"{label:<26}{h:>14.0f}{s:>16.0f}{ratio:>7.2f}x{goal:>6.1f}x  {'met' if met else 'MISSED'}")
 print(f"(median of {len(data[(order[0], 'hyper')])} runs of {duration:g}s each; all runs 0 failed/errored)")
+print()
+# Round by round: the two servers of one round ran back to back, so their ratio is free of the
+# machine's slow drift, though not of its fast changes.
+print(f"{'load':<26}  round-by-round ratios (median; lowest, highest)")
+for load in order:
+    label, _ = desc[load]
+    pairs = [s / h for h, s in zip(data[(load, "hyper")], data[(load, "sockless")])]
+    print(f"{label:<26}  {statistics.median(pairs):.2f}x ({min(pairs):.2f}x, {max(pairs):.2f}x): "
+          + " ".join(f"{p:.2f}" for p in pairs))
 print()
 # Server CPU per request: what each server spends, whatever the load generator manages. A
 # server below ~95% of a core was waiting for the load generator, not the other way round.

@@ -232,7 +232,8 @@ enum Kind {
 /// ```
 pub struct Body {
     kind: Kind,
-    trailers: Option<HeaderList>,
+    /// Boxed: rare, and a `Body` is moved with every request and response.
+    trailers: Option<Box<HeaderList>>,
 }
 
 impl Body {
@@ -300,7 +301,7 @@ impl Body {
             Kind::Chan(c) => {
                 let r = c.poll_chunk(cx);
                 if let Poll::Ready(None) = r {
-                    self.trailers = c.take_trailers();
+                    self.trailers = c.take_trailers().map(Box::new);
                 }
                 r
             }
@@ -314,7 +315,7 @@ impl Body {
 
     /// The trailers, once [`next_chunk`](Self::next_chunk) returned `None`.
     pub fn trailers(&mut self) -> Option<HeaderList> {
-        self.trailers.take()
+        self.trailers.take().map(|t| *t)
     }
 
     /// Takes the bytes of a body held whole in one buffer (leaving it
@@ -332,7 +333,7 @@ impl Body {
     }
 
     pub(crate) fn peek_trailers(&mut self) -> Option<HeaderList> {
-        self.trailers.take()
+        self.trailers.take().map(|t| *t)
     }
 
     /// Reads the whole body into one buffer; an error of kind
