@@ -157,7 +157,6 @@ impl Chan {
         self.lock().rx_started
     }
 
-
     /// Receiver side.
     fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
         let mut s = self.lock();
