@@ -51,6 +51,11 @@ fn h2_unread_bodies_do_not_stall_other_streams() {
 }
 
 #[test]
+fn h2_window_returned_with_a_cap_above_it() {
+    run(testkit::h2_window_returned_with_a_cap_above_it(Tokio));
+}
+
+#[test]
 fn cancellation_h1() {
     run(testkit::cancellation(Tokio, h1_server, h1_client, false));
 }

@@ -35,6 +35,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn h2_window_returned_with_a_cap_above_it() {
+            $run(testkit::h2_window_returned_with_a_cap_above_it($env));
+        }
+
+        #[test]
         fn cancellation_h1() {
             $run(testkit::cancellation($env, common::h1_server, common::h1_client, false));
         }
