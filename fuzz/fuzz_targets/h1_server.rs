@@ -228,7 +228,8 @@ fuzz_target!(|input: &[u8]| {
     }
     let (flags, split_seed, seed) = (input[0], input[1], input[2]);
     let data = &input[3..];
-    let config = if flags & 1 != 0 { tight(Config::server()) } else { Config::server() };
+    let mut config = if flags & 1 != 0 { tight(Config::server()) } else { Config::server() };
+    config.half_close = flags & 0x80 == 0;
     let mut h = Harness {
         conn: ServerConnection::new(config, Instant::ZERO),
         rng: Rng::new(u64::from(seed)),
@@ -274,6 +275,12 @@ fuzz_target!(|input: &[u8]| {
             }
         }
     }
+    // Without half-close the EOF comes while responses are still open: the
+    // connection abandons them, and answering them must fail cleanly.
+    if flags & 0x90 == 0x90 {
+        h.conn.handle_eof(h.now);
+        h.drain();
+    }
     // Finish open responses, then the peer's EOF and the timers.
     for _ in 0..1000 {
         if h.open.is_empty() {
@@ -281,7 +288,7 @@ fuzz_target!(|input: &[u8]| {
         }
         h.drain();
     }
-    if flags & 0x10 != 0 {
+    if flags & 0x90 == 0x10 {
         h.conn.handle_eof(h.now);
         h.drain();
     }

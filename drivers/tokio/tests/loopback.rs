@@ -57,12 +57,12 @@ fn h2_window_returned_with_a_cap_above_it() {
 
 #[test]
 fn cancellation_h1() {
-    run(testkit::cancellation(Tokio, h1_server, h1_client, false));
+    run(testkit::cancellation(Tokio, false));
 }
 
 #[test]
 fn cancellation_h2() {
-    run(testkit::cancellation(Tokio, h2_server, h2_client, true));
+    run(testkit::cancellation(Tokio, true));
 }
 
 #[test]

@@ -70,6 +70,12 @@ pub struct Config {
     /// Client: how long a request with `Expect: 100-continue` waits for
     /// `100 Continue` before its body is sent anyway. Default 1 s.
     pub continue_timeout: Duration,
+    /// Server: what the client's end of input (EOF) after complete requests
+    /// means. `true` (the default): a half-close — the requests are still
+    /// answered, then the connection closes. `false` (hyper's default): the
+    /// client went away — the requests in flight are abandoned and the
+    /// connection closes at once, so a driver cancels their handlers.
+    pub half_close: bool,
 }
 
 impl Config {
@@ -92,6 +98,7 @@ impl Config {
             body_timeout: Some(Duration::from_secs(30)),
             absolute_form: false,
             continue_timeout: Duration::from_secs(1),
+            half_close: true,
         }
     }
 

@@ -234,6 +234,13 @@ impl ServerConnection {
             Read::Head if self.p.recv.is_empty() && !self.parser.in_progress() => {
                 self.read = Read::Stopped;
                 self.p.close_reason.get_or_insert(CloseReason::PeerClosed);
+                if !self.p.config.half_close {
+                    // Not a half-close: the client went away, and nobody
+                    // reads the answers to its requests. What is queued
+                    // still goes out (it may be the rest of a response a
+                    // half-closing client does read); nothing more does.
+                    self.exchanges.clear();
+                }
             }
             Read::Head => {
                 self.p.fail(Kind::IncompleteHead, Answer::Close, None);

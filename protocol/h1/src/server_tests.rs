@@ -578,6 +578,22 @@ mod end_of_input {
     }
 
     #[test]
+    fn without_half_close_eof_abandons_the_requests_in_flight() {
+        let config = Config { half_close: false, ..Config::server() };
+        let mut c = ServerConnection::new(config, T0);
+        c.handle_input(T0, b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        c.send_response(s(1), &ResponseHead::new(200), true).unwrap();
+        c.handle_eof(T0);
+        let ev = events(&mut c);
+        assert_eq!(request_streams(&ev), [s(1), s(2)]);
+        // The answer already queued goes out; the one not given never will.
+        assert!(wire(&mut c).starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(c.send_response(s(2), &ResponseHead::new(200), true).is_err());
+        assert_eq!(events(&mut c), [Event::Closed(CloseReason::PeerClosed)]);
+        assert!(wire(&mut c).is_empty());
+    }
+
+    #[test]
     fn eof_inside_head_or_body_is_an_error() {
         let mut c = server();
         c.handle_input(T0, b"GET / HT").unwrap();

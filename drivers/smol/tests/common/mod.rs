@@ -41,12 +41,12 @@ macro_rules! suite {
 
         #[test]
         fn cancellation_h1() {
-            $run(testkit::cancellation($env, common::h1_server, common::h1_client, false));
+            $run(testkit::cancellation($env, false));
         }
 
         #[test]
         fn cancellation_h2() {
-            $run(testkit::cancellation($env, common::h2_server, common::h2_client, true));
+            $run(testkit::cancellation($env, true));
         }
 
         #[test]
