@@ -110,6 +110,51 @@ pub fn feed<C: Connection>(conn: &mut C, now: Instant, chunk: &[u8], how: u64) -
     }
 }
 
+/// A harness as [`offer`] sees it: the connection it drives, and the
+/// application's side (answering events, writing output).
+pub trait Driven {
+    type Conn: Connection;
+    /// The connection, the harness's clock and its randomness.
+    fn parts(&mut self) -> (&mut Self::Conn, Instant, &mut Rng);
+    /// Answers every event and writes all output; whether anything moved.
+    fn drain(&mut self) -> bool;
+    /// No more input goes in (the connection closed, or switched protocol).
+    fn stopped(&self) -> bool;
+    /// What a liveness failure prints.
+    fn describe(&self) -> String;
+}
+
+/// Offers `chunk` through the input path `input_path` names (3: a random
+/// path per call), draining after every call, until all of it is taken or
+/// the harness stopped. Returns `true` if an input call failed (errors are
+/// sticky: the caller offers nothing more). Liveness: with every event
+/// answered and all output written, an offer that takes 0 bytes and moves
+/// nothing is a wedge (asserted).
+pub fn offer<H: Driven>(h: &mut H, chunk: &[u8], input_path: u8) -> bool {
+    let mut rest = chunk;
+    let mut stalls = 0;
+    while !rest.is_empty() && !h.stopped() {
+        let (conn, now, rng) = h.parts();
+        let how = if input_path == 3 { rng.below(3) } else { u64::from(input_path) };
+        let took = match feed(conn, now, rest, how) {
+            Ok(n) => n,
+            Err(_) => {
+                h.drain();
+                return true;
+            }
+        };
+        rest = &rest[took..];
+        let moved = h.drain();
+        if !rest.is_empty() && took == 0 && !moved && !h.stopped() {
+            stalls += 1;
+            assert!(stalls < 4, "stalled with {} bytes offered: {}", rest.len(), h.describe());
+        } else {
+            stalls = 0;
+        }
+    }
+    false
+}
+
 /// Everything queued for transmission, marked as written (sometimes in
 /// partial writes). Appends to `wire`; returns the number of bytes.
 pub fn drain_transmit<C: Connection>(conn: &mut C, wire: &mut Vec<u8>, rng: &mut Rng, partial: bool) -> usize {

@@ -11,7 +11,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{drain_transmit, feed, fire_timeout, split, tight, Grammar, Rng};
+use common::{drain_transmit, fire_timeout, offer, split, tight, Driven, Grammar, Rng};
 use libfuzzer_sys::fuzz_target;
 use sockless_core::{Connection, Duration, Event, HeaderList, Instant, Method, RequestHead, StreamId, Version};
 use sockless_h1::{ClientConnection, Config};
@@ -52,10 +52,16 @@ impl Harness {
         let (head, end, body) = match r.below(8) {
             0 => (RequestHead::new(Method::Get, "/"), true, None),
             1 => (RequestHead::new(Method::Head, "/h"), true, None),
-            2 => (RequestHead::new(Method::Post, "/p").header("Content-Length", len.to_string()), false, Some((data, false))),
+            2 => (
+                RequestHead::new(Method::Post, "/p").header("Content-Length", len.to_string()),
+                false,
+                Some((data, false)),
+            ),
             3 => (RequestHead::new(Method::Post, "/c"), false, Some((data, r.chance(2)))),
             4 => (
-                RequestHead::new(Method::Put, "/e").header("Content-Length", len.to_string()).header("Expect", "100-continue"),
+                RequestHead::new(Method::Put, "/e")
+                    .header("Content-Length", len.to_string())
+                    .header("Expect", "100-continue"),
                 false,
                 Some((data, false)),
             ),
@@ -126,7 +132,9 @@ impl Harness {
             let mut moved = drain_transmit(&mut self.conn, &mut self.wire, &mut self.rng, self.partial_writes) > 0;
             while let Some(event) = self.conn.poll_event() {
                 moved = true;
-                if common::debug() { eprintln!("event: {event:?}"); }
+                if common::debug() {
+                    eprintln!("event: {event:?}");
+                }
                 self.grammar.event(&event);
                 match event {
                     Event::Ready { reusable } => {
@@ -193,6 +201,22 @@ fn skip_known() -> bool {
     *SKIP.get_or_init(|| std::env::var_os("SOCKLESS_FUZZ_SKIP_KNOWN").is_some())
 }
 
+impl Driven for Harness {
+    type Conn = ClientConnection;
+    fn parts(&mut self) -> (&mut ClientConnection, Instant, &mut Rng) {
+        (&mut self.conn, self.now, &mut self.rng)
+    }
+    fn drain(&mut self) -> bool {
+        Harness::drain(self)
+    }
+    fn stopped(&self) -> bool {
+        self.finished
+    }
+    fn describe(&self) -> String {
+        format!("{:?}", self.conn)
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
         return;
@@ -221,26 +245,7 @@ fuzz_target!(|input: &[u8]| {
     h.drain();
     let mut failed = false;
     for chunk in split(data, split_seed) {
-        let mut rest = chunk;
-        let mut stalls = 0;
-        while !rest.is_empty() && !failed && !h.finished {
-            let how = if input_path == 3 { h.rng.below(3) } else { u64::from(input_path) };
-            let mut took = 0;
-            match feed(&mut h.conn, h.now, rest, how) {
-                Ok(n) => {
-                    took = n;
-                    rest = &rest[n..];
-                }
-                Err(_) => failed = true,
-            }
-            let moved = h.drain();
-            if !rest.is_empty() && !failed && took == 0 && !moved && !h.finished {
-                stalls += 1;
-                assert!(stalls < 4, "stalled with {} bytes offered", rest.len());
-            } else {
-                stalls = 0;
-            }
-        }
+        failed = failed || offer(&mut h, chunk, input_path);
         if timers && h.rng.chance(3) {
             h.now = h.now + Duration::from_millis(h.rng.below(2000));
             if fire_timeout(&mut h.conn, h.now) {

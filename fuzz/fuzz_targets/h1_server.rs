@@ -9,7 +9,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{drain_transmit, feed, fire_timeout, split, tight, Grammar, Rng};
+use common::{drain_transmit, fire_timeout, offer, split, tight, Driven, Grammar, Rng};
 use libfuzzer_sys::fuzz_target;
 use sockless_core::{
     Connection, Duration, ErrorCode, Event, HeaderList, Instant, Method, RequestHead, ResponseHead, StreamId,
@@ -153,7 +153,9 @@ impl Harness {
     /// Progresses every open response once; returns whether any work was done.
     fn progress(&mut self) -> bool {
         fn work(o: &[Open]) -> usize {
-            o.iter().map(|o| usize::from(o.head.is_some()) + o.body.len() + usize::from(o.trailers) + usize::from(o.ends)).sum()
+            o.iter()
+                .map(|o| usize::from(o.head.is_some()) + o.body.len() + usize::from(o.trailers) + usize::from(o.ends))
+                .sum()
         }
         let mut open = std::mem::take(&mut self.open);
         let before = work(&open);
@@ -175,7 +177,9 @@ impl Harness {
             let mut moved = drain_transmit(&mut self.conn, &mut self.wire, &mut self.rng, self.partial_writes) > 0;
             while let Some(event) = self.conn.poll_event() {
                 moved = true;
-                if common::debug() { eprintln!("event: {event:?}"); }
+                if common::debug() {
+                    eprintln!("event: {event:?}");
+                }
                 self.grammar.event(&event);
                 match event {
                     Event::Request { stream, head, expects_continue } => {
@@ -222,6 +226,22 @@ fn check_wire(wire: &[u8]) {
     }
 }
 
+impl Driven for Harness {
+    type Conn = ServerConnection;
+    fn parts(&mut self) -> (&mut ServerConnection, Instant, &mut Rng) {
+        (&mut self.conn, self.now, &mut self.rng)
+    }
+    fn drain(&mut self) -> bool {
+        Harness::drain(self)
+    }
+    fn stopped(&self) -> bool {
+        self.grammar.closed || self.upgraded
+    }
+    fn describe(&self) -> String {
+        format!("{:?} open {:?}", self.conn, self.open)
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
         return;
@@ -246,28 +266,7 @@ fuzz_target!(|input: &[u8]| {
     let mut failed = false;
     h.drain();
     for chunk in split(data, split_seed) {
-        let mut rest = chunk;
-        let mut stalls = 0;
-        while !rest.is_empty() && !failed && !h.grammar.closed && !h.upgraded {
-            let how = if input_path == 3 { h.rng.below(3) } else { u64::from(input_path) };
-            let mut took = 0;
-            match feed(&mut h.conn, h.now, rest, how) {
-                Ok(n) => {
-                    took = n;
-                    rest = &rest[n..];
-                }
-                Err(_) => failed = true,
-            }
-            let moved = h.drain();
-            if !rest.is_empty() && !failed && took == 0 && !moved && !h.grammar.closed && !h.upgraded {
-                // Nothing was taken and nothing moved although every event
-                // was answered: the connection must not wedge.
-                stalls += 1;
-                assert!(stalls < 4, "stalled with {} bytes offered: {:?} open {:?}", rest.len(), h.conn, h.open);
-            } else {
-                stalls = 0;
-            }
-        }
+        failed = failed || offer(&mut h, chunk, input_path);
         if timers && h.rng.chance(3) {
             h.now = h.now + Duration::from_millis(h.rng.below(3000));
             if fire_timeout(&mut h.conn, h.now) {

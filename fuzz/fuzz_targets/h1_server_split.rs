@@ -24,7 +24,9 @@ fn run(config: &Config, chunks: &[&[u8]], rng: &mut Option<Rng>, eof: bool) -> V
         while let Some(e) = conn.poll_event() {
             any = true;
             grammar.event(&e);
-            if let (Event::Data { stream, data }, Some(Event::Data { stream: last, data: prev })) = (&e, events.last_mut()) {
+            if let (Event::Data { stream, data }, Some(Event::Data { stream: last, data: prev })) =
+                (&e, events.last_mut())
+            {
                 if stream == last {
                     let mut joined = prev.to_vec();
                     joined.extend_from_slice(data);

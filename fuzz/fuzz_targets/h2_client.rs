@@ -14,7 +14,7 @@ mod common;
 mod h2_common;
 
 use bytes::Bytes;
-use common::{drain_transmit, feed, fire_timeout, split, Grammar, Rng};
+use common::{drain_transmit, fire_timeout, offer, split, Driven, Grammar, Rng};
 use h2_common::{tight, WireCheck};
 use libfuzzer_sys::fuzz_target;
 use sockless_core::{Connection, Duration, ErrorCode, Event, HeaderList, Instant, Method, RequestHead, StreamId};
@@ -168,6 +168,22 @@ impl Harness {
     }
 }
 
+impl Driven for Harness {
+    type Conn = H2Connection;
+    fn parts(&mut self) -> (&mut H2Connection, Instant, &mut Rng) {
+        (&mut self.conn, self.now, &mut self.rng)
+    }
+    fn drain(&mut self) -> bool {
+        Harness::drain(self)
+    }
+    fn stopped(&self) -> bool {
+        self.grammar.closed
+    }
+    fn describe(&self) -> String {
+        format!("{:?} open {:?}", self.conn, self.open)
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     if input.len() < 3 {
         return;
@@ -207,26 +223,7 @@ fuzz_target!(|input: &[u8]| {
                 h.drain();
             }
         }
-        let mut rest = chunk;
-        let mut stalls = 0;
-        while !rest.is_empty() && !failed && !h.grammar.closed {
-            let how = if input_path == 3 { h.rng.below(3) } else { u64::from(input_path) };
-            let mut took = 0;
-            match feed(&mut h.conn, h.now, rest, how) {
-                Ok(n) => {
-                    took = n;
-                    rest = &rest[n..];
-                }
-                Err(_) => failed = true,
-            }
-            let moved = h.drain();
-            if !rest.is_empty() && !failed && took == 0 && !moved && !h.grammar.closed {
-                stalls += 1;
-                assert!(stalls < 4, "stalled with {} bytes offered: {:?} open {:?}", rest.len(), h.conn, h.open);
-            } else {
-                stalls = 0;
-            }
-        }
+        failed = failed || offer(&mut h, chunk, input_path);
         if failed {
             assert!(h.conn.handle_input(h.now, b"\0").is_err(), "input accepted after a connection error");
             assert!(!h.conn.is_ready(), "ready after a connection error");

@@ -234,4 +234,3 @@ pub fn list_limit(b: u8) -> usize {
         b => usize::from(b) * 4,
     }
 }
-

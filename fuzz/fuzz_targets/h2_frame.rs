@@ -101,7 +101,8 @@ fuzz_target!(|input: &[u8]| {
     }
 
     // Encode the frames back: the same decoder settings read the same frames.
-    let frames: Vec<&Frame> = whole.iter().filter_map(|i| if let Item::Frame(f) = i { Some(f) } else { None }).collect();
+    let frames: Vec<&Frame> =
+        whole.iter().filter_map(|i| if let Item::Frame(f) = i { Some(f) } else { None }).collect();
     let mut wire = BytesMut::new();
     for f in &frames {
         let before = wire.len();

@@ -11,8 +11,8 @@ mod common;
 #[path = "h2_common.rs"]
 mod h2_common;
 
-use libfuzzer_sys::fuzz_target;
 use h2_common::{check, list_limit, table_size};
+use libfuzzer_sys::fuzz_target;
 use sockless_h2::hpack::Decoder;
 
 fuzz_target!(|input: &[u8]| {

@@ -49,7 +49,11 @@ fuzz_target!(|input: &[u8]| {
         let before = d.table().max_size();
         let result = check(&mut d, block, limit);
         if common::debug() {
-            eprintln!("op {op:#x} block {block:02x?}: {result:?}, table {} / {}", d.table().size(), d.table().max_size());
+            eprintln!(
+                "op {op:#x} block {block:02x?}: {result:?}, table {} / {}",
+                d.table().size(),
+                d.table().max_size()
+            );
         }
         match result {
             Ok(()) => {

@@ -23,8 +23,18 @@ use sockless_h2::hpack::{Decoder, DecoderError, Encoder, SENSITIVE_NAMES};
 
 const SIZES: [usize; 8] = [4096, 0, 32, 64, 100, 256, 8192, 65536];
 const NAMES: [&[u8]; 12] = [
-    b":method", b":path", b":status", b"content-type", b"cookie", b"Authorization", b"set-cookie", b"x-a",
-    b"user-agent", b"accept-encoding", b"", b"proxy-authorization",
+    b":method",
+    b":path",
+    b":status",
+    b"content-type",
+    b"cookie",
+    b"Authorization",
+    b"set-cookie",
+    b"x-a",
+    b"user-agent",
+    b"accept-encoding",
+    b"",
+    b"proxy-authorization",
 ];
 
 type Fields = Vec<(Vec<u8>, Vec<u8>, bool)>;
