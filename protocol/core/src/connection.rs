@@ -6,6 +6,7 @@ use crate::head::{RequestHead, ResponseHead};
 use crate::header::HeaderList;
 use crate::stream::StreamId;
 use crate::time::Instant;
+use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
 /// A protocol connection as a pure state machine: bytes and time in, events
@@ -241,4 +242,26 @@ impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
     fn is_closed(&self) -> bool {
         (**self).is_closed()
     }
+}
+
+/// Takes everything `conn` has queued for transmission, as one buffer, and
+/// marks it written: a transport that accepts every byte at once. For tests,
+/// simulations and drivers that write into memory.
+pub fn transmit_all(conn: &mut (impl Connection + ?Sized)) -> Vec<u8> {
+    let mut all = Vec::new();
+    loop {
+        let mut slices: [&[u8]; 16] = [&[]; 16];
+        let n = conn.poll_transmit(&mut slices);
+        if n == 0 {
+            return all;
+        }
+        let before = all.len();
+        slices[..n].iter().for_each(|s| all.extend_from_slice(s));
+        conn.advance_transmit(all.len() - before);
+    }
+}
+
+/// Takes every event `conn` has ready.
+pub fn poll_events(conn: &mut (impl Connection + ?Sized)) -> Vec<Event> {
+    core::iter::from_fn(|| conn.poll_event()).collect()
 }

@@ -9,29 +9,7 @@ pub(crate) fn feed(conn: &mut impl Connection, now: Instant, input: &[u8]) -> Ve
     events(conn)
 }
 
-pub(crate) fn events(conn: &mut impl Connection) -> Vec<Event> {
-    let mut out = Vec::new();
-    while let Some(e) = conn.poll_event() {
-        out.push(e);
-    }
-    out
-}
-
-/// Everything queued for transmission, marked as written.
-pub(crate) fn wire(conn: &mut impl Connection) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            break;
-        }
-        let chunk = slices[..n].concat();
-        conn.advance_transmit(chunk.len());
-        all.extend_from_slice(&chunk);
-    }
-    all
-}
+pub(crate) use sockless_core::{poll_events as events, transmit_all as wire};
 
 pub(crate) fn text(bytes: &[u8]) -> alloc::string::String {
     alloc::string::String::from_utf8_lossy(bytes).into_owned()

@@ -1052,20 +1052,7 @@ fn drain_events(conn: &mut impl Connection, c: &mut Collector) {
     }
 }
 
-fn drain_transmit(conn: &mut impl Connection) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            break;
-        }
-        let bytes = slices[..n].concat();
-        conn.advance_transmit(bytes.len());
-        all.extend(bytes);
-    }
-    all
-}
+use sockless_core::transmit_all as drain_transmit;
 
 /// Feeds `input` completely (the connection may take it in parts).
 fn feed(conn: &mut impl Connection, c: &mut Collector, input: &[u8]) {

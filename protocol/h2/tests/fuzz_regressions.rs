@@ -12,17 +12,7 @@ use sockless_h2::{Config, H2Connection};
 
 /// Everything the connection wants to send, decoded as frames.
 fn transmitted(conn: &mut H2Connection) -> Vec<Frame> {
-    let mut wire = BytesMut::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            break;
-        }
-        let bytes = slices[..n].concat();
-        conn.advance_transmit(bytes.len());
-        wire.extend_from_slice(&bytes);
-    }
+    let mut wire = BytesMut::from(&sockless_core::transmit_all(conn)[..]);
     let mut decoder = FrameDecoder::new();
     let mut frames = Vec::new();
     while let Some(f) = decoder.decode(&mut wire).expect("valid output") {

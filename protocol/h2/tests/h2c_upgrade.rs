@@ -7,23 +7,7 @@ use sockless_h2::{decode_settings_header, settings_header_value, Config, H2Conne
 
 const NOW: Instant = Instant::ZERO;
 
-fn drain(conn: &mut impl Connection) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            return all;
-        }
-        let chunk = slices[..n].concat();
-        conn.advance_transmit(chunk.len());
-        all.extend_from_slice(&chunk);
-    }
-}
-
-fn events(conn: &mut impl Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
-}
+use sockless_core::{poll_events as events, transmit_all as drain};
 
 #[test]
 fn h2c_upgrade_end_to_end() {

@@ -463,16 +463,8 @@ fn converse(py_role: &str, scenario: &str, config: Config, hold: bool, script: &
         ours.release_due(now);
         script.tick(&mut ours, now);
         ours.pump();
-        loop {
-            let bytes = {
-                let mut slices: [&[u8]; 32] = [&[]; 32];
-                let n = ours.conn.poll_transmit(&mut slices);
-                slices[..n].concat()
-            };
-            if bytes.is_empty() {
-                break;
-            }
-            ours.conn.advance_transmit(bytes.len());
+        let bytes = sockless_core::transmit_all(&mut ours.conn);
+        if !bytes.is_empty() {
             write_all(&mut stdin, &bytes);
         }
         let mut any = false;

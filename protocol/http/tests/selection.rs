@@ -6,23 +6,7 @@ use sockless_http::{ClientConnection, Protocol, ServerConfig, ServerConnection};
 
 const NOW: Instant = Instant::ZERO;
 
-fn drain(conn: &mut impl Connection) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            return all;
-        }
-        let chunk = slices[..n].concat();
-        conn.advance_transmit(chunk.len());
-        all.extend_from_slice(&chunk);
-    }
-}
-
-fn events(conn: &mut impl Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
-}
+use sockless_core::{poll_events as events, transmit_all as drain};
 
 /// Answers every request with 200 "ok" and returns how many it answered.
 fn serve(server: &mut ServerConnection) -> Vec<(StreamId, RequestHead)> {

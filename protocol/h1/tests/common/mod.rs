@@ -4,21 +4,7 @@
 
 use sockless_core::{Connection, Event, Instant, StreamId};
 
-/// Everything queued for transmission, marked as written.
-pub fn drain(conn: &mut impl Connection) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            break;
-        }
-        let chunk = slices[..n].concat();
-        conn.advance_transmit(chunk.len());
-        all.extend_from_slice(&chunk);
-    }
-    all
-}
+pub use sockless_core::transmit_all as drain;
 
 /// Offers `input` in pieces cut at `cuts` (positions), re-offering what was
 /// not taken, polling events after each piece. Stops when nothing more is
