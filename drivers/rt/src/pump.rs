@@ -233,7 +233,8 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
     queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
-    /// Most unread bytes held for one incoming body before input stops.
+    /// Most unread bytes held for one incoming body before input stops
+    /// (not on a flow-controlled connection, see [`Pump::input_paused`]).
     body_cap: usize,
     sleep: Option<Pin<Box<R::Sleep>>>,
     /// The instant the sleep is set for; `None` once it fired (it is then

@@ -165,7 +165,12 @@ impl Connection for ClientConnection {
         delegate!(self, c => c.release_capacity(stream, n), Ok(()))
     }
     fn flow_controlled(&self) -> bool {
-        matches!(&self.inner, Inner::H2(_))
+        match &self.inner {
+            Inner::H1(c) => c.flow_controlled(),
+            Inner::H2(c) => c.flow_controlled(),
+            #[allow(unreachable_patterns)]
+            _ => false, // still detecting: no body yet
+        }
     }
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         delegate!(self, c => c.reset_stream(stream, code), Err(UserError::UnknownStream.into()))
