@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+pub mod cycle;
 mod pump;
 mod server;
 mod sync;
