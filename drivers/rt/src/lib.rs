@@ -54,6 +54,7 @@
 mod body;
 mod client;
 pub mod cycle;
+mod feed;
 mod pump;
 mod server;
 mod sync;
@@ -63,6 +64,7 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
+pub use feed::BodyFeed;
 pub use server::{serve, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
