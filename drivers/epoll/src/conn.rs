@@ -4,11 +4,13 @@
 //! rt's public pieces ([`Body`], [`BodyFeed`], [`Request`], [`Response`]).
 
 use crate::inbox::{ConnWake, Inbox};
+use crate::reply::Reply;
 use crate::sock::Sock;
 use crate::workers::{Cancel, Workers};
 use sockless_core::{Bytes, BytesMut, Connection, ErrorCode, Event, HeaderList, Instant, RequestHead, StreamId};
 use sockless_rt::cycle::{self, Input};
 use sockless_rt::{Body, BodyFeed, Request, Response};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -17,6 +19,9 @@ use std::task::{Context, Poll, Waker};
 
 /// Rounds of the cycle per wake-up before the loop serves others.
 const MAX_ROUNDS: usize = 16;
+
+/// Where a client's response goes.
+pub(crate) type ResponseReply = Arc<Reply<io::Result<Response>>>;
 
 /// A pinned place for one handler future, reused from request to request
 /// while handlers answer at once (see [`Shared::spare`]).
@@ -59,6 +64,8 @@ struct Stream<F> {
     /// Part of a chunk the connection did not take yet.
     remainder: Option<Bytes>,
     out_done: bool,
+    /// Client: where the response goes, and its body until then.
+    response: Option<(ResponseReply, Body)>,
 }
 
 impl<F> Stream<F> {
@@ -74,11 +81,12 @@ impl<F> Stream<F> {
             outgoing: None,
             remainder: None,
             out_done: false,
+            response: None,
         }
     }
 
     fn finished(&self) -> bool {
-        self.in_done && self.out_done
+        self.in_done && self.out_done && self.response.is_none()
     }
 }
 
@@ -89,6 +97,9 @@ impl<F> Drop for Stream<F> {
     fn drop(&mut self) {
         if let (Some(feed), false) = (&self.incoming, self.in_done) {
             feed.fail(io::ErrorKind::ConnectionReset, "stream reset");
+        }
+        if let Some((reply, _)) = self.response.take() {
+            reply.put(Err(io::Error::new(io::ErrorKind::ConnectionReset, "stream reset before the response")));
         }
     }
 }
@@ -116,6 +127,22 @@ pub(crate) struct Conn<C, F> {
     shutdown_sent: bool,
     /// The wheel tick of this connection's live timer entry.
     pub(crate) linked: Option<u64>,
+    /// Client connections: requests waiting until the connection takes
+    /// another stream (HTTP/1.1 carries one exchange at a time).
+    queued: VecDeque<(Request, ResponseReply)>,
+    client: bool,
+    /// Client: every handle is gone; the connection finishes what it
+    /// carries and closes.
+    released: bool,
+}
+
+/// Requests a closing client connection never started are told so.
+impl<C, F> Drop for Conn<C, F> {
+    fn drop(&mut self) {
+        for (_, reply) in self.queued.drain(..) {
+            reply.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+        }
+    }
 }
 
 /// How a drive ended.
@@ -144,7 +171,58 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
             holds_buffer: false,
             shutdown_sent: false,
             linked: None,
+            queued: VecDeque::new(),
+            client: false,
+            released: false,
         }
+    }
+
+    /// A client connection (it sends requests instead of serving them).
+    pub(crate) fn client(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
+        let mut c = Conn::new(token, sock, conn, wake);
+        c.client = true;
+        c.readable = true;
+        c
+    }
+
+    /// Client: a request to send.
+    pub(crate) fn request(&mut self, request: Request, reply: ResponseReply) {
+        self.queued.push_back((request, reply));
+    }
+
+    /// Client: the last handle is gone.
+    pub(crate) fn release(&mut self) {
+        self.released = true;
+    }
+
+    /// Client: starts queued requests while the connection takes them.
+    fn start_requests(&mut self, body_cap: usize) -> bool {
+        let mut progress = false;
+        while let Some((request, reply)) = self.queued.pop_front() {
+            if reply.is_set() {
+                continue;
+            }
+            let end = request.body.is_empty();
+            match self.conn.send_request(&request.head, end) {
+                Ok(id) => {
+                    progress = true;
+                    let (feed, body) = BodyFeed::new(body_cap);
+                    let mut st = Stream::new(id, Some(feed));
+                    st.response = Some((reply, body));
+                    st.out_done = end;
+                    if !end {
+                        st.outgoing = Some(request.body);
+                    }
+                    self.streams.push(st);
+                }
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
+                    self.queued.push_front((request, reply));
+                    break;
+                }
+                Err(e) => reply.put(Err(io::Error::other(e.to_string()))),
+            }
+        }
+        progress
     }
 
     /// The connection's next deadline.
@@ -185,6 +263,14 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         }
         for _ in 0..MAX_ROUNDS {
             let mut progress = false;
+            if self.client {
+                progress |= self.start_requests(sh.body_cap);
+                if self.released && !self.shutdown_sent && self.queued.is_empty() && self.streams.is_empty() {
+                    self.shutdown_sent = true;
+                    self.conn.shutdown(now);
+                    progress = true;
+                }
+            }
             if self.readable && !self.read_closed && !self.input_paused(sh.body_cap) {
                 match self.read(sh) {
                     Ok(p) => progress |= p,
@@ -208,6 +294,10 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
             if self.conn.poll_timeout().is_some_and(|d| d <= now) {
                 cycle::fire_timers(&mut self.conn, now);
                 progress = true;
+            }
+            // A released client connection is done once everything left.
+            if self.client && self.shutdown_sent && self.streams.is_empty() && !self.blocked {
+                return Driven::Close;
             }
             if !progress {
                 break;
@@ -298,6 +388,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         let streams = &mut self.streams;
         let waker = &self.waker;
         let token = self.token;
+        let client = self.client;
         let drained = cycle::drain_events(&mut self.conn, |conn, event| {
             if let Some((stream, head)) = held.take() {
                 let ended = matches!(event, Event::EndStream { stream: s } if s == stream);
@@ -317,6 +408,26 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                     if !taken {
                         // Nobody reads this body: its bytes count as consumed.
                         let _ = conn.release_capacity(stream, len);
+                        // A client's caller dropped the response body: on
+                        // HTTP/2 the stream is cancelled rather than read for
+                        // nobody (HTTP/1.1 reads the rest and keeps the
+                        // connection usable).
+                        if client && conn.flow_controlled() {
+                            let _ = conn.reset_stream(stream, ErrorCode::CANCEL);
+                            if let Some(i) = streams.iter().position(|s| s.id == stream) {
+                                streams.swap_remove(i);
+                            }
+                        }
+                    }
+                }
+                Event::Response { stream, head } => {
+                    if let Some(i) = streams.iter().position(|s| s.id == stream) {
+                        if let Some((reply, body)) = streams[i].response.take() {
+                            reply.put(Ok(Response { head, body }));
+                        }
+                        if streams[i].finished() {
+                            streams.swap_remove(i);
+                        }
                     }
                 }
                 Event::Trailers { stream, trailers } => {
