@@ -303,9 +303,6 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                 break;
             }
         }
-        if self.readable && self.sock.drained {
-            self.readable = false;
-        }
         self.give_back_buffer(sh);
         Driven::Open
     }

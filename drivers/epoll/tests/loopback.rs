@@ -380,3 +380,114 @@ fn worker_pool_runs_blocking_handlers_off_the_loop() {
     drop((blocked, other));
     stop(server);
 }
+
+/// A future that completes after `d`, woken by a thread of its own (the
+/// loop threads have no timers for handlers; a test needs only a few).
+fn delay(d: Duration) -> impl std::future::Future<Output = ()> {
+    let done = Arc::new(Mutex::new((false, None::<std::task::Waker>)));
+    let timer = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(d);
+        let waker = {
+            let mut s = timer.lock().unwrap();
+            s.0 = true;
+            s.1.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        let mut s = done.lock().unwrap();
+        if s.0 {
+            return std::task::Poll::Ready(());
+        }
+        s.1 = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    })
+}
+
+/// HTTP/1.1: a handler that reads a 1 MB request body slowly; the server
+/// holds at most its cap (plus one read) of unread body, never the whole
+/// body, by no longer reading the socket, and reads again when woken.
+#[test]
+fn http11_backpressure_bounds_an_unread_body() {
+    const CAP: usize = 64 * 1024;
+    let handler = |mut req: Request| async move {
+        let (mut total, mut max_buffered) = (0usize, 0usize);
+        while let Some(chunk) = req.body.next_chunk().await {
+            let chunk = chunk.expect("request body");
+            max_buffered = max_buffered.max(req.body.buffered() + chunk.len());
+            total += chunk.len();
+            delay(Duration::from_millis(1)).await;
+        }
+        Response::new(ResponseHead::new(200), format!("{total} {max_buffered}").into_bytes())
+    };
+    let server = ServerOptions { max_buffered_body: CAP, ..ServerOptions::default() };
+    let options = EpollOptions { threads: 1, server, ..EpollOptions::default() };
+    let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, handler, options).unwrap();
+    let addr = server.local_addr();
+    let text = runtime().block_on(async {
+        let conn = sockless_http::ClientConnection::http1(sockless_h1::Config::client(), Instant::ZERO);
+        let client = sockless_tokio::connect(addr, conn).await.unwrap();
+        let head = RequestHead::new(Method::Post, "http://localhost/slow").header("Host", "localhost");
+        let response = client.send(Request::new(head, pattern(1 << 20))).await.unwrap();
+        assert_eq!(response.head.status, 200, "{:?}", response.head);
+        String::from_utf8(response.body.collect(64).await.unwrap().to_vec()).unwrap()
+    });
+    let mut parts = text.split(' ').map(|n| n.parse::<usize>().unwrap());
+    let (total, max_buffered) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_eq!(total, 1 << 20);
+    assert!(max_buffered <= CAP + 80 * 1024, "server buffered {max_buffered} bytes of unread body");
+    stop(server);
+}
+
+/// HTTP/2: a 2 MB request body nobody reads yet holds up only its own
+/// stream: ten other requests on the connection complete meanwhile; once
+/// the handler reads, the window is given back and the whole body arrives.
+#[test]
+fn h2c_an_unread_body_does_not_stall_other_streams() {
+    let state = Arc::new(State::default());
+    let (gate_tx, gate_rx) = Body::channel();
+    *state.gate.lock().unwrap() = Some(gate_rx);
+    let gate = state.clone();
+    let handler = move |req: Request| -> Reply {
+        if req.head.path() != b"/hold" {
+            return Box::pin(std::future::ready(Response::new(ResponseHead::new(200), "fast")));
+        }
+        let gate = gate.clone();
+        gate.started.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let waiting = gate.gate.lock().unwrap().take();
+            if let Some(mut g) = waiting {
+                let _ = g.next_chunk().await;
+            }
+            let n = req.body.collect(4 << 20).await.map_or(0, |b| b.len());
+            Response::new(ResponseHead::new(200), n.to_string().into_bytes())
+        })
+    };
+    let options = EpollOptions { threads: 1, ..EpollOptions::default() };
+    let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, handler, options).unwrap();
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let conn = sockless_http::ClientConnection::prior_knowledge(sockless_h2::Config::client(), Instant::ZERO);
+        let client = sockless_tokio::connect(addr, conn).await.unwrap();
+        let head = RequestHead::new(Method::Post, "http://localhost/hold").header("Host", "localhost");
+        let held = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let response = client.send(Request::new(head, pattern(2 << 20))).await.unwrap();
+                String::from_utf8(response.body.collect(64).await.unwrap().to_vec()).unwrap()
+            }
+        });
+        while state.started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            assert_eq!(fetch(client.clone(), "/other").await, "fast");
+        }
+        gate_tx.finish();
+        assert_eq!(held.await.unwrap(), (2 << 20).to_string());
+    });
+    stop(server);
+}
