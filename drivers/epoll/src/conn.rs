@@ -13,6 +13,7 @@ use sockless_rt::{Body, BodyFeed, Request, Response};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -228,6 +229,13 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
     /// The connection's next deadline.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.conn.poll_timeout()
+    }
+
+    /// A worker's handler for `stream` failed (it panicked).
+    pub(crate) fn abort(&mut self, stream: StreamId) {
+        if let Some(i) = self.streams.iter().position(|s| s.id == stream) {
+            self.reset(i, ErrorCode::INTERNAL_ERROR);
+        }
     }
 
     /// A worker's answer for `stream`.
@@ -475,19 +483,24 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         let mut i = 0;
         while i < self.streams.len() {
             let st = &mut self.streams[i];
-            let mut broken = false;
+            let mut broken = None;
             if let Some(slot) = &mut st.handler {
-                let polled = match slot.as_mut().as_pin_mut() {
-                    Some(f) => f.poll(&mut cx),
-                    None => Poll::Pending,
-                };
-                if let Poll::Ready(mut response) = polled {
-                    progress = true;
-                    if let Some(mut slot) = st.handler.take() {
-                        slot.set(None);
-                        sh.spare.get_or_insert(slot);
+                match poll_handler(slot, &mut cx) {
+                    Some(Poll::Pending) => {}
+                    Some(Poll::Ready(mut response)) => {
+                        progress = true;
+                        if let Some(mut slot) = st.handler.take() {
+                            slot.set(None);
+                            sh.spare.get_or_insert(slot);
+                        }
+                        if send_head(&mut self.conn, st, &mut response).is_err() {
+                            broken = Some(ErrorCode::INTERNAL_ERROR);
+                        }
                     }
-                    broken = send_head(&mut self.conn, st, &mut response).is_err();
+                    None => {
+                        st.handler = None;
+                        broken = Some(ErrorCode::INTERNAL_ERROR);
+                    }
                 }
             }
             if let Some(feed) = &st.incoming {
@@ -502,14 +515,14 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                     progress = true;
                 }
             }
-            if !broken {
+            if broken.is_none() {
                 match feed_outgoing(&mut self.conn, st, &mut cx) {
                     Ok(p) => progress |= p,
-                    Err(()) => broken = true,
+                    Err(()) => broken = Some(ErrorCode::CANCEL),
                 }
             }
-            if broken {
-                self.reset(i, ErrorCode::CANCEL);
+            if let Some(code) = broken {
+                self.reset(i, code);
                 progress = true;
                 continue;
             }
@@ -557,15 +570,25 @@ fn start<C, H, F>(
     }
     // Most handlers answer at once: poll the handler here, in the reused
     // slot, and keep it in the stream only if it has to wait.
-    let mut slot = sh.spare.take().unwrap_or_else(|| Box::pin(None));
-    slot.set(Some((sh.handler)(request)));
-    let mut cx = Context::from_waker(waker);
-    let polled = match slot.as_mut().as_pin_mut() {
-        Some(f) => f.poll(&mut cx),
-        None => Poll::Pending,
+    let handler = sh.handler;
+    let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) else {
+        // The handler panicked: the stream is answered with a reset (on
+        // HTTP/1.1 the connection closes), and the loop goes on.
+        let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
+        st.in_done = true;
+        st.out_done = true;
+        return;
     };
-    match polled {
-        Poll::Ready(mut response) => {
+    let mut slot = sh.spare.take().unwrap_or_else(|| Box::pin(None));
+    slot.set(Some(future));
+    let mut cx = Context::from_waker(waker);
+    match poll_handler(&mut slot, &mut cx) {
+        None => {
+            let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
+            st.in_done = true;
+            st.out_done = true;
+        }
+        Some(Poll::Ready(mut response)) => {
             slot.set(None);
             *sh.spare = Some(slot);
             if send_head(conn, &mut st, &mut response).is_err() {
@@ -578,9 +601,27 @@ fn start<C, H, F>(
                 streams.push(st);
             }
         }
-        Poll::Pending => {
+        Some(Poll::Pending) => {
             st.handler = Some(slot);
             streams.push(st);
+        }
+    }
+}
+
+/// Polls a handler's future; `None` if it panicked (the future is then
+/// dropped): a handler's panic costs its own stream, not the loop thread
+/// and every connection on it.
+fn poll_handler<F: Future>(slot: &mut Slot<F>, cx: &mut Context<'_>) -> Option<Poll<F::Output>> {
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match slot.as_mut().as_pin_mut() {
+        Some(f) => f.poll(cx),
+        None => Poll::Pending,
+    }));
+    match polled {
+        Ok(p) => Some(p),
+        Err(_) => {
+            // Dropping what is left of it may panic again: contained too.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None)));
+            None
         }
     }
 }

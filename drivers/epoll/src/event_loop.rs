@@ -180,6 +180,12 @@ where
                                         reply.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")))
                                     }
                                 },
+                                Msg::Abort(t, stream) => {
+                                    if let Some(c) = self.get(key(t)) {
+                                        c.abort(stream);
+                                        self.drive(key(t));
+                                    }
+                                }
                                 Msg::Release(t) => {
                                     if let Some(c) = self.get(key(t)) {
                                         c.release();

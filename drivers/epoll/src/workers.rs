@@ -96,8 +96,12 @@ impl Workers {
             }
             *job_state.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
             let cancelled = || job_state.cancelled.load(Ordering::Acquire);
-            if let Some(response) = block_on_until(handler(request), cancelled) {
-                inbox.post(Msg::Respond(token, stream, response));
+            let run = std::panic::AssertUnwindSafe(|| block_on_until(handler(request), cancelled));
+            match std::panic::catch_unwind(run) {
+                Ok(Some(response)) => inbox.post(Msg::Respond(token, stream, response)),
+                Ok(None) => {} // cancelled: nobody waits for an answer
+                // The handler panicked: its stream is reset, the worker goes on.
+                Err(_) => inbox.post(Msg::Abort(token, stream)),
             }
         });
         let (lock, cond) = &*self.queue;

@@ -491,3 +491,49 @@ fn h2c_an_unread_body_does_not_stall_other_streams() {
     });
     stop(server);
 }
+
+/// A handler that panics (at once, after waiting, or on a worker) costs its
+/// own stream, not the loop thread: over HTTP/2 the same connection goes
+/// on, and the server keeps serving.
+#[test]
+fn a_panicking_handler_resets_its_stream_and_the_loop_goes_on() {
+    fn panicking(req: Request) -> Reply {
+        match req.head.path() {
+            b"/now" => panic!("handler panics at once"),
+            b"/later" => Box::pin(async {
+                delay(Duration::from_millis(10)).await;
+                panic!("handler panics after waiting")
+            }),
+            _ => Box::pin(std::future::ready(Response::new(ResponseHead::new(200), "fine"))),
+        }
+    }
+    for workers in [None, Some(1)] {
+        let server = ServerOptions { max_concurrent_handlers: workers, ..ServerOptions::default() };
+        let options = EpollOptions { threads: 1, server, ..EpollOptions::default() };
+        let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, panicking, options).unwrap();
+        let addr = server.local_addr();
+        runtime().block_on(async {
+            let conn = sockless_http::ClientConnection::prior_knowledge(sockless_h2::Config::client(), Instant::ZERO);
+            let client = sockless_tokio::connect(addr, conn).await.unwrap();
+            for path in ["/now", "/later"] {
+                let err = client.send(get(path)).await.expect_err("the stream is reset");
+                assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{path} ({workers:?}): {err}");
+                assert_eq!(fetch(client.clone(), "/ok").await, "fine", "the connection goes on");
+            }
+        });
+        // HTTP/1.1: the connection closes (the only way to abandon an exchange);
+        // a new one is served.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /now HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK") && text.contains("fine"), "{workers:?}: {text}");
+        stop(server);
+    }
+}
