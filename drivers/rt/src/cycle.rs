@@ -6,6 +6,66 @@
 
 pub use sockless_core::cycle::*;
 
+use crate::Io;
+use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
+
+/// An async [`Io`] polled with one task's [`Context`], as the cycle's
+/// [`Transport`]: `Pending` becomes [`Transfer::WouldBlock`] (and the task
+/// is woken when the transport is ready, as `Io` promises). This is how the
+/// async pump runs the same steps as the synchronous drivers: wrap the
+/// transport for the duration of one poll, call the cycle, and return
+/// `Pending` when it would block.
+///
+/// ```
+/// use sockless_rt::cycle::{self, PollIo};
+/// use sockless_rt::{Connection, Io};
+/// use std::task::Context;
+///
+/// /// One step of a connection task: write what is queued; `true` if the
+/// /// socket is full (the task is woken when it drains).
+/// fn flush<I: Io, C: Connection>(io: &mut I, conn: &mut C, cx: &mut Context<'_>) -> std::io::Result<bool> {
+///     Ok(cycle::transmit(conn, &mut PollIo::new(io, cx))?.blocked)
+/// }
+/// ```
+pub struct PollIo<'a, 'b, I> {
+    io: &'a mut I,
+    cx: &'a mut Context<'b>,
+}
+
+impl<'a, 'b, I: Io> PollIo<'a, 'b, I> {
+    /// `io` as a transport for as long as this poll of the task lasts.
+    pub fn new(io: &'a mut I, cx: &'a mut Context<'b>) -> Self {
+        PollIo { io, cx }
+    }
+}
+
+impl<I: Io> Transport for PollIo<'_, '_, I> {
+    type Error = io::Error;
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<Transfer, io::Error> {
+        match self.io.poll_read(self.cx, buf) {
+            Poll::Ready(Ok(n)) => Ok(Transfer::Done(n)),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(Transfer::WouldBlock),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[&[u8]]) -> Result<Transfer, io::Error> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = bufs.len().min(MAX_SLICES);
+        for (dst, src) in slices.iter_mut().zip(&bufs[..n]) {
+            *dst = IoSlice::new(src);
+        }
+        match self.io.poll_write_vectored(self.cx, &slices[..n]) {
+            Poll::Ready(Ok(0)) if bufs.iter().any(|b| !b.is_empty()) => Err(io::ErrorKind::WriteZero.into()),
+            Poll::Ready(Ok(w)) => Ok(Transfer::Done(w)),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(Transfer::WouldBlock),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +163,63 @@ mod tests {
         assert!(!sent.blocked && sent.bytes > 0);
         let text = String::from_utf8(io.0).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("\r\n\r\nok"), "{text}");
+    }
+
+    /// An async transport through `PollIo`: a pending write stops the
+    /// transmit as blocked; a ready one takes the bytes; a read that is
+    /// pending is `WouldBlock`, one that is ready feeds the connection.
+    #[test]
+    fn poll_io_maps_pending_to_would_block() {
+        use std::io::IoSlice;
+        use std::task::{Context, Poll, Waker};
+        struct Gate {
+            open: bool,
+            written: Vec<u8>,
+            input: Option<&'static [u8]>,
+        }
+        impl crate::Io for Gate {
+            fn poll_read(&mut self, _cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+                match self.input.take() {
+                    Some(b) => {
+                        buf[..b.len()].copy_from_slice(b);
+                        Poll::Ready(Ok(b.len()))
+                    }
+                    None => Poll::Pending,
+                }
+            }
+            fn poll_write_vectored(
+                &mut self,
+                _cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<std::io::Result<usize>> {
+                if !self.open {
+                    return Poll::Pending;
+                }
+                let before = self.written.len();
+                bufs.iter().for_each(|b| self.written.extend_from_slice(b));
+                Poll::Ready(Ok(self.written.len() - before))
+            }
+            fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut gate = Gate { open: false, written: Vec::new(), input: None };
+        let mut conn = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
+        let now = Instant::ZERO;
+        assert_eq!(read_lent(&mut conn, &mut PollIo::new(&mut gate, &mut cx), now).unwrap(), Input::WouldBlock);
+        gate.input = Some(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        assert!(matches!(read_lent(&mut conn, &mut PollIo::new(&mut gate, &mut cx), now).unwrap(), Input::Bytes(_)));
+        poll_events(&mut conn).iter().for_each(|e| respond(&mut conn, e));
+        let sent = transmit(&mut conn, &mut PollIo::new(&mut gate, &mut cx)).unwrap();
+        assert_eq!(sent, Sent { bytes: 0, blocked: true });
+        gate.open = true;
+        let settled = settle(&mut conn, &mut PollIo::new(&mut gate, &mut cx), |_, _| {}).unwrap();
+        assert!(settled.finished && !settled.blocked);
+        assert!(gate.written.ends_with(b"\r\n\r\nok"));
     }
 
     /// Owned-buffer input: a driver's pooled buffer is adopted when bytes
