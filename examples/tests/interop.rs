@@ -76,7 +76,7 @@ fn require_python(modules: &str) {
     let out = run(Command::new("python3").args(["-c", &format!("import {modules}")]));
     assert!(
         out.status.success(),
-        "python3 cannot import {modules} (CI installs them: python3 -m pip install -r requirements-test.txt): {}",
+        "python3 cannot import {modules} (`bash scripts/test.sh` installs them): {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
