@@ -2,7 +2,7 @@
 //! `sockless serve` (on every driver), and `sockless get` as a client of
 //! nghttpd, nginx and hypercorn.
 //!
-//! The peers are installed by `.ci/run` (Debian: curl, nghttp2-client,
+//! The peers are installed by `scripts/test.sh`, the README's test command (Debian: curl, nghttp2-client,
 //! nghttp2-server, nginx, openssl; PyPI: httpx[http2], hypercorn, h2). A
 //! missing peer fails its test with a message saying what to install: these
 //! tests never skip silently. Every peer listens on 127.0.0.1 on a free port,
@@ -66,7 +66,7 @@ fn require(tool: &str, package: &str) -> PathBuf {
     }
     panic!(
         "`{tool}` is not installed; the interop tests need it \
-         (CI installs it in .ci/run: apt-get install {package})"
+         (`bash scripts/test.sh` installs it: apt-get install {package})"
     );
 }
 
