@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod framing;
 mod pump;
 mod server;
 mod sync;

@@ -3,6 +3,7 @@
 //! commands from the application's tasks.
 
 use crate::body::{Body, Chan, Oneshot};
+use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
 use crate::{Clock, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
@@ -197,6 +198,8 @@ struct StreamState {
     /// Part of a chunk the connection did not take yet.
     remainder: Option<Bytes>,
     out_done: bool,
+    /// Server: the request is a HEAD (its response has no body).
+    head_request: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
     /// Server: cancels the stream's handler task when the state goes.
@@ -369,8 +372,16 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         if st.out_done || st.outgoing.is_some() {
             return Ok(());
         }
-        let end = response.body.is_empty();
-        conn.send_response(stream, &response.head, end).map_err(|_| ())?;
+        let end = framing::prepare(response, st.head_request);
+        if conn.send_response(stream, &response.head, end).is_err() {
+            // The connection refused the handler's head (a field it may not
+            // send, a status not allowed here): nothing went out, so the
+            // client is told the server failed, as hyper does.
+            *response = framing::internal_error();
+            conn.send_response(stream, &response.head, true).map_err(|_| ())?;
+            st.out_done = true;
+            return Ok(());
+        }
         if end {
             st.out_done = true;
             return Ok(());
@@ -645,8 +656,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             let chan = Chan::new(self.body_cap);
             (Body::from_chan(chan.clone()), Some(chan))
         };
+        let head_request = head.method == sockless_core::Method::Head;
         let request = Request { head, body };
-        let mut st = StreamState { incoming, in_done: ended, ..StreamState::default() };
+        let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
             // poll the handler here first, and spawn a task only if it has to

@@ -644,3 +644,118 @@ where
     })
     .await
 }
+
+/// Writes `request` on a new connection to `addr`, then reads until the
+/// server closes it (or 10 s pass); returns what the server sent.
+pub async fn raw_exchange<E: Env>(env: &E, addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut io = env.connect(addr).await.expect("connect");
+    write_all(&mut io, request).await.expect("write request");
+    let rt = env.rt();
+    let mut out = Vec::new();
+    let _ = completes_within(&rt, Duration::from_secs(10), read_to_end(&mut io, &mut out)).await;
+    out
+}
+
+/// Writes all of `bytes` to `io`.
+pub async fn write_all<I: Io>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = poll_fn(|cx| io.poll_write_vectored(cx, &[io::IoSlice::new(bytes)])).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+    }
+    poll_fn(|cx| io.poll_flush(cx)).await
+}
+
+/// Reads from `io` into `out` until end of stream (or an error).
+pub async fn read_to_end<I: Io>(io: &mut I, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match poll_fn(|cx| io.poll_read(cx, &mut buf)).await? {
+            0 => return Ok(()),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A handler answering HEAD, 204 and 304 with a body anyway (and `/last`
+/// with "done"): the driver drops those bodies.
+fn bodies_where_none_belong(req: Request) -> std::future::Ready<Response> {
+    let response = match req.head.path() {
+        b"/known" => Response::new(ResponseHead::new(200), "hello"),
+        b"/streamed" => {
+            let (tx, body) = Body::channel();
+            drop(tx);
+            Response::new(ResponseHead::new(200), body)
+        }
+        b"/204" => Response::new(ResponseHead::new(204), "not sent"),
+        b"/304" => Response::new(ResponseHead::new(304), "not sent"),
+        b"/103" => Response::new(ResponseHead::new(103), "not sent"),
+        _ => Response::new(ResponseHead::new(200), "done"),
+    };
+    std::future::ready(response)
+}
+
+/// HTTP/1.1: responses that may not have a body (to HEAD, 204, 304) go out
+/// as a head alone even when the handler gave a body, and the keep-alive
+/// connection serves the requests pipelined after them. HEAD gets the
+/// Content-Length the body would have had. A 1xx returned as the final
+/// response becomes a 500.
+pub async fn h1_no_body_responses<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, bodies_where_none_belong, options);
+        let request = b"HEAD /known HTTP/1.1\r\nHost: x\r\n\r\n\
+                        HEAD /streamed HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /204 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /304 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /103 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let reply = String::from_utf8(raw_exchange(&env, addr, request).await).expect("text");
+        let heads: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+        assert_eq!(heads.len(), 6, "every pipelined request answered: {reply}");
+        assert!(heads[0].starts_with("200"), "{reply}");
+        assert!(heads[0].to_ascii_lowercase().contains("content-length: 5\r\n"), "{reply}");
+        for (i, status) in [(0, "200"), (1, "200"), (2, "204"), (3, "304"), (4, "500")] {
+            assert!(heads[i].starts_with(status), "response {i}: {reply}");
+            assert!(heads[i].ends_with("\r\n\r\n"), "response {i} has no body: {reply}");
+        }
+        assert!(heads[5].starts_with("200") && heads[5].contains("done"), "{reply}");
+        assert!(!reply.contains("not sent") && !reply.contains("hello"), "{reply}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// HTTP/2: the same responses end their streams with the head (no DATA,
+/// which the client would take as a protocol error), and the connection
+/// serves on.
+pub async fn h2_no_body_responses<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, bodies_where_none_belong, options);
+        let client = client(&env, addr, h2_client()).await;
+        let head = |path: &str| {
+            let head = RequestHead::new(Method::Head, format!("http://localhost{path}")).header("Host", "localhost");
+            Request::new(head, Body::empty())
+        };
+        let cases = [(head("/streamed"), 200), (get("/204"), 204), (get("/304"), 304), (get("/103"), 500)];
+        for (request, status) in cases {
+            let response = client.send(request).await.expect("response");
+            assert_eq!(response.head.status, status);
+            assert!(response.body.collect(64).await.expect("body").is_empty(), "{status} has no body");
+        }
+        let response = client.send(get("/last")).await.expect("response after the bodiless ones");
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"done");
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

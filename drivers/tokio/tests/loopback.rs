@@ -90,6 +90,16 @@ fn worker_pool() {
     run(testkit::worker_pool(Tokio));
 }
 
+#[test]
+fn h1_no_body_responses() {
+    run(testkit::h1_no_body_responses(Tokio));
+}
+
+#[test]
+fn h2_no_body_responses() {
+    run(testkit::h2_no_body_responses(Tokio));
+}
+
 fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {
     sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
 }

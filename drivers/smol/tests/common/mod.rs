@@ -73,5 +73,15 @@ macro_rules! suite {
         fn worker_pool() {
             $run(testkit::worker_pool($env));
         }
+
+        #[test]
+        fn h1_no_body_responses() {
+            $run(testkit::h1_no_body_responses($env));
+        }
+
+        #[test]
+        fn h2_no_body_responses() {
+            $run(testkit::h2_no_body_responses($env));
+        }
     };
 }
