@@ -5,11 +5,12 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, Io, Request, Response, Runtime};
+use crate::{Clock, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -58,7 +59,8 @@ type FutureSlot<F> = Pin<Box<Option<F>>>;
 pub(crate) enum Cmd {
     /// Server: a handler's response.
     Respond(StreamId, Response),
-    /// Server: a handler went away without a response.
+    /// Server: a handler went away without a response (it panicked, or its
+    /// task was dropped): the stream is answered 500.
     Abort(StreamId),
     /// Client: a request to send, and where its response goes.
     Request(Request, Oneshot<io::Result<Response>>),
@@ -137,17 +139,23 @@ impl Completion {
     /// first (see [`CancelOnDrop`]): then the future is dropped where it
     /// waits, as hyper drops a service future, so a handler's work (and
     /// whatever it holds) ends with its request.
-    async fn run<F: Future<Output = Response>>(mut self, cancel: Oneshot<()>, handler: F) {
+    ///
+    /// A handler that panics is reported to `log`; the completion then
+    /// drops unanswered, and the connection answers 500 (see [`Cmd::Abort`]).
+    async fn run<F: Future<Output = Response>>(mut self, cancel: Oneshot<()>, handler: F, log: ErrorLog) {
         let mut handler = std::pin::pin!(handler);
         let outcome = std::future::poll_fn(|cx| {
-            if let Poll::Ready(response) = handler.as_mut().poll(cx) {
-                return Poll::Ready(Some(response));
+            match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+                Ok(Poll::Ready(response)) => return Poll::Ready(Some(Ok(response))),
+                Ok(Poll::Pending) => {}
+                Err(payload) => return Poll::Ready(Some(Err(payload))),
             }
             cancel.poll_take(cx).map(|_| None)
         })
         .await;
         match outcome {
-            Some(response) => self.respond(response),
+            Some(Ok(response)) => self.respond(response),
+            Some(Err(payload)) => log_panic(&log, self.stream, &*payload),
             None => self.done = true, // the stream is gone: nothing to answer
         }
     }
@@ -172,6 +180,26 @@ impl Drop for Completion {
     }
 }
 
+/// What every connection of a server shares, from its [`ServerOptions`](crate::ServerOptions).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServerCtx {
+    pub(crate) log: ErrorLog,
+}
+
+/// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Reports a handler's panic on `stream`.
+fn log_panic(log: &ErrorLog, stream: StreamId, payload: &(dyn std::any::Any + Send)) {
+    log.log(&format!("request handler panicked on stream {stream}: {}", panic_message(payload)));
+}
+
 /// The role-specific part of a connection task.
 pub(crate) enum Mode<H: Handler> {
     Server {
@@ -182,6 +210,7 @@ pub(crate) enum Mode<H: Handler> {
         /// Server-wide flags ([`SHUTDOWN`], [`ABORT`]).
         flags: Arc<Notify>,
         watch: Watch,
+        ctx: Arc<ServerCtx>,
     },
     Client,
 }
@@ -345,7 +374,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         for cmd in cmds {
             match cmd {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
-                Cmd::Abort(stream) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
+                Cmd::Abort(stream) => self.respond(stream, framing::internal_error()),
                 Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
                 Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
@@ -649,7 +678,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving the request head (a memcpy) into the call.
     #[inline(always)]
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, slot, .. } = &mut self.mode else { return };
+        let Mode::Server { handler, pool, slot, ctx, .. } = &mut self.mode else { return };
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
@@ -665,26 +694,22 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             // wait. A noop waker is enough: a pending handler is spawned, and
             // its task's first poll registers the task's own waker.
             let mut fut = slot.take().unwrap_or_else(|| Box::pin(None));
-            fut.set(Some(handler.call(request)));
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            let polled = match fut.as_mut().as_pin_mut() {
-                Some(f) => f.poll(&mut cx),
-                None => Poll::Pending,
-            };
-            match polled {
-                Poll::Ready(mut response) => {
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                fut.set(Some(handler.call(request)));
+                match fut.as_mut().as_pin_mut() {
+                    Some(f) => f.poll(&mut cx),
+                    None => Poll::Pending,
+                }
+            }));
+            let mut response = match polled {
+                Ok(Poll::Ready(response)) => {
                     // The slot is kept for the next request.
                     fut.set(None);
                     *slot = Some(fut);
-                    if Self::send_head(&mut self.conn, stream, &mut st, &mut response).is_err() {
-                        self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
-                    } else if !st.finished() {
-                        // Only a stream with work left (a body to receive or
-                        // to send) takes an entry.
-                        self.streams.insert(stream, st);
-                    }
+                    response
                 }
-                Poll::Pending => {
+                Ok(Poll::Pending) => {
                     let cancel = Oneshot::new();
                     st._handler = Some(CancelOnDrop(cancel.clone()));
                     self.streams.insert(stream, st);
@@ -693,8 +718,23 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                         Some(f) => f.poll(cx),
                         None => Poll::Pending,
                     });
-                    self.rt.spawn(completion.run(cancel, handler))
+                    self.rt.spawn(completion.run(cancel, handler, ctx.log.clone()));
+                    return;
                 }
+                Err(payload) => {
+                    log_panic(&ctx.log, stream, &*payload);
+                    // The panicked future is dropped, not reused (its drop
+                    // may panic too); the next request gets a new slot.
+                    let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+                    framing::internal_error()
+                }
+            };
+            if Self::send_head(&mut self.conn, stream, &mut st, &mut response).is_err() {
+                self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
+            } else if !st.finished() {
+                // Only a stream with work left (a body to receive or to
+                // send) takes an entry.
+                self.streams.insert(stream, st);
             }
             return;
         }
@@ -705,13 +745,14 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         let handler = handler.clone();
         let pool = pool.clone();
         // A cancelled request waiting for a worker leaves the queue too.
-        self.rt.spawn(completion.run(cancel, async move {
+        let work = async move {
             let _permit = match &pool {
                 Some(p) => Some(p.acquire().await),
                 None => None,
             };
             handler.call(request).await
-        }));
+        };
+        self.rt.spawn(completion.run(cancel, work, ctx.log.clone()));
     }
 
     /// Whether input stops until the application reads: on HTTP/1.1, while
@@ -1001,6 +1042,7 @@ mod tests {
             pool: None,
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
+            ctx: Arc::default(),
         };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
@@ -1081,6 +1123,7 @@ mod tests {
             pool: None,
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
+            ctx: Arc::default(),
         };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);

@@ -759,3 +759,93 @@ pub async fn h2_no_body_responses<E: Env>(env: E) {
     })
     .await
 }
+
+/// Pending once (waking its task at once), then ready: makes a handler wait,
+/// so that it runs in a task of its own rather than inline.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A handler that panics, at once (polled inline by the connection), after
+/// waiting (in its own task), or in the task streaming its body: the first
+/// two are answered 500 and logged; the third, whose head is out, breaks off
+/// (HTTP/1.1 closes, HTTP/2 resets the stream). The server serves on.
+pub async fn handler_panics<E: Env>(env: E, h2: bool) {
+    if h2 {
+        handler_panics_over(env, h2_server, h2_client, true).await
+    } else {
+        handler_panics_over(env, h1_server, h1_client, false).await
+    }
+}
+
+async fn handler_panics_over<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C, h2: bool)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                match req.head.path() {
+                    b"/now" => panic!("a handler panicked at once"),
+                    b"/later" => {
+                        YieldOnce(false).await;
+                        panic!("a handler panicked after waiting");
+                    }
+                    b"/in-body" => {
+                        let (mut tx, body) = Body::channel();
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"partial")).await;
+                            YieldOnce(false).await;
+                            drop(tx); // as a panic in this task would
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    _ => Response::new(ResponseHead::new(200), "ok"),
+                }
+            }
+        };
+        let logged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = logged.clone();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            error_log: crate::ErrorLog::new(move |m| sink.lock().unwrap().push(m.to_string())),
+            ..ServerOptions::default()
+        };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let client = client(&env, addr, make_client()).await;
+        for path in ["/now", "/later", "/ok"] {
+            let response = client.send(get(path)).await.expect("a response");
+            let expected = if path == "/ok" { 200 } else { 500 };
+            assert_eq!(response.head.status, expected, "{path}");
+            response.body.collect(64).await.expect("body");
+        }
+        let log = logged.lock().unwrap().clone();
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert!(log[0].contains("panicked at once") && log[1].contains("after waiting"), "{log:?}");
+        let response = client.send(get("/in-body")).await.expect("the head went out");
+        assert!(response.body.collect(1024).await.is_err(), "a broken-off body is no complete body");
+        let client = if h2 { client } else { self::client(&env, addr, make_client()).await };
+        let response = client.send(get("/ok")).await.expect("the server serves on");
+        assert_eq!(response.head.status, 200);
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

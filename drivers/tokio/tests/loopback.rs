@@ -96,6 +96,16 @@ fn h1_no_body_responses() {
 }
 
 #[test]
+fn handler_panics_h1() {
+    run(testkit::handler_panics(Tokio, false));
+}
+
+#[test]
+fn handler_panics_h2() {
+    run(testkit::handler_panics(Tokio, true));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

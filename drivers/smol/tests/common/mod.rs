@@ -80,6 +80,16 @@ macro_rules! suite {
         }
 
         #[test]
+        fn handler_panics_h1() {
+            $run(testkit::handler_panics($env, false));
+        }
+
+        #[test]
+        fn handler_panics_h2() {
+            $run(testkit::handler_panics($env, true));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
