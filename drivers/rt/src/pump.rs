@@ -184,6 +184,7 @@ impl Drop for Completion {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ServerCtx {
     pub(crate) log: ErrorLog,
+    pub(crate) rules: framing::Rules,
 }
 
 /// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
@@ -383,8 +384,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     }
 
     fn respond(&mut self, stream: StreamId, mut response: Response) {
+        let Mode::Server { ctx, .. } = &self.mode else { return };
         let Some(st) = self.streams.get_mut(&stream) else { return };
-        if Self::send_head(&mut self.conn, stream, st, &mut response).is_err() {
+        if Self::send_head(&mut self.conn, &ctx.rules, stream, st, &mut response).is_err() {
             self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
         }
@@ -397,16 +399,23 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// `send_data` just to end the stream. `Err` if the connection refused
     /// the response (the caller resets the stream). The response is taken
     /// by reference where it lies (a move of it is a memcpy).
-    fn send_head(conn: &mut C, stream: StreamId, st: &mut StreamState, response: &mut Response) -> Result<(), ()> {
+    fn send_head(
+        conn: &mut C,
+        rules: &framing::Rules,
+        stream: StreamId,
+        st: &mut StreamState,
+        response: &mut Response,
+    ) -> Result<(), ()> {
         if st.out_done || st.outgoing.is_some() {
             return Ok(());
         }
-        let end = framing::prepare(response, st.head_request);
+        let end = framing::prepare(response, st.head_request, rules);
         if conn.send_response(stream, &response.head, end).is_err() {
             // The connection refused the handler's head (a field it may not
             // send, a status not allowed here): nothing went out, so the
             // client is told the server failed, as hyper does.
             *response = framing::internal_error();
+            framing::add_standard_fields(&mut response.head, rules);
             conn.send_response(stream, &response.head, true).map_err(|_| ())?;
             st.out_done = true;
             return Ok(());
@@ -729,7 +738,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     framing::internal_error()
                 }
             };
-            if Self::send_head(&mut self.conn, stream, &mut st, &mut response).is_err() {
+            if Self::send_head(&mut self.conn, &ctx.rules, stream, &mut st, &mut response).is_err() {
                 self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
             } else if !st.finished() {
                 // Only a stream with work left (a body to receive or to

@@ -4,7 +4,7 @@
 use crate::pump::{Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Clock, Io, Listener, Request, Response, Runtime};
-use sockless_core::{Connection, Instant};
+use sockless_core::{Bytes, Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -78,6 +78,10 @@ pub struct ServerOptions {
     /// handler that panicked (its request is answered 500 and the server
     /// serves on). Default: standard error.
     pub error_log: ErrorLog,
+    /// The `Server` field added to responses whose handler set none;
+    /// `None` (the default) sends no `Server` field. (Every response gets a
+    /// `Date` field, RFC 9110 section 6.6.1, unless its handler set one.)
+    pub server_header: Option<String>,
 }
 
 /// Where a server reports the application's failures (a handler that
@@ -133,6 +137,7 @@ impl Default for ServerOptions {
             max_concurrent_handlers: None,
             max_buffered_body: 256 * 1024,
             error_log: ErrorLog::default(),
+            server_header: None,
         }
     }
 }
@@ -175,7 +180,8 @@ where
 {
     let clock = Clock::new(rt.now());
     let handler = Arc::new(handler);
-    let ctx = Arc::new(ServerCtx { log: options.error_log.clone() });
+    let rules = crate::framing::Rules { server: options.server_header.clone().map(Bytes::from) };
+    let ctx = Arc::new(ServerCtx { log: options.error_log.clone(), rules });
     let pool = options.max_concurrent_handlers.map(Semaphore::new);
     let flags = Arc::new(Notify::default());
     let live = Arc::new(Notify::default());

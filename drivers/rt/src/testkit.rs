@@ -849,3 +849,87 @@ where
     })
     .await
 }
+
+/// Framing the handler leaves to the driver: a body of known length (bytes,
+/// a sized channel such as a file) goes out with Content-Length, not
+/// chunked; every response has a Date field; `Server` only when configured.
+pub async fn known_length_date_and_server<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                match req.head.path() {
+                    b"/sized" => {
+                        let (mut tx, body) = Body::sized_channel(6);
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"abc")).await;
+                            let _ = tx.send(Bytes::from_static(b"def")).await;
+                            tx.finish();
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    b"/streamed" => {
+                        let (mut tx, body) = Body::channel();
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"abc")).await;
+                            tx.finish();
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    _ => Response::new(ResponseHead::new(200), String::from("hello")),
+                }
+            }
+        };
+        for (h2, server_header) in [(false, None), (false, Some("sockless-test")), (true, Some("sockless-test"))] {
+            let shutdown = ShutdownSignal::new();
+            let options = ServerOptions {
+                shutdown: shutdown.clone(),
+                server_header: server_header.map(String::from),
+                ..ServerOptions::default()
+            };
+            if h2 {
+                let (addr, server) = start_server(&env, h2_server, handler.clone(), options);
+                let client = client(&env, addr, h2_client()).await;
+                for (path, len) in [("/", "5"), ("/sized", "6")] {
+                    let response = client.send(get(path)).await.expect("response");
+                    let headers = &response.head.headers;
+                    assert_eq!(headers.get("content-length"), Some(len.as_bytes()), "{path}");
+                    assert_eq!(headers.get("date").map(<[u8]>::len), Some(29), "{path}");
+                    assert_eq!(headers.get("server"), Some(&b"sockless-test"[..]));
+                    response.body.collect(64).await.expect("body");
+                }
+                drop(client);
+                shutdown.trigger();
+                server.await.expect("serve");
+                continue;
+            }
+            let (addr, server) = start_server(&env, h1_server, handler.clone(), options);
+            let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
+                            GET /sized HTTP/1.1\r\nHost: x\r\n\r\n\
+                            GET /streamed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            let reply = String::from_utf8(raw_exchange(&env, addr, request).await).expect("text").to_ascii_lowercase();
+            let responses: Vec<&str> = reply.split("http/1.1 ").skip(1).collect();
+            assert_eq!(responses.len(), 3, "{reply}");
+            assert!(
+                responses[0].contains("content-length: 5\r\n") && responses[0].ends_with("\r\n\r\nhello"),
+                "{reply}"
+            );
+            assert!(
+                responses[1].contains("content-length: 6\r\n") && responses[1].ends_with("\r\n\r\nabcdef"),
+                "{reply}"
+            );
+            assert!(responses[2].contains("transfer-encoding: chunked\r\n"), "unknown length: chunked: {reply}");
+            for r in &responses {
+                assert!(!(r.contains("content-length") && r.contains("transfer-encoding")), "{reply}");
+                let date = r.split("\r\ndate: ").nth(1).and_then(|d| d.split("\r\n").next());
+                assert_eq!(date.map(str::len), Some(29), "a Date field: {reply}");
+                assert_eq!(r.contains("\r\nserver: sockless-test\r\n"), server_header.is_some(), "{reply}");
+            }
+            shutdown.trigger();
+            server.await.expect("serve");
+        }
+    })
+    .await
+}

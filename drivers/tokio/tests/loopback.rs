@@ -106,6 +106,11 @@ fn handler_panics_h2() {
 }
 
 #[test]
+fn known_length_date_and_server() {
+    run(testkit::known_length_date_and_server(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

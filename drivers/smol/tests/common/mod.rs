@@ -90,6 +90,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn known_length_date_and_server() {
+            $run(testkit::known_length_date_and_server($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
