@@ -413,6 +413,23 @@ fn curl_against_sockless_async_std() {
 }
 
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
+/// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
+/// send and a Date field; curl sees no framing error (over HTTP/2 a body
+/// would be a protocol error). (That a keep-alive connection serves the
+/// requests after a HEAD is the testkit's `h1_no_body_responses`.)
+#[test]
+fn curl_head_against_sockless() {
+    let hello = sockless_serve("tokio", &["--hello"]);
+    let url = hello.http("/");
+    for flag in ["--http1.1", "--http2-prior-knowledge"] {
+        let (head, _) = curl_one(&[flag, "-I", &url]);
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with("http/"), "{flag}: {head}\n{}", hello.log());
+        assert!(head.contains(" 200") && head.contains("content-length: 13\r\n"), "{flag}: {head}");
+        assert!(head.contains("\r\ndate: "), "{flag}: {head}");
+    }
+}
+
 #[test]
 fn curl_verifies_given_certificate() {
     let certs = TempDir::new("certs");

@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod framing;
 mod pump;
 mod server;
 mod sync;
@@ -62,7 +63,7 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
-pub use server::{serve, ServerOptions, ShutdownSignal};
+pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
 use sockless_core::{RequestHead, ResponseHead};
