@@ -54,6 +54,8 @@
 mod body;
 mod client;
 mod framing;
+#[cfg(feature = "http")]
+mod http_compat;
 mod pump;
 mod server;
 mod sync;
@@ -63,6 +65,8 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
+#[cfg(feature = "http")]
+pub use http_compat::{http_handler, HttpFuture};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
