@@ -1173,3 +1173,122 @@ mod credit {
         assert!(whole(&p.c));
     }
 }
+
+mod closed {
+    //! RFC 9113 section 5.1 on frames for streams that are half-closed (remote) or closed,
+    //! whichever way they closed and whether or not they are still in the table (h2spec
+    //! `http2/5.1/5`..`13`, and issue 10 defect 2: the handler answered before the frame came).
+    use super::*;
+    use crate::hpack::Encoder;
+
+    const GET: [(&str, &str); 3] = [(":method", "GET"), (":scheme", "https"), (":path", "/")];
+
+    /// Frames a field block from `enc` (which stays in step with the server's decoder).
+    fn headers(enc: &mut Encoder, id: u32, fields: &[(&str, &str)], end_stream: bool) -> Vec<u8> {
+        let mut block = Vec::new();
+        enc.encode(fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())), &mut block);
+        let mut raw = Vec::new();
+        Frame::Headers(frame::Headers { end_stream, ..frame::Headers::new(sid(id), Bytes::from(block)) })
+            .encode(&mut raw);
+        raw
+    }
+
+    fn data(id: u32) -> Vec<u8> {
+        let mut raw = Vec::new();
+        Frame::Data(frame::Data { stream: sid(id), data: Bytes::from_static(b"x"), end_stream: false, pad: None })
+            .encode(&mut raw);
+        raw
+    }
+
+    fn goaway_code(frames: &[Frame]) -> Option<ErrorCode> {
+        frames.iter().find_map(|f| if let Frame::GoAway(g) = f { Some(g.code) } else { None })
+    }
+
+    /// A server that got a GET on stream 1 (with END_STREAM) from a raw client.
+    fn got_get() -> (Pair, Encoder) {
+        let mut p = Pair::default();
+        let mut enc = Encoder::new();
+        p.raw_to_server(&headers(&mut enc, 1, &GET, true)).unwrap();
+        assert!(p.s_events.iter().any(|e| matches!(e, Event::Request { .. })));
+        p.server_frames();
+        (p, enc)
+    }
+
+    #[test]
+    fn headers_on_a_half_closed_remote_stream_is_stream_closed() {
+        // http2/5.1/6 with a slow handler: the stream is still in the table.
+        let (mut p, mut enc) = got_get();
+        p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+        // And DATA (http2/5.1/5).
+        let (mut p, _) = got_get();
+        p.raw_to_server(&data(1)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+    }
+
+    #[test]
+    fn headers_after_the_handler_answered_is_stream_closed() {
+        // http2/5.1/6 with a quick handler: the response ended the stream and it left the
+        // table before the second HEADERS arrived. The peer sent END_STREAM, so this is the
+        // "closed" state's connection error STREAM_CLOSED (not silence).
+        let (mut p, mut enc) = got_get();
+        p.s.send_response(sid(1), &ResponseHead::new(200), true).unwrap();
+        assert_eq!(p.s.open_streams(), 0);
+        let r = p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true));
+        assert!(r.is_err());
+        assert_eq!(goaway_code(&p.server_frames()), Some(ErrorCode::STREAM_CLOSED));
+        // DATA the same way (http2/5.1/11).
+        let (mut p, _) = got_get();
+        p.s.send_response(sid(1), &ResponseHead::new(200), true).unwrap();
+        assert!(p.raw_to_server(&data(1)).is_err());
+        assert_eq!(goaway_code(&p.server_frames()), Some(ErrorCode::STREAM_CLOSED));
+    }
+
+    #[test]
+    fn frames_after_the_peers_reset_are_stream_closed() {
+        // http2/5.1/8 and 5.1/9: the client reset the stream, then sends on it. (The RST_STREAM
+        // we answer with makes it a stream we reset: what follows is ignored.)
+        for late in [true, false] {
+            let (mut p, mut enc) = got_get();
+            let mut raw = Vec::new();
+            Frame::RstStream(frame::RstStream { stream: sid(1), code: ErrorCode::CANCEL }).encode(&mut raw);
+            p.raw_to_server(&raw).unwrap();
+            let frame = if late { data(1) } else { headers(&mut enc, 1, &[("x", "y")], true) };
+            p.raw_to_server(&frame).unwrap();
+            p.raw_to_server(&data(1)).unwrap();
+            assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+            assert_eq!(p.s.error, None);
+        }
+    }
+
+    #[test]
+    fn frames_after_our_reset_are_ignored_even_after_many_normal_closes() {
+        // We reset stream 1; three hundred streams then finish normally (more than the memory of
+        // normal closes holds) before the client's late frames on 1 arrive: still ignored.
+        let (mut p, mut enc) = got_get();
+        p.s.reset_stream(sid(1), ErrorCode::CANCEL).unwrap();
+        for id in (3..603).step_by(2) {
+            p.raw_to_server(&headers(&mut enc, id, &GET, true)).unwrap();
+            p.s.send_response(sid(id), &ResponseHead::new(204), true).unwrap();
+        }
+        p.server_frames();
+        p.raw_to_server(&data(1)).unwrap();
+        p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), []);
+        assert_eq!(p.s.error, None);
+    }
+
+    #[test]
+    fn client_answers_late_frames_on_its_closed_streams_the_same_way() {
+        let mut p = Pair::default();
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert_eq!(p.c.open_streams(), 0);
+        let mut enc = Encoder::new();
+        let r = p.raw_to_client(&headers(&mut enc, 1, &[(":status", "200")], true));
+        assert!(r.is_err());
+        assert_eq!(p.c.error.map(|e| e.answer), Some(Answer::GoAway(ErrorCode::STREAM_CLOSED)));
+    }
+}
