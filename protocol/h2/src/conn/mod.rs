@@ -14,6 +14,7 @@ mod settings_header;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 pub use config::Config;
 pub use settings_header::{decode_settings_header, settings_header_value};
@@ -29,6 +30,7 @@ use sockless_core::{
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
 };
 use stream::{ClosedStreams, Closure, Incoming, Recv, RecvEvent, Seen, Send, SendEvent, Stream, Verdict};
+use timers::{Timer, Timers};
 
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const DEFAULT_WINDOW: i64 = 65_535;
@@ -58,14 +60,10 @@ enum Removal {
 enum Shutdown {
     Running,
     /// GOAWAY(2^31-1) and a PING went out; the final GOAWAY follows the PING
-    /// ack or a second, whichever comes first (RFC 9113 section 6.8).
-    Announced {
-        at: Instant,
-    },
+    /// ack or `Config::goaway_grace`, whichever comes first (RFC 9113 section 6.8).
+    Announced,
     /// The final GOAWAY went out; streams above it are refused.
-    Draining {
-        since: Instant,
-    },
+    Draining,
 }
 
 /// An HTTP/2 connection.
@@ -134,10 +132,11 @@ pub struct H2Connection {
     conn_send_window: i64,
     conn_recv_window: i64,
     conn_unreleased: u32,
-    settings_sent_at: Option<Instant>,
-    ping_sent: Option<(Instant, [u8; 8])>,
+    /// The peer acknowledged our SETTINGS.
+    settings_acked: bool,
+    /// The payload of our PING that is not answered yet.
+    ping_sent: Option<[u8; 8]>,
     ping_counter: u64,
-    last_input_at: Instant,
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     shutdown: Shutdown,
@@ -162,7 +161,7 @@ pub struct H2Connection {
     close_reason: Option<CloseReason>,
     closed_emitted: bool,
     now: Instant,
-    stamp_needed: bool,
+    timers: Timers,
     rr: usize,
 }
 
@@ -202,10 +201,9 @@ impl H2Connection {
             conn_send_window: DEFAULT_WINDOW,
             conn_recv_window: DEFAULT_WINDOW,
             conn_unreleased: 0,
-            settings_sent_at: Some(now),
+            settings_acked: false,
             ping_sent: None,
             ping_counter: 0,
-            last_input_at: now,
             goaway_sent: None,
             goaway_received: None,
             shutdown: Shutdown::Running,
@@ -220,10 +218,13 @@ impl H2Connection {
             close_reason: None,
             closed_emitted: false,
             now,
-            stamp_needed: false,
+            timers: Timers::default(),
             rr: 0,
             config,
         };
+        conn.timers.set(Timer::SettingsAck, now + conn.config.settings_timeout);
+        conn.input_arrived();
+        conn.became_idle();
         conn.send_preface();
         conn
     }
@@ -255,7 +256,7 @@ impl H2Connection {
         let mut conn = Self::server(config, now);
         conn.apply_settings(&peer)?;
         let s = Stream::remote(1, true, false, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
-        conn.streams.push(s);
+        conn.insert_stream(s);
         conn.last_peer_stream = 1;
         request.version = sockless_core::Version::Http2;
         let stream = StreamId::new(1);
@@ -270,7 +271,7 @@ impl H2Connection {
     pub fn client_from_upgrade(config: Config, now: Instant) -> Self {
         let mut conn = Self::client(config, now);
         let s = Stream::local(1, true, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
-        conn.streams.push(s);
+        conn.insert_stream(s);
         conn.next_stream_id = 3;
         conn
     }
@@ -388,6 +389,26 @@ impl H2Connection {
         self.streams.iter().position(|s| s.id == id)
     }
 
+    /// A stream enters the table: the connection is not idle.
+    fn insert_stream(&mut self, s: Stream) {
+        self.streams.push(s);
+        self.timers.stop(Timer::Idle);
+    }
+
+    /// No stream is open: the idle timeout runs from now.
+    fn became_idle(&mut self) {
+        if let Some(t) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, self.now + t);
+        }
+    }
+
+    /// Input arrived: the keep-alive PING waits for another interval of silence.
+    fn input_arrived(&mut self) {
+        if let Some(k) = self.config.keepalive_interval {
+            self.timers.set(Timer::Keepalive, self.now + k);
+        }
+    }
+
     fn drop_if_done(&mut self, idx: usize) {
         if self.streams[idx].is_done() {
             self.remove_stream(idx, Removal::Finished);
@@ -417,6 +438,9 @@ impl H2Connection {
         };
         self.closed.remember(s.id, closure);
         self.release_connection(s.held);
+        if self.streams.is_empty() {
+            self.became_idle();
+        }
     }
 
     /// How the connection knows stream `id`, which is not in the table.
@@ -566,7 +590,7 @@ impl H2Connection {
     /// our SETTINGS, the protocol default before (the peer may not have
     /// seen ours yet, RFC 9113 section 6.9.3).
     fn local_initial_window(&self) -> i64 {
-        if self.settings_sent_at.is_none() {
+        if self.settings_acked {
             i64::from(self.config.initial_window_size)
         } else {
             DEFAULT_WINDOW
@@ -675,7 +699,9 @@ impl H2Connection {
                 }
             }
             Frame::SettingsAck => {
-                if self.settings_sent_at.take().is_some() {
+                if !self.settings_acked {
+                    self.settings_acked = true;
+                    self.timers.stop(Timer::SettingsAck);
                     // Our INITIAL_WINDOW_SIZE holds from now on (RFC 9113
                     // section 6.9.3): streams opened under the default move
                     // by the difference, possibly below zero.
@@ -690,9 +716,10 @@ impl H2Connection {
             }
             Frame::Ping(p) => {
                 if p.ack {
-                    if self.ping_sent.is_some_and(|(_, payload)| payload == p.payload) {
+                    if self.ping_sent == Some(p.payload) {
                         self.ping_sent = None;
-                        if let Shutdown::Announced { .. } = self.shutdown {
+                        self.timers.stop(Timer::PingAck);
+                        if self.shutdown == Shutdown::Announced {
                             self.final_goaway();
                         }
                     }
@@ -884,7 +911,7 @@ impl H2Connection {
         // Opened with the receiving half open: `end_remote` below ends it, with its event.
         let mut s = Stream::remote(id, false, expects_continue, self.peer_initial_window, self.local_initial_window());
         s.content_length = info.content_length;
-        self.streams.push(s);
+        self.insert_stream(s);
         let stream = StreamId::new(id);
         self.events.push_back(Event::Request { stream, head, expects_continue });
         if end_stream {
@@ -1025,7 +1052,7 @@ impl H2Connection {
 
     /// Closes once everything is finished and flushed.
     fn check_finished(&mut self) {
-        let draining = matches!(self.shutdown, Shutdown::Draining { .. }) || self.goaway_received.is_some();
+        let draining = self.shutdown == Shutdown::Draining || self.goaway_received.is_some();
         if self.close_reason.is_none() && draining && self.streams.is_empty() {
             self.close_reason = Some(CloseReason::Done);
         }
@@ -1039,7 +1066,9 @@ impl H2Connection {
             debug_data: Bytes::new(),
         }));
         self.goaway_sent = Some(last);
-        self.shutdown = Shutdown::Draining { since: self.now };
+        self.shutdown = Shutdown::Draining;
+        self.timers.stop(Timer::GoawayGrace);
+        self.timers.set(Timer::Drain, self.now + self.config.shutdown_timeout);
         self.check_finished();
     }
 
@@ -1047,37 +1076,37 @@ impl H2Connection {
         self.ping_counter += 1;
         let payload = self.ping_counter.to_be_bytes();
         self.write_frame(Frame::Ping(frame::Ping { ack: false, payload }));
-        self.ping_sent = Some((self.now, payload));
+        self.ping_sent = Some(payload);
+        self.timers.set(Timer::PingAck, self.now + self.config.ping_timeout);
     }
 
     fn touch(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if core::mem::take(&mut self.stamp_needed) {
-            if let Shutdown::Announced { at } = &mut self.shutdown {
-                *at = now;
-            }
-        }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.stamp_needed {
-            return Some(self.now);
-        }
-        let c = &self.config;
-        let mut d = self.settings_sent_at.map(|t| t + c.settings_timeout);
-        if let Some((at, _)) = self.ping_sent {
-            d = sockless_core::earliest(d, Some(at + c.ping_timeout));
-        } else if let Some(k) = c.keepalive_interval {
-            d = sockless_core::earliest(d, Some(self.last_input_at + k));
-        }
-        match self.shutdown {
-            Shutdown::Running => {}
-            Shutdown::Announced { at } => {
-                d = sockless_core::earliest(d, Some(at + sockless_core::Duration::from_secs(1)))
+    /// What an expired timer does.
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::SettingsAck => self.fail(Kind::AckTimeout, ErrorCode::SETTINGS_TIMEOUT, "SETTINGS not acknowledged"),
+            Timer::PingAck => {
+                let e = ProtocolError::new(Kind::AckTimeout, Answer::Close);
+                self.events.push_back(Event::Error(e));
+                self.error = Some(e);
+                self.close_reason = Some(CloseReason::Error(e));
+                self.streams.clear();
             }
-            Shutdown::Draining { since } => d = sockless_core::earliest(d, Some(since + c.shutdown_timeout)),
+            Timer::Keepalive => {
+                if self.ping_sent.is_none() {
+                    self.send_ping(); // (one outstanding is enough: its own timer watches it)
+                }
+            }
+            Timer::Idle => self.shutdown(self.now),
+            Timer::GoawayGrace => self.final_goaway(),
+            Timer::Drain => {
+                self.streams.clear();
+                self.close_reason.get_or_insert(CloseReason::Done);
+            }
         }
-        d
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -1103,7 +1132,7 @@ impl Connection for H2Connection {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
         self.touch(now);
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         if self.out.len() > self.config.max_send_buffer {
             return Ok(0); // stop reading while our output backlog is over its cap
         }
@@ -1140,7 +1169,7 @@ impl Connection for H2Connection {
         self.touch(now);
         self.input.commit(n)?;
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         self.process();
         self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
     }
@@ -1153,7 +1182,7 @@ impl Connection for H2Connection {
         self.touch(now);
         self.input.give_back(buf);
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         self.process();
         self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
     }
@@ -1210,36 +1239,18 @@ impl Connection for H2Connection {
         if self.close_reason.is_some() {
             return None;
         }
-        self.deadline()
+        self.timers.next()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.close_reason.is_some() {
-            return;
-        }
-        let c = self.config.clone();
-        if self.settings_sent_at.is_some_and(|t| now >= t + c.settings_timeout) {
-            return self.fail(Kind::AckTimeout, ErrorCode::SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
-        }
-        if self.ping_sent.is_some_and(|(t, _)| now >= t + c.ping_timeout) {
-            let e = ProtocolError::new(Kind::AckTimeout, Answer::Close);
-            self.events.push_back(Event::Error(e));
-            self.error = Some(e);
-            self.close_reason = Some(CloseReason::Error(e));
-            self.streams.clear();
-            return;
-        }
-        if self.ping_sent.is_none() && c.keepalive_interval.is_some_and(|k| now >= self.last_input_at + k) {
-            self.send_ping();
-        }
-        match self.shutdown {
-            Shutdown::Announced { at } if now >= at + sockless_core::Duration::from_secs(1) => self.final_goaway(),
-            Shutdown::Draining { since } if now >= since + c.shutdown_timeout => {
-                self.streams.clear();
-                self.close_reason.get_or_insert(CloseReason::Done);
+        for timer in Timer::ALL {
+            if self.close_reason.is_some() {
+                return;
             }
-            _ => {}
+            if self.timers.take_expired(timer, now) {
+                self.fire(timer);
+            }
         }
     }
 
@@ -1263,7 +1274,7 @@ impl Connection for H2Connection {
         let id = self.next_stream_id;
         self.next_stream_id += 2;
         let stream = StreamId::new(id);
-        self.streams.push(Stream::local(id, end_stream, self.peer_initial_window, self.local_initial_window()));
+        self.insert_stream(Stream::local(id, end_stream, self.peer_initial_window, self.local_initial_window()));
         self.write_block(stream, end_stream);
         Ok(stream)
     }
@@ -1394,7 +1405,8 @@ impl Connection for H2Connection {
                     code: ErrorCode::NO_ERROR,
                     debug_data: Bytes::new(),
                 }));
-                self.shutdown = Shutdown::Announced { at: now };
+                self.shutdown = Shutdown::Announced;
+                self.timers.set(Timer::GoawayGrace, now + self.config.goaway_grace);
                 self.send_ping();
             }
             Role::Client => self.final_goaway(),

@@ -800,9 +800,9 @@ mod connection {
     #[test]
     fn settings_are_acknowledged_and_the_timer_stops() {
         let p = Pair::default();
-        assert_eq!(p.c.settings_sent_at, None);
-        assert_eq!(p.s.settings_sent_at, None);
-        assert_eq!((p.c.poll_timeout(), p.s.poll_timeout()), (None, None));
+        assert!(p.c.settings_acked && p.s.settings_acked);
+        // What is left is the server's idle timeout (the client has none by default).
+        assert_eq!((p.c.poll_timeout(), p.s.poll_timeout()), (None, Some(secs(60))));
         assert_eq!(p.s.peer_max_concurrent, 100);
         assert_eq!(p.c.peer_initial_window, 1 << 20);
     }
@@ -951,6 +951,87 @@ mod connection {
         let events: Vec<Event> = core::iter::from_fn(|| p.s.poll_event()).collect();
         assert_eq!(events.last(), Some(&Event::Closed(CloseReason::Done)));
         let _ = s1;
+    }
+
+    #[test]
+    fn the_goaway_grace_is_configured() {
+        let server =
+            Config { goaway_grace: Duration::from_secs(7), ping_timeout: Duration::from_secs(600), ..Config::server() };
+        let mut p = Pair::new(Config::client(), server);
+        p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.shutdown(secs(5));
+        p.flush_s();
+        p.s2c.clear(); // the PING is lost
+        assert_eq!(p.s.poll_timeout(), Some(secs(12)));
+        p.s.handle_timeout(secs(11));
+        assert_eq!(p.s.shutdown, Shutdown::Announced);
+        p.s.handle_timeout(secs(12));
+        assert_eq!(p.s.shutdown, Shutdown::Draining);
+    }
+
+    /// GOAWAY frames (last stream, code) among `frames`.
+    fn goaways(frames: &[Frame]) -> Vec<(u32, ErrorCode)> {
+        frames
+            .iter()
+            .filter_map(|f| if let Frame::GoAway(g) = f { Some((g.last_stream.get(), g.code)) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_connection_is_shut_down_gracefully() {
+        // Issue 10 defect 8: no stream for `idle_timeout` -> GOAWAY(NO_ERROR), then close.
+        let mut p = Pair::default();
+        let idle = Config::server().idle_timeout.unwrap();
+        assert_eq!(idle, Duration::from_secs(60));
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        // An open stream holds the timeout off, however long it takes.
+        p.at(secs(100));
+        assert!(goaways(&p.server_frames()).is_empty());
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        // Idle from the moment the last stream closed; input that opens no stream (a PING)
+        // does not count as activity.
+        assert_eq!(p.s.poll_timeout(), Some(secs(160)));
+        p.c.ping(secs(150)).unwrap();
+        p.at(secs(159));
+        assert!(goaways(&p.server_frames()).is_empty());
+        p.at(secs(160));
+        // The first GOAWAY and its PING, answered at once: the final GOAWAY, and both close.
+        assert_eq!(goaways(&p.server_frames()), [(MAX_STREAM_ID, ErrorCode::NO_ERROR), (1, ErrorCode::NO_ERROR)]);
+        assert_eq!(p.s_events.last(), Some(&Event::Closed(CloseReason::Done)));
+        assert!(p.s.is_closed());
+        assert!(p.c_events.contains(&Event::Closed(CloseReason::Done)), "{:?}", p.c_events);
+        assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
+    }
+
+    #[test]
+    fn a_new_stream_restarts_the_idle_timeout_and_none_turns_it_off() {
+        let mut p = Pair::default();
+        p.at(secs(30));
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        p.at(secs(89));
+        assert!(goaways(&p.server_frames()).is_empty());
+        assert_eq!(p.s.poll_timeout(), Some(secs(90)));
+        // A request the server has not seen yet when its timer fires is served: the first
+        // GOAWAY announces the end, and the final one, sent once the PING comes back,
+        // names stream 3 as processed.
+        let s3 = p.c.send_request(&get("/"), true).unwrap();
+        p.s.handle_timeout(secs(90));
+        p.pump();
+        assert_eq!(goaways(&p.server_frames()), [(MAX_STREAM_ID, ErrorCode::NO_ERROR), (3, ErrorCode::NO_ERROR)]);
+        p.s.send_response(s3, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert!(p.c_events.contains(&Event::EndStream { stream: s3 }));
+        assert!(p.s.is_closed());
+        // Off.
+        let server = Config { idle_timeout: None, ..Config::server() };
+        let p = Pair::new(Config::client(), server);
+        assert_eq!(p.s.poll_timeout(), None);
     }
 
     #[test]
