@@ -26,6 +26,7 @@
 
 mod client;
 mod server;
+mod unfed;
 
 pub use client::ClientConnection;
 pub use server::{ServerConfig, ServerConnection};

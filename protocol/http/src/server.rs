@@ -1,7 +1,8 @@
 //! The server side: detection, ALPN, and the h2c upgrade.
 
+use crate::unfed::Unfed;
 use crate::{delegate, Protocol};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use sockless_core::{
     Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, RequestHead, ResponseHead, StreamId,
     UserError,
@@ -60,10 +61,8 @@ pub struct ServerConnection {
     config: ServerConfig,
     created: Instant,
     upgrade: Option<Upgrade>,
-    /// Bytes for the decided protocol that it has not taken yet (what
-    /// detection saw, what followed an upgraded request): fed before any
-    /// new input, so nothing is lost when the protocol's input cap is hit.
-    unfed: Bytes,
+    /// Bytes for the decided protocol that it has not taken yet.
+    unfed: Unfed,
     /// Stream 1's body bytes that arrived over HTTP/1.1 before an h2c
     /// switch: they never counted against an HTTP/2 window, so releasing
     /// them credits nothing.
@@ -83,7 +82,7 @@ impl ServerConnection {
             config,
             created: now,
             upgrade: None,
-            unfed: Bytes::new(),
+            unfed: Unfed::default(),
             uncounted: 0,
             pending: Default::default(),
             now,
@@ -101,7 +100,7 @@ impl ServerConnection {
             config,
             created: now,
             upgrade: None,
-            unfed: Bytes::new(),
+            unfed: Unfed::default(),
             uncounted: 0,
             pending: Default::default(),
             now,
@@ -131,7 +130,7 @@ impl ServerConnection {
     /// Leaves detection for `protocol`, feeding it the bytes seen so far.
     fn settle(&mut self, now: Instant, protocol: Protocol) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
-        self.unfed = seen.take_all();
+        self.unfed.hold_bytes(seen.take_all());
         self.inner = match protocol {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
@@ -146,22 +145,9 @@ impl ServerConnection {
     }
 
     /// Feeds the decided protocol the bytes it has not taken yet, as many as
-    /// it takes now; the rest wait for the next input or poll. A protocol
-    /// error ends the connection (the protocol queued it as an `Error`
-    /// event too): the bytes after it are dropped.
+    /// it takes now; the rest wait for the next input or poll.
     fn feed_unfed(&mut self, now: Instant) -> Result<(), Error> {
-        while !self.unfed.is_empty() {
-            let fed = delegate!(self, c => c.handle_input(now, &self.unfed), Ok(0));
-            match fed {
-                Ok(0) => break,
-                Ok(n) => self.unfed.advance(n),
-                Err(e) => {
-                    self.unfed.clear();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+        delegate!(self, c => self.unfed.feed(c, now), Ok(()))
     }
 
     /// Delegates new input once the bytes held back are all taken.
@@ -299,7 +285,7 @@ impl ServerConnection {
             self.pending.push_back(Event::Trailers { stream: one, trailers });
         }
         self.inner = Inner::H2(h2);
-        self.unfed = leftover;
+        self.unfed.hold_bytes(leftover);
         // An error is queued as HTTP/2's `Error` event, after stream 1's.
         let _ = self.feed_unfed(now);
         None
@@ -361,9 +347,7 @@ impl Connection for ServerConnection {
         }
         if !self.unfed.is_empty() {
             // Taken while bytes were held back: these go after them.
-            let mut held = BytesMut::from(&self.unfed[..]);
-            held.extend_from_slice(&buf);
-            self.unfed = held.freeze();
+            self.unfed.hold(&buf);
             return self.feed_unfed(now);
         }
         delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))

@@ -135,3 +135,36 @@ fn client_h2c_upgrade_switches_and_falls_back() {
     assert_eq!(client.protocol(), Protocol::Http1);
     assert!(ev.contains(&Event::Ready { reusable: true }), "{ev:?}");
 }
+
+#[test]
+fn an_h2c_upgraded_client_starts_http2_when_it_switches_not_when_it_was_made() {
+    // The client is made at 0 and sends its first request 20 s later, past
+    // HTTP/2's 10 s SETTINGS timeout: the switch must start HTTP/2's timers
+    // then, so the server has settings_timeout from the switch to ack.
+    let config = sockless_h2::Config::client();
+    let later = NOW + config.settings_timeout * 2;
+    let mut client = ClientConnection::h2c_upgrade(sockless_h1::Config::client(), config.clone(), NOW);
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), later);
+    client.send_request(&RequestHead::new(Method::Get, "/").header("Host", "a"), true).unwrap();
+    server.handle_input(later, &drain(&mut client)).unwrap();
+    let _ = events(&mut server);
+    let mut wire = drain(&mut server);
+    serve(&mut server);
+    wire.extend_from_slice(&drain(&mut server));
+    client.handle_input(later, &wire).unwrap();
+    let ev = events(&mut client);
+    assert_eq!(client.protocol(), Protocol::Http2);
+    assert!(ev.iter().all(|e| !matches!(e, Event::Error(_))), "{ev:?}");
+    let deadline = client.poll_timeout().expect("the SETTINGS ack is awaited");
+    assert_eq!(deadline, later + config.settings_timeout);
+    client.handle_timeout(later);
+    let ev = events(&mut client);
+    assert!(ev.iter().all(|e| !matches!(e, Event::Error(_) | Event::Closed(_))), "{ev:?}");
+    // The server's ack arrives and the connection goes on.
+    let out = drain(&mut client);
+    server.handle_input(later, &out).unwrap();
+    assert!(events(&mut server).iter().all(|e| !matches!(e, Event::Error(_))));
+    client.handle_input(later, &drain(&mut server)).unwrap();
+    let _ = events(&mut client);
+    assert!(client.poll_timeout().is_none_or(|t| t > later + config.settings_timeout));
+}
