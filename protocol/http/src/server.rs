@@ -9,7 +9,8 @@ use sockless_core::{
 };
 use std::collections::VecDeque;
 
-/// Bytes enough to tell the HTTP/2 preface from anything else.
+/// Bytes enough to tell the HTTP/2 preface from an HTTP/1.x request line
+/// (a longer first line is HTTP/1.1's to refuse, 414).
 const DETECT_BUFFER: usize = 4096;
 use sockless_h2::frame::{check_preface, PrefaceCheck};
 use sockless_h2::{decode_settings_header, H2Connection};
@@ -23,6 +24,33 @@ pub struct ServerConfig {
     pub h2: sockless_h2::Config,
     /// Refuse `Upgrade: h2c` (serve such requests over HTTP/1.1).
     pub no_h2c_upgrade: bool,
+}
+
+/// Which protocol a cleartext connection whose first bytes are not the
+/// HTTP/2 preface speaks, judged by its first line (`None`: not complete
+/// yet, and `full` says the detection buffer has no room left).
+///
+/// A request line ending in `HTTP/1.x` is HTTP/1.1's to answer (its errors
+/// included). Anything else is an invalid HTTP/2 connection preface (RFC
+/// 9113 section 3.4): a first line starting `PRI ` is a preface that went
+/// wrong further on, and a first line that is not HTTP/1.x at all is no
+/// HTTP/1.1 request either, so an HTTP/1.1 error response would be bytes
+/// neither protocol can read (h2spec 3.5/2 reads it as a broken frame).
+/// HTTP/2 answers it with GOAWAY(PROTOCOL_ERROR) and closes.
+fn first_line_protocol(seen: &[u8], full: bool) -> Option<Protocol> {
+    // Empty lines before a request line are HTTP/1.1's (RFC 9112 section 2.2).
+    let start = seen.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let seen = &seen[start..];
+    let Some(lf) = seen.iter().position(|&b| b == b'\n') else {
+        // A request line longer than the buffer: HTTP/1.1 answers 414.
+        return full.then_some(Protocol::Http1);
+    };
+    let line = seen[..lf].strip_suffix(b"\r").unwrap_or(&seen[..lf]);
+    let http1 = match line {
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] => minor.is_ascii_digit(),
+        _ => false,
+    };
+    Some(if http1 && !line.starts_with(b"PRI ") { Protocol::Http1 } else { Protocol::Http2 })
 }
 
 // One per connection, never moved in a hot path: boxing would buy nothing.
@@ -122,7 +150,10 @@ impl ServerConnection {
         let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
-            PrefaceCheck::Mismatch => Protocol::Http1,
+            PrefaceCheck::Mismatch => match first_line_protocol(seen.data(), seen.space() == 0) {
+                Some(protocol) => protocol,
+                None => return Ok(()),
+            },
         };
         self.settle(now, protocol)
     }
