@@ -546,7 +546,11 @@ impl HeadScanner {
             return Ok(None);
         };
         let p = &located.parts;
-        check_target(&buf[..p.method_end], &buf[p.target.clone()], config)?;
+        let target = &buf[p.target.clone()];
+        check_target(&buf[..p.method_end], target, config)?;
+        if let Some(authority) = absolute_authority(target) {
+            check_host_matches(authority, &buf[p.fields.start..located.end], p.fields.count)?;
+        }
         Ok(Some(located))
     }
 
@@ -702,20 +706,50 @@ fn check_target(method: &[u8], target: &[u8], config: &Config) -> Result<(), Kin
 fn is_absolute_form(t: &[u8]) -> bool {
     let Some(colon) = t.iter().position(|&b| b == b':') else { return false };
     let scheme = &t[..colon];
-    !scheme.is_empty()
+    let valid_scheme = !scheme.is_empty()
         && scheme[0].is_ascii_alphabetic()
-        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        && t[colon..].starts_with(b"://")
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !valid_scheme || !t[colon..].starts_with(b"://") {
+        return false;
+    }
+    // The authority: no userinfo (RFC 9110 section 4.2.4 tells recipients
+    // to treat it as an error), a valid host and port, and for http(s) a
+    // host that is not empty (section 4.2.1).
+    let authority = absolute_authority(t).unwrap_or_default();
+    let web = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+    crate::fields::is_host(authority) && !(web && authority.first().is_none_or(|&b| b == b':'))
+}
+
+/// The authority of an absolute-form target (`scheme://authority/...`).
+fn absolute_authority(t: &[u8]) -> Option<&[u8]> {
+    let start = t.windows(3).position(|w| w == b"://")? + 3;
+    if t.first() == Some(&b'/') {
+        return None;
+    }
+    let rest = &t[start..];
+    let end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// RFC 9112 section 3.2.2: with an absolute-form target, the Host field
+/// must be identical to the target's authority. A server could ignore Host
+/// and use the target; two hops that chose differently would route one
+/// request to two hosts, so a difference is refused (400). Hosts compare
+/// without regard to case (RFC 3986 section 3.2.2).
+fn check_host_matches(authority: &[u8], section: &[u8], count: usize) -> Result<(), Kind> {
+    let mut hosts =
+        sockless_core::HeaderIter::over_section(section, count).filter(|(n, _)| n.eq_ignore_ascii_case(b"host"));
+    match hosts.next() {
+        Some((_, host)) if !host.eq_ignore_ascii_case(authority) => Err(Kind::InvalidHost),
+        _ => Ok(()),
+    }
 }
 
 /// `host:port`, no userinfo, no path.
 fn is_authority_form(t: &[u8]) -> bool {
     let Some(colon) = t.iter().rposition(|&b| b == b':') else { return false };
     let (host, port) = (&t[..colon], &t[colon + 1..]);
-    !host.is_empty()
-        && !port.is_empty()
-        && port.iter().all(u8::is_ascii_digit)
-        && !host.iter().any(|&b| matches!(b, b'/' | b'@' | b'?' | b'#'))
+    !host.is_empty() && !port.is_empty() && crate::fields::is_uri_host(host) && crate::fields::is_port(port)
 }
 
 /// Checks the canonical reader against httparse and the checks around it

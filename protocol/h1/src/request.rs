@@ -210,13 +210,16 @@ impl Message {
 }
 
 /// RFC 9112 section 6.3 for requests, strictly; and exactly one Host in
-/// HTTP/1.1 (RFC 9112 section 3.2).
+/// HTTP/1.1, of valid syntax (RFC 9112 section 3.2).
 fn body_length(version: Version, info: &FieldInfo, config: &Config) -> Result<BodyLength, Kind> {
     if info.host_count > 1 {
         return Err(Kind::MultipleHost);
     }
     if info.host_count == 0 && version == Version::Http11 {
         return Err(Kind::MissingHost);
+    }
+    if info.host_invalid {
+        return Err(Kind::InvalidHost);
     }
     match (info.transfer_encoding, info.content_length) {
         (Some(_), _) if version == Version::Http10 => Err(Kind::TransferEncodingInHttp10),

@@ -432,6 +432,87 @@ mod refusing {
         }
     }
 
+    /// RFC 9112 section 3.2: a Host that is not `uri-host [":" port]` is
+    /// 400, and so is one that differs from an absolute-form target's
+    /// authority (section 3.2.2, the strict choice).
+    #[test]
+    fn host_must_be_one_valid_authority() {
+        let request = |target: &str, host: &str| alloc::format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        for host in [
+            "a,b",
+            "a, b",
+            "a,",
+            "user@host",
+            "u:p@host",
+            "host/x",
+            "host?q",
+            "host#f",
+            "a b",
+            "host:port",
+            "host:80x",
+            "host:65536",
+            "host:999999",
+            "[::1",
+            "::1",
+            "[::1]x",
+            "[::g]",
+            "[v1]",
+            "[fe80::1%25eth0]",
+            "a%2",
+            "a%zz",
+            "\"a\"",
+            "a\\b",
+            "a:1:2",
+        ] {
+            let input = request("/", host);
+            assert_eq!(refused(Config::server(), input.as_bytes()), (400, Kind::InvalidHost), "{input}");
+        }
+        for (target, host) in [
+            ("http://a/", "b"),
+            ("http://a:8080/x", "a"),
+            ("http://a/x", "a:8080"),
+            ("http://a/", ""),
+            ("http://user@a/", "a"),
+            ("http://user@a/", "user@a"),
+            ("http:///x", ""),
+            ("http://a,b/", "a,b"),
+            ("http://a:x/", "a:x"),
+        ] {
+            let input = request(target, host);
+            let (status, _) = refused(Config::server(), input.as_bytes());
+            assert_eq!(status, 400, "{input}");
+        }
+        for (target, host) in [
+            ("/", "example.com"),
+            ("/", "example.com:8080"),
+            ("/", "EXAMPLE.com:"),
+            ("/", ""),
+            ("/", "127.0.0.1:1"),
+            ("/", "[::1]:443"),
+            ("/", "[2001:db8::7]"),
+            ("/", "[v7.fe80::a+b]"),
+            ("/", "a-b_c~d.%41!$&'()*+;="),
+            ("/", "localhost:65535"),
+            ("http://a/x?y", "a"),
+            ("http://A:80/", "a:80"),
+            ("https://[::1]:8443/", "[::1]:8443"),
+            ("ftp://a/", "a"),
+        ] {
+            let input = request(target, host);
+            let mut c = ServerConnection::new(Config::server(), T0);
+            let ev = feed(&mut c, T0, input.as_bytes());
+            assert!(matches!(ev.first(), Some(Event::Request { .. })), "{input}: {ev:?}");
+        }
+        // CONNECT's authority-form target follows the same host rules.
+        for target in ["a@b:443", "a/b:443", "a:99999", "[::1:443", "a,b:443"] {
+            let input = alloc::format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+            assert_eq!(refused(Config::server(), input.as_bytes()).0, 400, "{input}");
+        }
+        let mut c = ServerConnection::new(Config::server(), T0);
+        let ev = feed(&mut c, T0, b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n");
+        assert!(matches!(ev.first(), Some(Event::Request { .. })), "{ev:?}");
+    }
+
     #[test]
     fn limits_have_their_answers() {
         let mut small = Config::server();
