@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod error;
 mod framing;
 mod pump;
 mod server;
@@ -63,6 +64,7 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
+pub use error::{Error, ErrorKind};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
