@@ -63,15 +63,21 @@ impl ClientHandle {
     /// HTTP/1.1 the rest is read and discarded, so the connection stays
     /// usable.
     ///
-    /// Errors: the connection is closed or closes before the response head
-    /// arrives, the peer reset the stream, or the request head is invalid.
+    /// Errors are `io::Error`s wrapping a [`sockless_rt::Error`](crate::Error)
+    /// (find it with [`Error::of`](crate::Error::of)) whose
+    /// [`kind`](crate::Error::kind) says what happened: the TLS handshake
+    /// failed ([`ErrorKind::Tls`](crate::ErrorKind::Tls) with its reason), the
+    /// peer broke the protocol, reset the stream or sent GOAWAY, a timer of
+    /// the connection expired, the connection closed before the response
+    /// head arrived, or the request cannot be sent as it is. Errors reading
+    /// the response body are the same kind of value.
     pub async fn send(&self, request: Request) -> io::Result<Response> {
         let slot = Oneshot::new();
         self.inner.shared.push(Cmd::Request(request, slot.clone()));
         let waiting = Waiting { shared: &self.inner.shared, slot };
         match poll_fn(|cx| waiting.slot.poll_take(cx)).await {
             Some(result) => result,
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")),
+            None => Err(crate::Error::closed().into()),
         }
     }
 

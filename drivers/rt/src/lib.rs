@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod error;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
@@ -65,6 +66,7 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
+pub use error::{Error, ErrorKind};
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};

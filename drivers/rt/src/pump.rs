@@ -5,7 +5,7 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, ErrorLog, Io, Request, Response, Runtime};
+use crate::{Clock, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -83,6 +83,8 @@ struct SharedState {
     handles: usize,
     /// The connection task finished: commands are refused.
     closed: bool,
+    /// Why the connection ended, when it failed: later requests get it too.
+    failure: Option<Error>,
 }
 
 impl Shared {
@@ -91,9 +93,10 @@ impl Shared {
     pub(crate) fn push(&self, cmd: Cmd) -> bool {
         let mut s = lock(&self.state);
         if s.closed {
+            let failure = s.failure.clone();
             drop(s);
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.unwrap_or_else(Error::closed).into()));
             }
             return false;
         }
@@ -241,12 +244,12 @@ impl StreamState {
         self.in_done && self.out_done && self.response.is_none()
     }
 
-    fn fail(&mut self, kind: io::ErrorKind, msg: &'static str) {
-        if let Some(chan) = self.incoming.take() {
-            chan.fail(kind, msg);
-        }
+    fn fail(&mut self, error: Error) {
         if let Some(slot) = self.response.take() {
-            slot.put(Err(io::Error::new(kind, msg)));
+            slot.put(Err(error.clone().into()));
+        }
+        if let Some(chan) = self.incoming.take() {
+            chan.fail(error);
         }
         self.outgoing = None;
         self.remainder = None;
@@ -286,6 +289,9 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     shutdown_sent: bool,
     /// Closing: the transport is being shut down.
     closing: bool,
+    /// Why the connection failed, once it did: what its unfinished
+    /// exchanges are told.
+    failure: Option<Error>,
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
@@ -321,6 +327,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             read_closed: false,
             shutdown_sent: false,
             closing: false,
+            failure: None,
         }
     }
 
@@ -450,7 +457,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         if !(st.in_done && st.out_done) {
             let _ = self.conn.reset_stream(stream, code);
         }
-        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+        st.fail(Error::reset(code, false));
     }
 
     /// Client: forgets a request whose caller stopped waiting, resetting its
@@ -495,11 +502,15 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     }
                     self.streams.insert(stream, st);
                 }
-                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
+                // Busy: the request waits for a stream. Closed: the
+                // connection is going, and its events say why (a TLS failure
+                // is reported once its alert is out): `fail_all` then tells
+                // every waiting request that.
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy | sockless_core::UserError::Closed)) => {
                     self.queued.push_front((request, slot));
                     break;
                 }
-                Err(e) => slot.put(Err(io::Error::other(e.to_string()))),
+                Err(e) => slot.put(Err(Error::refused(e).into())),
             }
         }
         progress
@@ -670,13 +681,34 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     }
                     self.reap(stream);
                 }
-                Event::Reset { stream, .. } => {
+                Event::Reset { stream, code, remote } => {
                     if let Some(mut st) = self.streams.remove(&stream) {
-                        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+                        st.fail(Error::reset(code, remote));
                     }
                 }
-                Event::Closed(_) | Event::Upgrade { .. } => return (progress, true),
-                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } | Event::Error(_) => {}
+                Event::Error(e) => match e.stream {
+                    // A stream's own error (a malformed response): that
+                    // stream fails with it; the reset that follows finds it gone.
+                    Some(stream) if self.streams.contains_key(&stream) => {
+                        if let Some(mut st) = self.streams.remove(&stream) {
+                            st.fail(Error::protocol(e, None));
+                        }
+                    }
+                    _ => {
+                        let detail = self.conn.failure_detail();
+                        self.failure.get_or_insert_with(|| Error::protocol(e, detail));
+                    }
+                },
+                Event::GoAway { code, .. } if code != ErrorCode::NO_ERROR => {
+                    let message = format!("the peer closed the connection with GOAWAY {code}");
+                    self.failure.get_or_insert_with(|| Error::new(ErrorKind::GoAway(code), message));
+                }
+                Event::Closed(reason) => {
+                    self.failure.get_or_insert_with(|| Error::close(&reason));
+                    return (progress, true);
+                }
+                Event::Upgrade { .. } => return (progress, true),
+                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } => {}
             }
         }
         (progress, false)
@@ -882,23 +914,26 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         true
     }
 
-    /// Fails everything still open and refuses new commands.
+    /// Fails everything still open (with why the connection ended, when it
+    /// failed) and refuses new commands.
     fn fail_all(&mut self) {
+        let failure = self.failure.clone().unwrap_or_else(Error::closed);
         let cmds: Vec<Cmd> = {
             let mut s = lock(&self.shared.state);
             s.closed = true;
+            s.failure = Some(failure.clone());
             s.cmds.drain(..).collect()
         };
         for cmd in cmds {
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.clone().into()));
             }
         }
         for (_, slot) in self.queued.drain(..) {
-            slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+            slot.put(Err(failure.clone().into()));
         }
         for (_, mut st) in self.streams.drain() {
-            st.fail(io::ErrorKind::ConnectionAborted, "connection closed");
+            st.fail(failure.clone());
         }
         if let Mode::Server { flags, watch, .. } = &mut self.mode {
             flags.forget_watch(watch);
@@ -941,7 +976,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 // bring: a request is read, answered and written in one round.
                 match this.read(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }
@@ -954,7 +990,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 progress |= this.bodies(cx);
                 match this.transmit(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }

@@ -132,14 +132,15 @@ fn get(path: &str) -> Request {
 }
 
 /// Runs `serve` as a task; the returned future completes when it returns.
-fn start_server<E, C, H, F>(
+fn start_server<E, M, C, H, F>(
     env: &E,
-    make: fn(Instant) -> C,
+    make: M,
     handler: H,
     options: ServerOptions,
 ) -> (SocketAddr, BoxFuture<io::Result<()>>)
 where
     E: Env,
+    M: Fn(Instant) -> C + Send + 'static,
     C: Connection + Send + 'static,
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -930,6 +931,115 @@ pub async fn known_length_date_and_server<E: Env>(env: E) {
             shutdown.trigger();
             server.await.expect("serve");
         }
+    })
+    .await
+}
+
+/// A listener that accepts one connection and closes it at once.
+fn accept_and_close<E: Env>(env: &E) -> SocketAddr {
+    let (mut listener, addr) = env.bind().expect("bind");
+    env.rt().spawn(async move {
+        if let Ok((io, _)) = poll_fn(|cx| listener.poll_accept(cx)).await {
+            drop(io);
+        }
+    });
+    addr
+}
+
+/// A TLS server for "localhost" (a fresh self-signed certificate) over
+/// HTTP/1.1, and a client config that trusts nothing.
+fn tls_pair() -> (
+    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + 'static,
+    sockless_tls::Tls<sockless_h1::ClientConnection>,
+) {
+    let (chain, key) = sockless_tls::self_signed_localhost().expect("a certificate");
+    let alpn: [&[u8]; 1] = [sockless_tls::ALPN_HTTP11];
+    let server_config = sockless_tls::server_config(chain, key, &alpn, None).expect("server config");
+    let make =
+        move |now| sockless_tls::Tls::server(server_config.clone(), now, |_, now| h1_server(now)).expect("TLS server");
+    let trusts_nothing = sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty());
+    let client_config = sockless_tls::client_config(trusts_nothing, &alpn, None).expect("client config");
+    let client = sockless_tls::Tls::client(client_config, "localhost", Instant::ZERO, |_, now| {
+        sockless_h1::ClientConnection::new(sockless_h1::Config::client(), now)
+    })
+    .expect("TLS client");
+    (make, client)
+}
+
+/// The kind of the sockless-rt error inside `e`.
+fn kind_of(e: &io::Error) -> Option<crate::ErrorKind> {
+    crate::Error::of(e).map(crate::Error::kind)
+}
+
+/// Client errors say what happened, with a kind the caller can match: a
+/// TLS failure with its TLS kind (not "connection closed"), a stream reset
+/// with its code, a connection closed before the response, a request that
+/// cannot be written, a body over the limit it is read with.
+pub async fn client_error_kinds<E: Env>(env: E) {
+    use crate::ErrorKind;
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        // TLS: the server's certificate is not trusted.
+        let (make_tls, tls_client) = tls_pair();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(
+            &env,
+            make_tls,
+            |_req: Request| async { Response::new(ResponseHead::new(200), "ok") },
+            options,
+        );
+        let tls = client(&env, addr, tls_client).await;
+        let e = tls.send(get("/")).await.expect_err("an untrusted certificate fails the request");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        assert!(e.to_string().starts_with("TLS: "), "{e}");
+        let e = tls.send(get("/")).await.expect_err("the connection stays failed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        drop(tls);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A stream reset, a head that cannot be written, a body over its limit.
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                if req.head.path() == b"/broken" {
+                    let (mut tx, body) = Body::channel();
+                    rt.spawn(async move {
+                        let _ = tx.send(Bytes::from_static(b"part")).await;
+                        YieldOnce(false).await;
+                        drop(tx);
+                    });
+                    return Response::new(ResponseHead::new(200), body);
+                }
+                Response::new(ResponseHead::new(200), "0123456789")
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let h2 = client(&env, addr, h2_client()).await;
+        let response = h2.send(get("/broken")).await.expect("the head");
+        let e = response.body.collect(1024).await.expect_err("the body breaks off");
+        assert_eq!(kind_of(&e), Some(ErrorKind::StreamReset(sockless_core::ErrorCode::CANCEL)), "{e}");
+        assert!(e.to_string().contains("reset by the peer"), "{e}");
+        let bad = RequestHead::new(Method::Get, "http://localhost/").header("x-bad", "a\nb");
+        let e = h2.send(Request::new(bad, Body::empty())).await.expect_err("not sendable");
+        let invalid = ErrorKind::InvalidRequest(sockless_core::UserError::InvalidHeaderValue);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        let response = h2.send(get("/ten")).await.expect("the connection serves on");
+        let e = response.body.collect(5).await.expect_err("over the limit");
+        assert_eq!(kind_of(&e), Some(ErrorKind::BodyTooLarge), "{e}");
+        drop(h2);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A connection the server closes before answering.
+        let addr = accept_and_close(&env);
+        let h1 = client(&env, addr, h1_client()).await;
+        let e = h1.send(get("/")).await.expect_err("closed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Closed), "{e}");
     })
     .await
 }

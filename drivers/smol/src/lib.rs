@@ -186,7 +186,7 @@ where
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
 /// connection task for `connection` (created at [`Instant::ZERO`]) on smol.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = Async::<TcpStream>::connect(addr).await?;
+    let stream = Async::<TcpStream>::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.get_ref().set_nodelay(true)?;
     Ok(ClientHandle::spawn(&SmolRuntime, FuturesIo::tcp(stream), connection))
 }

@@ -186,7 +186,7 @@ where
 /// connection task for `connection` (created at [`Instant::ZERO`]) on the
 /// current runtime.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.set_nodelay(true)?;
     Ok(ClientHandle::spawn(&TokioRuntime::current(), TokioIo::tcp(stream), connection))
 }

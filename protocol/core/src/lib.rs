@@ -39,7 +39,7 @@ mod time;
 pub use buffer_in::InputBuffer;
 pub use buffer_out::TransmitQueue;
 pub use bytes::{Bytes, BytesMut};
-pub use connection::{poll_events, transmit_all, Connection};
+pub use connection::{poll_events, transmit_all, Connection, TlsFacts};
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};
 pub use event::{CloseReason, Event};
 pub use head::{

@@ -95,6 +95,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn client_error_kinds() {
+            $run(testkit::client_error_kinds($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
