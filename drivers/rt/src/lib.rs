@@ -53,7 +53,9 @@
 
 mod body;
 mod client;
+pub mod cycle;
 mod error;
+mod feed;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
@@ -67,6 +69,7 @@ pub mod testkit;
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
 pub use error::{Error, ErrorKind};
+pub use feed::BodyFeed;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
