@@ -53,6 +53,9 @@
 
 mod body;
 mod client;
+mod framing;
+#[cfg(feature = "http")]
+mod http_compat;
 mod pump;
 mod server;
 mod sync;
@@ -62,7 +65,9 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
-pub use server::{serve, ServerOptions, ShutdownSignal};
+#[cfg(feature = "http")]
+pub use http_compat::{http_handler, HttpFuture};
+pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
 use sockless_core::{RequestHead, ResponseHead};
