@@ -2,7 +2,7 @@
 //! `sockless serve` (on every driver), and `sockless get` as a client of
 //! nghttpd, nginx and hypercorn.
 //!
-//! The peers are installed by `.ci/run` (Debian: curl, nghttp2-client,
+//! The peers are installed by `scripts/test.sh`, the README's test command (Debian: curl, nghttp2-client,
 //! nghttp2-server, nginx, openssl; PyPI: httpx[http2], hypercorn, h2). A
 //! missing peer fails its test with a message saying what to install: these
 //! tests never skip silently. Every peer listens on 127.0.0.1 on a free port,
@@ -66,7 +66,7 @@ fn require(tool: &str, package: &str) -> PathBuf {
     }
     panic!(
         "`{tool}` is not installed; the interop tests need it \
-         (CI installs it in .ci/run: apt-get install {package})"
+         (`bash scripts/test.sh` installs it: apt-get install {package})"
     );
 }
 
@@ -76,7 +76,7 @@ fn require_python(modules: &str) {
     let out = run(Command::new("python3").args(["-c", &format!("import {modules}")]));
     assert!(
         out.status.success(),
-        "python3 cannot import {modules} (CI installs them: python3 -m pip install -r requirements-test.txt): {}",
+        "python3 cannot import {modules} (`bash scripts/test.sh` installs them): {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -413,6 +413,23 @@ fn curl_against_sockless_async_std() {
 }
 
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
+/// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
+/// send and a Date field; curl sees no framing error (over HTTP/2 a body
+/// would be a protocol error). (That a keep-alive connection serves the
+/// requests after a HEAD is the testkit's `h1_no_body_responses`.)
+#[test]
+fn curl_head_against_sockless() {
+    let hello = sockless_serve("tokio", &["--hello"]);
+    let url = hello.http("/");
+    for flag in ["--http1.1", "--http2-prior-knowledge"] {
+        let (head, _) = curl_one(&[flag, "-I", &url]);
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with("http/"), "{flag}: {head}\n{}", hello.log());
+        assert!(head.contains(" 200") && head.contains("content-length: 13\r\n"), "{flag}: {head}");
+        assert!(head.contains("\r\ndate: "), "{flag}: {head}");
+    }
+}
+
 #[test]
 fn curl_verifies_given_certificate() {
     let certs = TempDir::new("certs");

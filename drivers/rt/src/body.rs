@@ -31,6 +31,8 @@ pub(crate) struct ChanState {
     consumed: usize,
     /// The receiver polled at least once (it started reading the body).
     rx_started: bool,
+    /// The body's length, declared when the channel was made ([`Body::sized_channel`]).
+    declared_len: Option<usize>,
 }
 
 /// One end of a body channel (both ends hold the same `Arc`).
@@ -51,6 +53,7 @@ impl Chan {
             rx_closed: false,
             consumed: 0,
             rx_started: false,
+            declared_len: None,
         })))
     }
 
@@ -254,6 +257,18 @@ impl Body {
         (BodySender { chan: chan.clone(), done: false }, Body::from_chan(chan))
     }
 
+    /// A body of `len` bytes fed through the returned [`BodySender`] (a
+    /// file of known size, say), holding at most [`DEFAULT_CHANNEL_CAPACITY`]
+    /// unread bytes. Its length is known in advance, so a response carrying
+    /// it goes out with `Content-Length` rather than chunked. The sender must
+    /// send exactly `len` bytes: the connection refuses more, and fewer
+    /// breaks the message off (HTTP/1.1 closes, HTTP/2 resets the stream).
+    pub fn sized_channel(len: usize) -> (BodySender, Body) {
+        let (tx, body) = Body::channel();
+        tx.chan.lock().declared_len = Some(len);
+        (tx, body)
+    }
+
     pub(crate) fn from_chan(chan: Chan) -> Body {
         Body { kind: Kind::Chan(chan), trailers: None }
     }
@@ -268,12 +283,13 @@ impl Body {
         }
     }
 
-    /// The length, when known in advance (an empty or a full body).
+    /// The length, when known in advance: an empty or a full body, or one
+    /// from [`Body::sized_channel`].
     pub fn known_len(&self) -> Option<usize> {
         match &self.kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len()),
-            Kind::Chan(_) => None,
+            Kind::Chan(c) => c.lock().declared_len,
         }
     }
 
@@ -389,6 +405,54 @@ impl From<&'static str> for Body {
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Body {
         Body::from(Bytes::from(v))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(b: &'static [u8]) -> Body {
+        Body::from(Bytes::from_static(b))
+    }
+}
+
+impl From<Box<[u8]>> for Body {
+    fn from(b: Box<[u8]>) -> Body {
+        Body::from(Bytes::from(b))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<Box<str>> for Body {
+    fn from(s: Box<str>) -> Body {
+        Body::from(String::from(s))
+    }
+}
+
+impl From<std::borrow::Cow<'static, str>> for Body {
+    fn from(s: std::borrow::Cow<'static, str>) -> Body {
+        match s {
+            std::borrow::Cow::Borrowed(s) => Body::from(s),
+            std::borrow::Cow::Owned(s) => Body::from(s),
+        }
+    }
+}
+
+impl From<std::borrow::Cow<'static, [u8]>> for Body {
+    fn from(b: std::borrow::Cow<'static, [u8]>) -> Body {
+        match b {
+            std::borrow::Cow::Borrowed(b) => Body::from(b),
+            std::borrow::Cow::Owned(b) => Body::from(b),
+        }
+    }
+}
+
+impl From<BytesMut> for Body {
+    fn from(b: BytesMut) -> Body {
+        Body::from(b.freeze())
     }
 }
 
@@ -551,6 +615,27 @@ mod tests {
         assert_eq!(&block_on(body.next_chunk()).unwrap().unwrap()[..], b"de");
         assert!(block_on(body.next_chunk()).is_none());
         assert!(body.trailers().is_some());
+    }
+
+    #[test]
+    fn common_types_convert_into_full_bodies() {
+        let bodies = [
+            Body::from(String::from("abc")),
+            Body::from(Box::<[u8]>::from(&b"abc"[..])),
+            Body::from(Box::<str>::from("abc")),
+            Body::from(&b"abc"[..]),
+            Body::from(std::borrow::Cow::Borrowed("abc")),
+            Body::from(std::borrow::Cow::<'static, [u8]>::Owned(b"abc".to_vec())),
+            Body::from(BytesMut::from(&b"abc"[..])),
+            Body::from(vec![b'a', b'b', b'c']),
+        ];
+        for body in bodies {
+            assert_eq!(body.known_len(), Some(3));
+            assert_eq!(&block_on(body.collect(3)).unwrap()[..], b"abc");
+        }
+        let (_tx, sized) = Body::sized_channel(10);
+        assert_eq!(sized.known_len(), Some(10));
+        assert!(!sized.is_empty());
     }
 
     #[test]

@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
 mod pump;
@@ -66,7 +67,7 @@ pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
-pub use server::{serve, ServerOptions, ShutdownSignal};
+pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
 use sockless_core::{RequestHead, ResponseHead};

@@ -3,12 +3,14 @@
 //! commands from the application's tasks.
 
 use crate::body::{Body, Chan, Oneshot};
+use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, Io, Request, Response, Runtime};
+use crate::{Clock, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -57,7 +59,8 @@ type FutureSlot<F> = Pin<Box<Option<F>>>;
 pub(crate) enum Cmd {
     /// Server: a handler's response.
     Respond(StreamId, Response),
-    /// Server: a handler went away without a response.
+    /// Server: a handler went away without a response (it panicked, or its
+    /// task was dropped): the stream is answered 500.
     Abort(StreamId),
     /// Client: a request to send, and where its response goes.
     Request(Request, Oneshot<io::Result<Response>>),
@@ -136,17 +139,23 @@ impl Completion {
     /// first (see [`CancelOnDrop`]): then the future is dropped where it
     /// waits, as hyper drops a service future, so a handler's work (and
     /// whatever it holds) ends with its request.
-    async fn run<F: Future<Output = Response>>(mut self, cancel: Oneshot<()>, handler: F) {
+    ///
+    /// A handler that panics is reported to `log`; the completion then
+    /// drops unanswered, and the connection answers 500 (see [`Cmd::Abort`]).
+    async fn run<F: Future<Output = Response>>(mut self, cancel: Oneshot<()>, handler: F, log: ErrorLog) {
         let mut handler = std::pin::pin!(handler);
         let outcome = std::future::poll_fn(|cx| {
-            if let Poll::Ready(response) = handler.as_mut().poll(cx) {
-                return Poll::Ready(Some(response));
+            match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+                Ok(Poll::Ready(response)) => return Poll::Ready(Some(Ok(response))),
+                Ok(Poll::Pending) => {}
+                Err(payload) => return Poll::Ready(Some(Err(payload))),
             }
             cancel.poll_take(cx).map(|_| None)
         })
         .await;
         match outcome {
-            Some(response) => self.respond(response),
+            Some(Ok(response)) => self.respond(response),
+            Some(Err(payload)) => log_panic(&log, self.stream, &*payload),
             None => self.done = true, // the stream is gone: nothing to answer
         }
     }
@@ -171,6 +180,27 @@ impl Drop for Completion {
     }
 }
 
+/// What every connection of a server shares, from its [`ServerOptions`](crate::ServerOptions).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServerCtx {
+    pub(crate) log: ErrorLog,
+    pub(crate) rules: framing::Rules,
+}
+
+/// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Reports a handler's panic on `stream`.
+fn log_panic(log: &ErrorLog, stream: StreamId, payload: &(dyn std::any::Any + Send)) {
+    log.log(&format!("request handler panicked on stream {stream}: {}", panic_message(payload)));
+}
+
 /// The role-specific part of a connection task.
 pub(crate) enum Mode<H: Handler> {
     Server {
@@ -181,6 +211,7 @@ pub(crate) enum Mode<H: Handler> {
         /// Server-wide flags ([`SHUTDOWN`], [`ABORT`]).
         flags: Arc<Notify>,
         watch: Watch,
+        ctx: Arc<ServerCtx>,
     },
     Client,
 }
@@ -197,6 +228,8 @@ struct StreamState {
     /// Part of a chunk the connection did not take yet.
     remainder: Option<Bytes>,
     out_done: bool,
+    /// Server: the request is a HEAD (its response has no body).
+    head_request: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
     /// Server: cancels the stream's handler task when the state goes.
@@ -342,7 +375,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         for cmd in cmds {
             match cmd {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
-                Cmd::Abort(stream) => self.reset(stream, ErrorCode::INTERNAL_ERROR),
+                Cmd::Abort(stream) => self.respond(stream, framing::internal_error()),
                 Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
                 Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
@@ -351,8 +384,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     }
 
     fn respond(&mut self, stream: StreamId, mut response: Response) {
+        let Mode::Server { ctx, .. } = &self.mode else { return };
         let Some(st) = self.streams.get_mut(&stream) else { return };
-        if Self::send_head(&mut self.conn, stream, st, &mut response).is_err() {
+        if Self::send_head(&mut self.conn, &ctx.rules, stream, st, &mut response).is_err() {
             self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
         }
@@ -365,12 +399,27 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// `send_data` just to end the stream. `Err` if the connection refused
     /// the response (the caller resets the stream). The response is taken
     /// by reference where it lies (a move of it is a memcpy).
-    fn send_head(conn: &mut C, stream: StreamId, st: &mut StreamState, response: &mut Response) -> Result<(), ()> {
+    fn send_head(
+        conn: &mut C,
+        rules: &framing::Rules,
+        stream: StreamId,
+        st: &mut StreamState,
+        response: &mut Response,
+    ) -> Result<(), ()> {
         if st.out_done || st.outgoing.is_some() {
             return Ok(());
         }
-        let end = response.body.is_empty();
-        conn.send_response(stream, &response.head, end).map_err(|_| ())?;
+        let end = framing::prepare(response, st.head_request, rules);
+        if conn.send_response(stream, &response.head, end).is_err() {
+            // The connection refused the handler's head (a field it may not
+            // send, a status not allowed here): nothing went out, so the
+            // client is told the server failed, as hyper does.
+            *response = framing::internal_error();
+            framing::add_standard_fields(&mut response.head, rules);
+            conn.send_response(stream, &response.head, true).map_err(|_| ())?;
+            st.out_done = true;
+            return Ok(());
+        }
         if end {
             st.out_done = true;
             return Ok(());
@@ -638,41 +687,38 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving the request head (a memcpy) into the call.
     #[inline(always)]
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, slot, .. } = &mut self.mode else { return };
+        let Mode::Server { handler, pool, slot, ctx, .. } = &mut self.mode else { return };
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
             let chan = Chan::new(self.body_cap);
             (Body::from_chan(chan.clone()), Some(chan))
         };
+        let head_request = head.method == sockless_core::Method::Head;
         let request = Request { head, body };
-        let mut st = StreamState { incoming, in_done: ended, ..StreamState::default() };
+        let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
             // poll the handler here first, and spawn a task only if it has to
             // wait. A noop waker is enough: a pending handler is spawned, and
             // its task's first poll registers the task's own waker.
             let mut fut = slot.take().unwrap_or_else(|| Box::pin(None));
-            fut.set(Some(handler.call(request)));
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            let polled = match fut.as_mut().as_pin_mut() {
-                Some(f) => f.poll(&mut cx),
-                None => Poll::Pending,
-            };
-            match polled {
-                Poll::Ready(mut response) => {
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                fut.set(Some(handler.call(request)));
+                match fut.as_mut().as_pin_mut() {
+                    Some(f) => f.poll(&mut cx),
+                    None => Poll::Pending,
+                }
+            }));
+            let mut response = match polled {
+                Ok(Poll::Ready(response)) => {
                     // The slot is kept for the next request.
                     fut.set(None);
                     *slot = Some(fut);
-                    if Self::send_head(&mut self.conn, stream, &mut st, &mut response).is_err() {
-                        self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
-                    } else if !st.finished() {
-                        // Only a stream with work left (a body to receive or
-                        // to send) takes an entry.
-                        self.streams.insert(stream, st);
-                    }
+                    response
                 }
-                Poll::Pending => {
+                Ok(Poll::Pending) => {
                     let cancel = Oneshot::new();
                     st._handler = Some(CancelOnDrop(cancel.clone()));
                     self.streams.insert(stream, st);
@@ -681,8 +727,23 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                         Some(f) => f.poll(cx),
                         None => Poll::Pending,
                     });
-                    self.rt.spawn(completion.run(cancel, handler))
+                    self.rt.spawn(completion.run(cancel, handler, ctx.log.clone()));
+                    return;
                 }
+                Err(payload) => {
+                    log_panic(&ctx.log, stream, &*payload);
+                    // The panicked future is dropped, not reused (its drop
+                    // may panic too); the next request gets a new slot.
+                    let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+                    framing::internal_error()
+                }
+            };
+            if Self::send_head(&mut self.conn, &ctx.rules, stream, &mut st, &mut response).is_err() {
+                self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
+            } else if !st.finished() {
+                // Only a stream with work left (a body to receive or to
+                // send) takes an entry.
+                self.streams.insert(stream, st);
             }
             return;
         }
@@ -693,13 +754,14 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         let handler = handler.clone();
         let pool = pool.clone();
         // A cancelled request waiting for a worker leaves the queue too.
-        self.rt.spawn(completion.run(cancel, async move {
+        let work = async move {
             let _permit = match &pool {
                 Some(p) => Some(p.acquire().await),
                 None => None,
             };
             handler.call(request).await
-        }));
+        };
+        self.rt.spawn(completion.run(cancel, work, ctx.log.clone()));
     }
 
     /// Whether input stops until the application reads: on HTTP/1.1, while
@@ -989,6 +1051,7 @@ mod tests {
             pool: None,
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
+            ctx: Arc::default(),
         };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
@@ -1069,6 +1132,7 @@ mod tests {
             pool: None,
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
+            ctx: Arc::default(),
         };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);

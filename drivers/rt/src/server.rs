@@ -1,10 +1,10 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
-use crate::pump::{Mode, Pump, Shared, ABORT, SHUTDOWN};
+use crate::pump::{Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Clock, Io, Listener, Request, Response, Runtime};
-use sockless_core::{Connection, Instant};
+use sockless_core::{Bytes, Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -74,6 +74,57 @@ pub struct ServerOptions {
     /// what a client may send, and the connection keeps reading so that a
     /// slow handler never stalls the other streams. Default 256 KiB.
     pub max_buffered_body: usize,
+    /// Where the server reports what went wrong in the application: a
+    /// handler that panicked (its request is answered 500 and the server
+    /// serves on). Default: standard error.
+    pub error_log: ErrorLog,
+    /// The `Server` field added to responses whose handler set none;
+    /// `None` (the default) sends no `Server` field. (Every response gets a
+    /// `Date` field, RFC 9110 section 6.6.1, unless its handler set one.)
+    pub server_header: Option<String>,
+}
+
+/// Where a server reports the application's failures (a handler that
+/// panicked); [`ErrorLog::stderr`] by default. Clones share one sink.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let log = sockless_rt::ErrorLog::new(move |msg: &str| sink.lock().unwrap().push(msg.to_string()));
+/// let options = sockless_rt::ServerOptions { error_log: log, ..Default::default() };
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct ErrorLog(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl ErrorLog {
+    /// A log that hands each message to `sink`.
+    pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> ErrorLog {
+        ErrorLog(Arc::new(sink))
+    }
+
+    /// A log that prints each message on standard error.
+    pub fn stderr() -> ErrorLog {
+        ErrorLog::new(|msg| eprintln!("sockless: {msg}"))
+    }
+
+    /// Reports `message`.
+    pub fn log(&self, message: &str) {
+        (self.0)(message)
+    }
+}
+
+impl Default for ErrorLog {
+    fn default() -> Self {
+        ErrorLog::stderr()
+    }
+}
+
+impl fmt::Debug for ErrorLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorLog")
+    }
 }
 
 impl Default for ServerOptions {
@@ -85,6 +136,8 @@ impl Default for ServerOptions {
             nodelay: true,
             max_concurrent_handlers: None,
             max_buffered_body: 256 * 1024,
+            error_log: ErrorLog::default(),
+            server_header: None,
         }
     }
 }
@@ -127,6 +180,8 @@ where
 {
     let clock = Clock::new(rt.now());
     let handler = Arc::new(handler);
+    let rules = crate::framing::Rules { server: options.server_header.clone().map(Bytes::from) };
+    let ctx = Arc::new(ServerCtx { log: options.error_log.clone(), rules });
     let pool = options.max_concurrent_handlers.map(Semaphore::new);
     let flags = Arc::new(Notify::default());
     let live = Arc::new(Notify::default());
@@ -162,6 +217,7 @@ where
                     pool: pool.clone(),
                     flags: flags.clone(),
                     watch: Watch::default(),
+                    ctx: ctx.clone(),
                 };
                 let pump = Pump::new(
                     rt.clone(),

@@ -644,3 +644,292 @@ where
     })
     .await
 }
+
+/// Writes `request` on a new connection to `addr`, then reads until the
+/// server closes it (or 10 s pass); returns what the server sent.
+pub async fn raw_exchange<E: Env>(env: &E, addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut io = env.connect(addr).await.expect("connect");
+    write_all(&mut io, request).await.expect("write request");
+    let rt = env.rt();
+    let mut out = Vec::new();
+    let _ = completes_within(&rt, Duration::from_secs(10), read_to_end(&mut io, &mut out)).await;
+    out
+}
+
+/// Writes all of `bytes` to `io`.
+pub async fn write_all<I: Io>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = poll_fn(|cx| io.poll_write_vectored(cx, &[io::IoSlice::new(bytes)])).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+    }
+    poll_fn(|cx| io.poll_flush(cx)).await
+}
+
+/// Reads from `io` into `out` until end of stream (or an error).
+pub async fn read_to_end<I: Io>(io: &mut I, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match poll_fn(|cx| io.poll_read(cx, &mut buf)).await? {
+            0 => return Ok(()),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A handler answering HEAD, 204 and 304 with a body anyway (and `/last`
+/// with "done"): the driver drops those bodies.
+fn bodies_where_none_belong(req: Request) -> std::future::Ready<Response> {
+    let response = match req.head.path() {
+        b"/known" => Response::new(ResponseHead::new(200), "hello"),
+        b"/streamed" => {
+            let (tx, body) = Body::channel();
+            drop(tx);
+            Response::new(ResponseHead::new(200), body)
+        }
+        b"/204" => Response::new(ResponseHead::new(204), "not sent"),
+        b"/304" => Response::new(ResponseHead::new(304), "not sent"),
+        b"/103" => Response::new(ResponseHead::new(103), "not sent"),
+        _ => Response::new(ResponseHead::new(200), "done"),
+    };
+    std::future::ready(response)
+}
+
+/// HTTP/1.1: responses that may not have a body (to HEAD, 204, 304) go out
+/// as a head alone even when the handler gave a body, and the keep-alive
+/// connection serves the requests pipelined after them. HEAD gets the
+/// Content-Length the body would have had. A 1xx returned as the final
+/// response becomes a 500.
+pub async fn h1_no_body_responses<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, bodies_where_none_belong, options);
+        let request = b"HEAD /known HTTP/1.1\r\nHost: x\r\n\r\n\
+                        HEAD /streamed HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /204 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /304 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /103 HTTP/1.1\r\nHost: x\r\n\r\n\
+                        GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let reply = String::from_utf8(raw_exchange(&env, addr, request).await).expect("text");
+        let heads: Vec<&str> = reply.split("HTTP/1.1 ").skip(1).collect();
+        assert_eq!(heads.len(), 6, "every pipelined request answered: {reply}");
+        assert!(heads[0].starts_with("200"), "{reply}");
+        assert!(heads[0].to_ascii_lowercase().contains("content-length: 5\r\n"), "{reply}");
+        for (i, status) in [(0, "200"), (1, "200"), (2, "204"), (3, "304"), (4, "500")] {
+            assert!(heads[i].starts_with(status), "response {i}: {reply}");
+            assert!(heads[i].ends_with("\r\n\r\n"), "response {i} has no body: {reply}");
+        }
+        assert!(heads[5].starts_with("200") && heads[5].contains("done"), "{reply}");
+        assert!(!reply.contains("not sent") && !reply.contains("hello"), "{reply}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// HTTP/2: the same responses end their streams with the head (no DATA,
+/// which the client would take as a protocol error), and the connection
+/// serves on.
+pub async fn h2_no_body_responses<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, bodies_where_none_belong, options);
+        let client = client(&env, addr, h2_client()).await;
+        let head = |path: &str| {
+            let head = RequestHead::new(Method::Head, format!("http://localhost{path}")).header("Host", "localhost");
+            Request::new(head, Body::empty())
+        };
+        let cases = [(head("/streamed"), 200), (get("/204"), 204), (get("/304"), 304), (get("/103"), 500)];
+        for (request, status) in cases {
+            let response = client.send(request).await.expect("response");
+            assert_eq!(response.head.status, status);
+            assert!(response.body.collect(64).await.expect("body").is_empty(), "{status} has no body");
+        }
+        let response = client.send(get("/last")).await.expect("response after the bodiless ones");
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"done");
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Pending once (waking its task at once), then ready: makes a handler wait,
+/// so that it runs in a task of its own rather than inline.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A handler that panics, at once (polled inline by the connection), after
+/// waiting (in its own task), or in the task streaming its body: the first
+/// two are answered 500 and logged; the third, whose head is out, breaks off
+/// (HTTP/1.1 closes, HTTP/2 resets the stream). The server serves on.
+pub async fn handler_panics<E: Env>(env: E, h2: bool) {
+    if h2 {
+        handler_panics_over(env, h2_server, h2_client, true).await
+    } else {
+        handler_panics_over(env, h1_server, h1_client, false).await
+    }
+}
+
+async fn handler_panics_over<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C, h2: bool)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                match req.head.path() {
+                    b"/now" => panic!("a handler panicked at once"),
+                    b"/later" => {
+                        YieldOnce(false).await;
+                        panic!("a handler panicked after waiting");
+                    }
+                    b"/in-body" => {
+                        let (mut tx, body) = Body::channel();
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"partial")).await;
+                            YieldOnce(false).await;
+                            drop(tx); // as a panic in this task would
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    _ => Response::new(ResponseHead::new(200), "ok"),
+                }
+            }
+        };
+        let logged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = logged.clone();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            error_log: crate::ErrorLog::new(move |m| sink.lock().unwrap().push(m.to_string())),
+            ..ServerOptions::default()
+        };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let client = client(&env, addr, make_client()).await;
+        for path in ["/now", "/later", "/ok"] {
+            let response = client.send(get(path)).await.expect("a response");
+            let expected = if path == "/ok" { 200 } else { 500 };
+            assert_eq!(response.head.status, expected, "{path}");
+            response.body.collect(64).await.expect("body");
+        }
+        let log = logged.lock().unwrap().clone();
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert!(log[0].contains("panicked at once") && log[1].contains("after waiting"), "{log:?}");
+        let response = client.send(get("/in-body")).await.expect("the head went out");
+        assert!(response.body.collect(1024).await.is_err(), "a broken-off body is no complete body");
+        let client = if h2 { client } else { self::client(&env, addr, make_client()).await };
+        let response = client.send(get("/ok")).await.expect("the server serves on");
+        assert_eq!(response.head.status, 200);
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Framing the handler leaves to the driver: a body of known length (bytes,
+/// a sized channel such as a file) goes out with Content-Length, not
+/// chunked; every response has a Date field; `Server` only when configured.
+pub async fn known_length_date_and_server<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                match req.head.path() {
+                    b"/sized" => {
+                        let (mut tx, body) = Body::sized_channel(6);
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"abc")).await;
+                            let _ = tx.send(Bytes::from_static(b"def")).await;
+                            tx.finish();
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    b"/streamed" => {
+                        let (mut tx, body) = Body::channel();
+                        rt.spawn(async move {
+                            let _ = tx.send(Bytes::from_static(b"abc")).await;
+                            tx.finish();
+                        });
+                        Response::new(ResponseHead::new(200), body)
+                    }
+                    _ => Response::new(ResponseHead::new(200), String::from("hello")),
+                }
+            }
+        };
+        for (h2, server_header) in [(false, None), (false, Some("sockless-test")), (true, Some("sockless-test"))] {
+            let shutdown = ShutdownSignal::new();
+            let options = ServerOptions {
+                shutdown: shutdown.clone(),
+                server_header: server_header.map(String::from),
+                ..ServerOptions::default()
+            };
+            if h2 {
+                let (addr, server) = start_server(&env, h2_server, handler.clone(), options);
+                let client = client(&env, addr, h2_client()).await;
+                for (path, len) in [("/", "5"), ("/sized", "6")] {
+                    let response = client.send(get(path)).await.expect("response");
+                    let headers = &response.head.headers;
+                    assert_eq!(headers.get("content-length"), Some(len.as_bytes()), "{path}");
+                    assert_eq!(headers.get("date").map(<[u8]>::len), Some(29), "{path}");
+                    assert_eq!(headers.get("server"), Some(&b"sockless-test"[..]));
+                    response.body.collect(64).await.expect("body");
+                }
+                drop(client);
+                shutdown.trigger();
+                server.await.expect("serve");
+                continue;
+            }
+            let (addr, server) = start_server(&env, h1_server, handler.clone(), options);
+            let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
+                            GET /sized HTTP/1.1\r\nHost: x\r\n\r\n\
+                            GET /streamed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            let reply = String::from_utf8(raw_exchange(&env, addr, request).await).expect("text").to_ascii_lowercase();
+            let responses: Vec<&str> = reply.split("http/1.1 ").skip(1).collect();
+            assert_eq!(responses.len(), 3, "{reply}");
+            assert!(
+                responses[0].contains("content-length: 5\r\n") && responses[0].ends_with("\r\n\r\nhello"),
+                "{reply}"
+            );
+            assert!(
+                responses[1].contains("content-length: 6\r\n") && responses[1].ends_with("\r\n\r\nabcdef"),
+                "{reply}"
+            );
+            assert!(responses[2].contains("transfer-encoding: chunked\r\n"), "unknown length: chunked: {reply}");
+            for r in &responses {
+                assert!(!(r.contains("content-length") && r.contains("transfer-encoding")), "{reply}");
+                let date = r.split("\r\ndate: ").nth(1).and_then(|d| d.split("\r\n").next());
+                assert_eq!(date.map(str::len), Some(29), "a Date field: {reply}");
+                assert_eq!(r.contains("\r\nserver: sockless-test\r\n"), server_header.is_some(), "{reply}");
+            }
+            shutdown.trigger();
+            server.await.expect("serve");
+        }
+    })
+    .await
+}

@@ -90,6 +90,31 @@ fn worker_pool() {
     run(testkit::worker_pool(Tokio));
 }
 
+#[test]
+fn h1_no_body_responses() {
+    run(testkit::h1_no_body_responses(Tokio));
+}
+
+#[test]
+fn handler_panics_h1() {
+    run(testkit::handler_panics(Tokio, false));
+}
+
+#[test]
+fn handler_panics_h2() {
+    run(testkit::handler_panics(Tokio, true));
+}
+
+#[test]
+fn known_length_date_and_server() {
+    run(testkit::known_length_date_and_server(Tokio));
+}
+
+#[test]
+fn h2_no_body_responses() {
+    run(testkit::h2_no_body_responses(Tokio));
+}
+
 fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {
     sockless_h1::ServerConnection::new(sockless_h1::Config::server(), now)
 }

@@ -73,5 +73,30 @@ macro_rules! suite {
         fn worker_pool() {
             $run(testkit::worker_pool($env));
         }
+
+        #[test]
+        fn h1_no_body_responses() {
+            $run(testkit::h1_no_body_responses($env));
+        }
+
+        #[test]
+        fn handler_panics_h1() {
+            $run(testkit::handler_panics($env, false));
+        }
+
+        #[test]
+        fn handler_panics_h2() {
+            $run(testkit::handler_panics($env, true));
+        }
+
+        #[test]
+        fn known_length_date_and_server() {
+            $run(testkit::known_length_date_and_server($env));
+        }
+
+        #[test]
+        fn h2_no_body_responses() {
+            $run(testkit::h2_no_body_responses($env));
+        }
     };
 }
