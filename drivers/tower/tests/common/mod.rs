@@ -280,6 +280,12 @@ impl Trickle {
         self
     }
 
+    /// Ready with its first frame at once (it waits before the others).
+    pub fn first_at_once(mut self) -> Trickle {
+        self.wait = false;
+        self
+    }
+
     pub fn failing(mut self) -> Trickle {
         self.fail = true;
         self
