@@ -276,7 +276,7 @@ on_every_runtime!(
 #[test]
 fn timeout_layer_answers_408_on_tokio() {
     let app = Router::new()
-        .route("/never", get(|| std::future::pending::<&'static str>()))
+        .route("/never", get(std::future::pending::<&'static str>))
         .route("/", get(|| async { "quick" }))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
