@@ -46,6 +46,11 @@ impl Client {
         Ok(Client { stream: connect(addr)?, buf: Vec::new() })
     }
 
+    /// Wraps a connected socket.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        Client { stream, buf: Vec::new() }
+    }
+
     /// Sends [`GET`] and reads the response.
     pub fn get(&mut self) -> Result<Response, String> {
         self.stream.write_all(GET).map_err(|e| format!("write: {e}"))?;

@@ -7,7 +7,7 @@ use sockless_h2::hpack::{Decoder, DecoderError, Encoder};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The client connection preface.
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -257,11 +257,16 @@ impl H2 {
     }
 
     /// Sends `data` on `id` as flow control allows, reading the server's
-    /// frames (WINDOW_UPDATE) while the windows are closed. Err if no window
-    /// opens before `deadline`, naming both windows: that is a stall.
-    pub fn send_body(&mut self, id: u32, data: &[u8], end_stream: bool, deadline: Instant) -> Result<(), String> {
+    /// frames (WINDOW_UPDATE) while the windows are closed. Returns the bytes
+    /// sent: all of them, or fewer when the server ended the stream first (a
+    /// response with END_STREAM, or RST_STREAM). Err if no window opens
+    /// before `deadline`, naming both windows: that is a stall.
+    pub fn send_body(&mut self, id: u32, data: &[u8], end_stream: bool, deadline: Instant) -> Result<usize, String> {
         let mut sent = 0;
         loop {
+            if self.seen.get(&id).is_some_and(StreamSeen::done) {
+                return Ok(sent);
+            }
             let left = data.len() - sent;
             let window = self.conn_window.min(*self.windows.get(&id).unwrap_or(&0)).max(0) as usize;
             let n = left.min(window).min(self.peer_max_frame);
@@ -276,14 +281,9 @@ impl H2 {
                 }
                 sent += n;
                 if last {
-                    return Ok(());
+                    return Ok(sent);
                 }
                 continue;
-            }
-            if let Some(seen) = self.seen.get(&id) {
-                if seen.done() {
-                    return Err(format!("stream {id} ended by the server after {sent} body bytes: {seen:?}"));
-                }
             }
             let Some(f) = self.next_frame(deadline).map_err(|e| {
                 format!(
@@ -480,57 +480,4 @@ impl H2 {
         self.seen.remove(&id);
         self.windows.remove(&id);
     }
-}
-
-/// Writes `frames` on `stream` without ever reading, until all are written or
-/// the server stops taking bytes for `stall` (it stopped reading: back
-/// pressure) or closes. Returns how many frames went out whole and why it stopped.
-pub fn flood(stream: &mut TcpStream, frames: impl Iterator<Item = Vec<u8>>, stall: Duration) -> (u64, FloodEnd) {
-    if stream.set_nonblocking(true).is_err() {
-        return (0, FloodEnd::Closed);
-    }
-    let mut sent = 0;
-    let mut end = FloodEnd::AllWritten;
-    'frames: for f in frames {
-        let mut off = 0;
-        let mut blocked_since: Option<Instant> = None;
-        while off < f.len() {
-            match stream.write(&f[off..]) {
-                Ok(0) => {
-                    end = FloodEnd::Closed;
-                    break 'frames;
-                }
-                Ok(n) => {
-                    off += n;
-                    blocked_since = None;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let since = *blocked_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= stall {
-                        end = FloodEnd::Stalled;
-                        break 'frames;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => {
-                    end = FloodEnd::Closed;
-                    break 'frames;
-                }
-            }
-        }
-        sent += 1;
-    }
-    let _ = stream.set_nonblocking(false);
-    (sent, end)
-}
-
-/// Why [`flood`] stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FloodEnd {
-    /// Every frame was written.
-    AllWritten,
-    /// The server took no bytes for the stall time: it stopped reading.
-    Stalled,
-    /// The connection was closed or reset.
-    Closed,
 }

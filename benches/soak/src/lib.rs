@@ -16,6 +16,7 @@
 //! assert!(report.broken.is_empty(), "{:?}", report.broken);
 //! ```
 
+pub mod flood;
 pub mod h1;
 pub mod h2;
 pub mod measure;

@@ -43,3 +43,23 @@ fn idle_timeouts() {
 fn ceiling() {
     short("ceiling", &["tokio"]);
 }
+
+#[test]
+fn slowloris() {
+    short("slowloris", &["async-std"]);
+}
+
+#[test]
+fn many_requests() {
+    short("many-requests", &["smol"]);
+}
+
+#[test]
+fn body_over_limit() {
+    short("body-over-limit", &DRIVERS);
+}
+
+#[test]
+fn pipelined_unread() {
+    short("pipelined-unread", &DRIVERS);
+}

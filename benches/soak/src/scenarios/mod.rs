@@ -1,6 +1,10 @@
 //! The scenarios of issue 10 item 15, one module per kind of load.
 
+mod body;
 mod idle;
+mod load;
+mod slow;
+mod unread;
 
 use crate::Scenario;
 
@@ -10,6 +14,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "idle-h2c", run: idle::idle_h2c },
     Scenario { name: "idle-timeouts", run: idle::idle_timeouts },
     Scenario { name: "ceiling", run: idle::ceiling },
+    Scenario { name: "slowloris", run: slow::slowloris },
+    Scenario { name: "many-requests", run: load::many_requests },
+    Scenario { name: "body-over-limit", run: body::body_over_limit },
+    Scenario { name: "pipelined-unread", run: unread::pipelined_unread },
 ];
 
 /// The scenario called `name`.
