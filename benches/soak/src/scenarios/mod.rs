@@ -1,10 +1,12 @@
 //! The scenarios of issue 10 item 15, one module per kind of load.
 
+mod attacks;
 mod body;
 mod idle;
 mod load;
 mod slow;
 mod unread;
+mod uploads;
 
 use crate::Scenario;
 
@@ -18,6 +20,12 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "many-requests", run: load::many_requests },
     Scenario { name: "body-over-limit", run: body::body_over_limit },
     Scenario { name: "pipelined-unread", run: unread::pipelined_unread },
+    Scenario { name: "h2-rapid-reset", run: attacks::rapid_reset },
+    Scenario { name: "h2-continuation-flood", run: attacks::continuation_flood },
+    Scenario { name: "h2-ping-flood", run: attacks::ping_flood },
+    Scenario { name: "h2-settings-flood", run: attacks::settings_flood },
+    Scenario { name: "h2-uploads-read", run: uploads::uploads_read },
+    Scenario { name: "h2-uploads-cancelled", run: uploads::uploads_cancelled },
 ];
 
 /// The scenario called `name`.
