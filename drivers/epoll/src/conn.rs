@@ -88,7 +88,7 @@ impl<F> Stream<F> {
 impl<F> Drop for Stream<F> {
     fn drop(&mut self) {
         if let (Some(feed), false) = (&self.incoming, self.in_done) {
-            feed.fail(io::ErrorKind::ConnectionReset, "stream reset");
+            feed.fail(sockless_rt::Error::new(sockless_rt::ErrorKind::BodyAborted, "stream reset"));
         }
     }
 }
