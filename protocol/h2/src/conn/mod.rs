@@ -35,6 +35,10 @@ use timers::{Timer, Timers};
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const DEFAULT_WINDOW: i64 = 65_535;
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+/// The peer's SETTINGS_MAX_CONCURRENT_STREAMS we assume until its SETTINGS arrive: the
+/// protocol's initial value is unlimited, but servers commonly allow 100 and refuse streams
+/// beyond (the h2 crate and nghttp2 assume 100 as well).
+const ASSUMED_MAX_CONCURRENT: u32 = 100;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +104,15 @@ enum Shutdown {
 ///     to.handle_input(Instant::ZERO, &bytes).unwrap();
 /// }
 /// ```
+///
+/// # Concurrency (client)
+///
+/// Requests never go beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS, which is assumed to
+/// be 100 until the server's SETTINGS arrive. `send_request` beyond it returns
+/// `UserError::Busy` and sends nothing: the driver keeps the request queued and tries again
+/// when a stream ends (after the next input; `is_ready` tells). A request the server refused
+/// anyway ends in `Event::Reset` with `code: ErrorCode::REFUSED_STREAM` (RFC 9113 section 8.7:
+/// not processed, safe to send again), as do our streams above the last id of a GOAWAY.
 pub struct H2Connection {
     role: Role,
     config: Config,
@@ -195,7 +208,7 @@ impl H2Connection {
             streams: Vec::new(),
             next_stream_id: 1,
             last_peer_stream: 0,
-            peer_max_concurrent: u32::MAX,
+            peer_max_concurrent: ASSUMED_MAX_CONCURRENT,
             peer_initial_window: DEFAULT_WINDOW,
             peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
             conn_send_window: DEFAULT_WINDOW,
@@ -291,7 +304,8 @@ impl H2Connection {
         self.streams.len()
     }
 
-    /// Whether a new request may be sent now (client).
+    /// Whether a new request may be sent now (client): `send_request` would not return
+    /// `UserError::Busy` (the peer's stream limit) or `UserError::Closed`.
     pub fn is_ready(&self) -> bool {
         self.role == Role::Client
             && self.error.is_none()
@@ -604,8 +618,11 @@ impl H2Connection {
         if s.enable_push == Some(true) && self.role == Role::Client {
             return Err(ProtocolError::new(Kind::Http2Protocol, Answer::GoAway(ErrorCode::PROTOCOL_ERROR)));
         }
-        if let Some(n) = s.max_concurrent_streams {
-            self.peer_max_concurrent = n;
+        match s.max_concurrent_streams {
+            Some(n) => self.peer_max_concurrent = n,
+            // The first SETTINGS without a limit: unlimited, as the protocol's initial value.
+            None if !self.peer_settings_seen => self.peer_max_concurrent = u32::MAX,
+            None => {}
         }
         if let Some(w) = s.initial_window_size {
             let delta = i64::from(w) - self.peer_initial_window;
@@ -686,8 +703,9 @@ impl H2Connection {
             }
             Frame::RstStream(r) => self.on_reset(r),
             Frame::Settings(s) => {
+                let applied = self.apply_settings(&s);
                 self.peer_settings_seen = true;
-                match self.apply_settings(&s) {
+                match applied {
                     Ok(()) => self.write_control(Frame::SettingsAck),
                     Err(e) => {
                         let code = match e.answer {

@@ -1464,3 +1464,71 @@ mod body_limit {
         assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
     }
 }
+
+mod concurrency {
+    //! The client's stream limit before and after the server's SETTINGS (issue 11 defect 1).
+    use super::*;
+
+    #[test]
+    fn before_the_servers_settings_the_client_assumes_100_streams() {
+        // 200 requests started at once on a fresh connection: the first 100 go out, the rest
+        // wait (Busy) instead of being refused by a server that allows 100.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(Config::server(), T0);
+        let mut sent = Vec::new();
+        for _ in 0..200 {
+            match c.send_request(&get("/"), true) {
+                Ok(id) => sent.push(id),
+                Err(e) => assert_eq!(e, UserError::Busy.into()),
+            }
+        }
+        assert_eq!(sent.len(), 100);
+        assert!(!c.is_ready());
+        let mut p = Pair::from(c, s);
+        assert!(rst_frames(&p.server_frames()).is_empty(), "nothing refused");
+        assert_eq!(p.s_events.iter().filter(|e| matches!(e, Event::Request { .. })).count(), 100);
+        // A stream ends: a slot frees.
+        p.s.send_response(sent[0], &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert!(p.c.is_ready());
+        p.c.send_request(&get("/"), true).unwrap();
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn the_servers_settings_replace_the_assumption() {
+        let server = Config { max_concurrent_streams: 250, ..Config::server() };
+        let mut p = Pair::new(Config::client(), server);
+        for _ in 0..250 {
+            p.c.send_request(&get("/"), true).unwrap();
+        }
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+        // SETTINGS without MAX_CONCURRENT_STREAMS: unlimited, the protocol's initial value.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let mut raw = Vec::new();
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        for _ in 0..300 {
+            c.send_request(&get("/"), true).unwrap();
+        }
+        // A later SETTINGS without it leaves the limit as it was.
+        let mut raw = Vec::new();
+        Frame::Settings(Settings { max_concurrent_streams: Some(10), ..Settings::default() }).encode(&mut raw);
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        assert_eq!(c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn a_refused_stream_says_so_in_its_reset() {
+        let server = Config { max_concurrent_streams: 1, ..Config::server() };
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(server, T0);
+        // Both sent before the server's limit of 1 is known: the second is refused.
+        let s1 = c.send_request(&get("/"), true).unwrap();
+        let s3 = c.send_request(&get("/"), true).unwrap();
+        let p = Pair::from(c, s);
+        assert!(p.c_events.contains(&Event::Reset { stream: s3, code: ErrorCode::REFUSED_STREAM, remote: true }));
+        assert!(!p.c_events.iter().any(|e| matches!(e, Event::Reset { stream, .. } if *stream == s1)));
+    }
+}
