@@ -83,6 +83,14 @@ pub struct Config {
     /// HTTP/1.1 closes an idle keep-alive connection. `None`: never. Server
     /// default 60 s, client default `None` (its pool decides).
     pub idle_timeout: Option<Duration>,
+    /// Server: the most bytes a request body may have, as HTTP/1.1's
+    /// `max_body_bytes`. A Content-Length above it is answered `413` before the
+    /// application sees the request; DATA going over it is answered `413` by
+    /// the connection itself while the response has not started (the
+    /// application gets an `Error` (`BodyTooLarge`) and a `Reset`), and
+    /// `RST_STREAM(CANCEL)` once it has. `None`: unlimited. Server default
+    /// 4 MiB; the client ignores it (default `None`).
+    pub max_body_bytes: Option<u64>,
     /// Client: `:scheme` for requests whose target is origin-form. Default `"https"`.
     pub default_scheme: &'static str,
 }
@@ -112,13 +120,14 @@ impl Config {
             shutdown_timeout: Duration::from_secs(30),
             goaway_grace: Duration::from_secs(1),
             idle_timeout: Some(Duration::from_secs(60)),
+            max_body_bytes: Some(4 << 20),
             default_scheme: "https",
         }
     }
 
-    /// Defaults for the client role: the same limits, no idle timeout.
+    /// Defaults for the client role: the same limits, no idle timeout, no body limit.
     pub fn client() -> Self {
-        Config { idle_timeout: None, ..Config::server() }
+        Config { idle_timeout: None, max_body_bytes: None, ..Config::server() }
     }
 }
 

@@ -35,6 +35,10 @@ use timers::{Timer, Timers};
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const DEFAULT_WINDOW: i64 = 65_535;
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+/// The peer's SETTINGS_MAX_CONCURRENT_STREAMS we assume until its SETTINGS arrive: the
+/// protocol's initial value is unlimited, but servers commonly allow 100 and refuse streams
+/// beyond (the h2 crate and nghttp2 assume 100 as well).
+const ASSUMED_MAX_CONCURRENT: u32 = 100;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +104,15 @@ enum Shutdown {
 ///     to.handle_input(Instant::ZERO, &bytes).unwrap();
 /// }
 /// ```
+///
+/// # Concurrency (client)
+///
+/// Requests never go beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS, which is assumed to
+/// be 100 until the server's SETTINGS arrive. `send_request` beyond it returns
+/// `UserError::Busy` and sends nothing: the driver keeps the request queued and tries again
+/// when a stream ends (after the next input; `is_ready` tells). A request the server refused
+/// anyway ends in `Event::Reset` with `code: ErrorCode::REFUSED_STREAM` (RFC 9113 section 8.7:
+/// not processed, safe to send again), as do our streams above the last id of a GOAWAY.
 pub struct H2Connection {
     role: Role,
     config: Config,
@@ -195,7 +208,7 @@ impl H2Connection {
             streams: Vec::new(),
             next_stream_id: 1,
             last_peer_stream: 0,
-            peer_max_concurrent: u32::MAX,
+            peer_max_concurrent: ASSUMED_MAX_CONCURRENT,
             peer_initial_window: DEFAULT_WINDOW,
             peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
             conn_send_window: DEFAULT_WINDOW,
@@ -291,7 +304,8 @@ impl H2Connection {
         self.streams.len()
     }
 
-    /// Whether a new request may be sent now (client).
+    /// Whether a new request may be sent now (client): `send_request` would not return
+    /// `UserError::Busy` (the peer's stream limit) or `UserError::Closed`.
     pub fn is_ready(&self) -> bool {
         self.role == Role::Client
             && self.error.is_none()
@@ -604,8 +618,11 @@ impl H2Connection {
         if s.enable_push == Some(true) && self.role == Role::Client {
             return Err(ProtocolError::new(Kind::Http2Protocol, Answer::GoAway(ErrorCode::PROTOCOL_ERROR)));
         }
-        if let Some(n) = s.max_concurrent_streams {
-            self.peer_max_concurrent = n;
+        match s.max_concurrent_streams {
+            Some(n) => self.peer_max_concurrent = n,
+            // The first SETTINGS without a limit: unlimited, as the protocol's initial value.
+            None if !self.peer_settings_seen => self.peer_max_concurrent = u32::MAX,
+            None => {}
         }
         if let Some(w) = s.initial_window_size {
             let delta = i64::from(w) - self.peer_initial_window;
@@ -686,8 +703,9 @@ impl H2Connection {
             }
             Frame::RstStream(r) => self.on_reset(r),
             Frame::Settings(s) => {
+                let applied = self.apply_settings(&s);
                 self.peer_settings_seen = true;
-                match self.apply_settings(&s) {
+                match applied {
                     Ok(()) => self.write_control(Frame::SettingsAck),
                     Err(e) => {
                         let code = match e.answer {
@@ -763,6 +781,11 @@ impl H2Connection {
         if too_long || too_short {
             self.release_connection(len as u32);
             return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+        }
+        let received = s.received;
+        if self.body_over_limit(received) {
+            self.release_connection(len as u32);
+            return self.body_too_large(idx, d.end_stream);
         }
         if pad > 0 {
             self.release_connection(pad);
@@ -881,24 +904,8 @@ impl H2Connection {
         }
         let (decoded, info) = match decoded {
             Ok(d) => d,
-            Err(FieldError::TooLarge) => {
-                // Answer 431 on the stream, as HTTP/1.1 would.
-                let head = ResponseHead::new(431);
-                self.block_out.clear();
-                let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut self.block_out, &mut self.lower);
-                self.write_block(StreamId::new(id), true);
-                // Our END_STREAM went out; the peer's too, or we reset its unfinished side.
-                self.closed.remember(id, if end_stream { Closure::Ended } else { Closure::ResetByUs });
-                if !end_stream {
-                    self.write_control(Frame::RstStream(frame::RstStream {
-                        stream: StreamId::new(id),
-                        code: ErrorCode::NO_ERROR,
-                    }));
-                }
-                let e = ProtocolError::new(Kind::HeadTooLarge, Answer::Status(431)).on(StreamId::new(id));
-                self.events.push_back(Event::Error(e));
-                return self.count_reset();
-            }
+            // Answered on the stream, as HTTP/1.1 would.
+            Err(FieldError::TooLarge) => return self.answer_unseen(id, 431, Kind::HeadTooLarge, end_stream),
             Err(_) => return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR),
         };
         let Decoded::Request(head) = decoded else {
@@ -906,6 +913,9 @@ impl H2Connection {
         };
         if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
             return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
+        }
+        if info.content_length.is_some_and(|cl| self.body_over_limit(cl)) {
+            return self.answer_unseen(id, 413, Kind::BodyTooLarge, end_stream);
         }
         let expects_continue = info.expects_continue && !end_stream;
         // Opened with the receiving half open: `end_remote` below ends it, with its event.
@@ -917,6 +927,54 @@ impl H2Connection {
         if end_stream {
             let idx = self.streams.len() - 1;
             self.end_remote(idx);
+        }
+    }
+
+    /// Whether a request body of `n` bytes is over `Config::max_body_bytes` (server).
+    fn body_over_limit(&self, n: u64) -> bool {
+        self.role == Role::Server && self.config.max_body_bytes.is_some_and(|max| n > max)
+    }
+
+    /// Writes a final response head with END_STREAM on stream `id`, and RST_STREAM(NO_ERROR)
+    /// after it unless the request ended (RFC 9113 section 8.1: the rest of the request is
+    /// not wanted).
+    fn write_final_answer(&mut self, id: u32, status: u16, request_ended: bool) {
+        let stream = StreamId::new(id);
+        self.block_out.clear();
+        let head = ResponseHead::new(status);
+        let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut self.block_out, &mut self.lower);
+        self.write_block(stream, true);
+        if !request_ended {
+            self.write_control(Frame::RstStream(frame::RstStream { stream, code: ErrorCode::NO_ERROR }));
+        }
+    }
+
+    /// Server: answers a request the application never sees (its head too large, its
+    /// announced body over the limit) with `status`, and reports it.
+    fn answer_unseen(&mut self, id: u32, status: u16, kind: Kind, request_ended: bool) {
+        self.write_final_answer(id, status, request_ended);
+        // Our END_STREAM went out; the peer's too, or we reset its unfinished side.
+        self.closed.remember(id, if request_ended { Closure::Ended } else { Closure::ResetByUs });
+        let e = ProtocolError::new(kind, Answer::Status(status)).on(StreamId::new(id));
+        self.events.push_back(Event::Error(e));
+        self.count_reset();
+    }
+
+    /// Server: the request body on stream `idx` went over `Config::max_body_bytes`. If the
+    /// response has not started, the state machine answers 413 itself; otherwise the stream
+    /// is reset (CANCEL). Either way the application gets an `Error` (`BodyTooLarge`) and a
+    /// `Reset`, and the stream is gone.
+    fn body_too_large(&mut self, idx: usize, request_ended: bool) {
+        let id = self.streams[idx].id;
+        if !self.streams[idx].final_head(true) {
+            self.write_final_answer(id, 413, request_ended);
+            let stream = StreamId::new(id);
+            let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(stream);
+            self.events.push_back(Event::Error(e));
+            self.remove_stream(idx, Removal::ResetByUs { code: ErrorCode::NO_ERROR, tell: true });
+            self.count_reset();
+        } else {
+            self.reset_for_error(id, Kind::BodyTooLarge, ErrorCode::CANCEL);
         }
     }
 

@@ -1373,3 +1373,162 @@ mod closed {
         assert_eq!(p.c.error.map(|e| e.answer), Some(Answer::GoAway(ErrorCode::STREAM_CLOSED)));
     }
 }
+
+mod body_limit {
+    //! `Config::max_body_bytes` on HTTP/2 requests (issue 10, item 10).
+    use super::*;
+
+    fn limited(max: Option<u64>) -> Pair {
+        Pair::new(Config::client(), Config { max_body_bytes: max, ..Config::server() })
+    }
+
+    fn statuses(events: &[Event]) -> Vec<u16> {
+        events
+            .iter()
+            .filter_map(|e| if let Event::Response { head, .. } = e { Some(head.status) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_those_of_http1() {
+        assert_eq!(Config::server().max_body_bytes, Some(4 << 20));
+        assert_eq!(Config::client().max_body_bytes, None);
+    }
+
+    #[test]
+    fn a_content_length_over_the_limit_is_413_before_the_application_sees_the_request() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/").header("content-length", "1001"), false).unwrap();
+        p.pump();
+        assert!(!p.s_events.iter().any(|e| matches!(e, Event::Request { .. })), "{:?}", p.s_events);
+        assert_eq!(errors(&p.s_events), [ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(s1)]);
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::NO_ERROR)]);
+        assert_eq!(statuses(&p.c_events), [413]);
+        assert!(has_end(&p.c_events, s1));
+        // The limit itself is allowed.
+        let s3 = p.c.send_request(&post("/").header("content-length", "1000"), false).unwrap();
+        send_all(&mut p, true, s3, &[1u8; 1_000], true);
+        settle(&mut p);
+        assert_eq!(body(&p.s_events, s3).len(), 1_000);
+        assert!(has_end(&p.s_events, s3));
+    }
+
+    #[test]
+    fn data_over_the_limit_is_answered_413_while_the_response_has_not_started() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        p.c.send_data(s1, Bytes::from(vec![1u8; 600]), false).unwrap();
+        p.pump();
+        p.c.send_data(s1, Bytes::from(vec![2u8; 600]), false).unwrap();
+        p.pump();
+        assert_eq!(body(&p.s_events, s1).len(), 600, "the DATA that went over is not delivered");
+        let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(s1);
+        assert_eq!(errors(&p.s_events), [e]);
+        assert!(p.s_events.contains(&Event::Reset { stream: s1, code: ErrorCode::NO_ERROR, remote: false }));
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::NO_ERROR)]);
+        assert_eq!(statuses(&p.c_events), [413]);
+        assert_eq!((p.c.open_streams(), p.s.open_streams()), (0, 0));
+        // Nothing of it stays counted against the connection.
+        let window = i64::from(Config::server().connection_window_size);
+        assert_eq!(p.s.conn_recv_window + i64::from(p.s.conn_unreleased), window);
+        assert_eq!(p.s.send_response(s1, &ResponseHead::new(200), true), Err(UserError::UnknownStream.into()));
+    }
+
+    #[test]
+    fn data_over_the_limit_after_the_response_started_resets_the_stream() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(200), false).unwrap();
+        p.c.send_data(s1, Bytes::from(vec![1u8; 1_001]), false).unwrap();
+        p.pump();
+        let e = ProtocolError::new(Kind::BodyTooLarge, Answer::ResetStream(ErrorCode::CANCEL)).on(s1);
+        assert_eq!(errors(&p.s_events), [e]);
+        assert!(p.s_events.contains(&Event::Reset { stream: s1, code: ErrorCode::CANCEL, remote: false }));
+        assert!(p.c_events.contains(&Event::Reset { stream: s1, code: ErrorCode::CANCEL, remote: true }));
+        assert_eq!(statuses(&p.c_events), [200]);
+    }
+
+    #[test]
+    fn none_is_unlimited_and_the_client_has_no_limit() {
+        let mut p = limited(None);
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        send_all(&mut p, true, s1, &vec![3u8; 5 << 20], true);
+        settle(&mut p);
+        assert_eq!(body(&p.s_events, s1).len(), 5 << 20);
+        // The server's response body is not limited by the client's default.
+        p.s.send_response(s1, &ResponseHead::new(200), false).unwrap();
+        send_all(&mut p, false, s1, &vec![4u8; 5 << 20], true);
+        settle(&mut p);
+        assert_eq!(body(&p.c_events, s1).len(), 5 << 20);
+        assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
+    }
+}
+
+mod concurrency {
+    //! The client's stream limit before and after the server's SETTINGS (issue 11 defect 1).
+    use super::*;
+
+    #[test]
+    fn before_the_servers_settings_the_client_assumes_100_streams() {
+        // 200 requests started at once on a fresh connection: the first 100 go out, the rest
+        // wait (Busy) instead of being refused by a server that allows 100.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(Config::server(), T0);
+        let mut sent = Vec::new();
+        for _ in 0..200 {
+            match c.send_request(&get("/"), true) {
+                Ok(id) => sent.push(id),
+                Err(e) => assert_eq!(e, UserError::Busy.into()),
+            }
+        }
+        assert_eq!(sent.len(), 100);
+        assert!(!c.is_ready());
+        let mut p = Pair::from(c, s);
+        assert!(rst_frames(&p.server_frames()).is_empty(), "nothing refused");
+        assert_eq!(p.s_events.iter().filter(|e| matches!(e, Event::Request { .. })).count(), 100);
+        // A stream ends: a slot frees.
+        p.s.send_response(sent[0], &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert!(p.c.is_ready());
+        p.c.send_request(&get("/"), true).unwrap();
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn the_servers_settings_replace_the_assumption() {
+        let server = Config { max_concurrent_streams: 250, ..Config::server() };
+        let mut p = Pair::new(Config::client(), server);
+        for _ in 0..250 {
+            p.c.send_request(&get("/"), true).unwrap();
+        }
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+        // SETTINGS without MAX_CONCURRENT_STREAMS: unlimited, the protocol's initial value.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let mut raw = Vec::new();
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        for _ in 0..300 {
+            c.send_request(&get("/"), true).unwrap();
+        }
+        // A later SETTINGS without it leaves the limit as it was.
+        let mut raw = Vec::new();
+        Frame::Settings(Settings { max_concurrent_streams: Some(10), ..Settings::default() }).encode(&mut raw);
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        assert_eq!(c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn a_refused_stream_says_so_in_its_reset() {
+        let server = Config { max_concurrent_streams: 1, ..Config::server() };
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(server, T0);
+        // Both sent before the server's limit of 1 is known: the second is refused.
+        let s1 = c.send_request(&get("/"), true).unwrap();
+        let s3 = c.send_request(&get("/"), true).unwrap();
+        let p = Pair::from(c, s);
+        assert!(p.c_events.contains(&Event::Reset { stream: s3, code: ErrorCode::REFUSED_STREAM, remote: true }));
+        assert!(!p.c_events.iter().any(|e| matches!(e, Event::Reset { stream, .. } if *stream == s1)));
+    }
+}
