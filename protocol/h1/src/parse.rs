@@ -779,7 +779,7 @@ fn is_authority_form(t: &[u8]) -> bool {
 /// Checks the canonical reader against httparse and the checks around it
 /// on `buf` (panics on any disagreement): what the differential tests and
 /// the `h1_request_parser` fuzz target run.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn check_canonical_request(buf: &[u8], limit: usize) {
     match canonical::request(buf, limit) {
         canonical::Outcome::Complete(n, parts) => match httparse_request(buf, limit) {

@@ -236,7 +236,7 @@ fn body_length(version: Version, info: &FieldInfo, config: &Config) -> Result<Bo
 /// Reads `input` both ways, in place and taking the head, and panics if
 /// they disagree (verdict, head, framing, what is left after the head):
 /// what the unit tests and the `h1_request_parser` fuzz target run.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn check_in_place_matches_owned(input: &[u8], config: &Config) {
     let in_place = RequestParser::new().parse_ref(input, config);
     let mut buf = BytesMut::from(input);
