@@ -80,6 +80,7 @@ pub mod oracles;
 mod parse;
 mod plumbing;
 mod request;
+mod rules;
 mod server;
 
 pub use client::ClientConnection;

@@ -9,8 +9,9 @@ use crate::body::BodyDecoder;
 use crate::chunked::Chunk;
 use crate::config::Config;
 use crate::encode::{send_body, user_framing, write_response_head, Added, BodyEncoder};
-use crate::plumbing::Plumbing;
+use crate::plumbing::{self, Plumbing};
 use crate::request::{BodyLength, ParsedRequest, RequestParser};
+use crate::rules::{self, Outgoing};
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
@@ -423,28 +424,11 @@ impl ServerConnection {
             self.switch_decided(idx);
             return Ok(());
         }
-        let no_body = ex.head_request || head.status == 204 || head.status == 304;
-        let mut close = !ex.keep_alive || framing.close || (ex.awaiting_continue && !ex.request_done);
-        let mut added = Added::default();
-        let encoder = if no_body {
-            BodyEncoder::None
-        } else if let Some(n) = framing.content_length {
-            BodyEncoder::Length(n)
-        } else if framing.chunked {
-            if version == Version::Http10 {
-                return Err(UserError::InvalidFraming.into());
-            }
-            BodyEncoder::Chunked
-        } else if end_stream {
-            added.content_length = Some(0);
-            BodyEncoder::Length(0)
-        } else if version == Version::Http11 {
-            added.chunked = true;
-            BodyEncoder::Chunked
-        } else {
-            close = true;
-            BodyEncoder::UntilClose
-        };
+        let bodiless = ex.head_request || head.status == 204 || head.status == 304;
+        let body = rules::outgoing_body(Outgoing::Response { bodiless }, version, &framing, end_stream)?;
+        let close = !ex.keep_alive || framing.close || (ex.awaiting_continue && !ex.request_done) || body.close;
+        let encoder = body.encoder;
+        let mut added = Added { content_length: body.content_length, chunked: body.chunked, ..Added::default() };
         if end_stream {
             encoder.can_finish()?;
         }
@@ -517,8 +501,49 @@ impl ServerConnection {
     }
 }
 
+impl plumbing::Role for ServerConnection {
+    fn plumbing(&mut self) -> &mut Plumbing {
+        &mut self.p
+    }
+    fn note_time(&mut self, now: Instant) {
+        self.touch(now);
+    }
+    fn parse(&mut self) {
+        self.process();
+    }
+    fn discards_input(&self) -> bool {
+        self.discarding()
+    }
+}
+
 impl Connection for ServerConnection {
-    crate::plumbing::connection_io!();
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        plumbing::handle_input(self, now, input)
+    }
+
+    fn input_buffer(&mut self) -> &mut [u8] {
+        plumbing::input_buffer(self)
+    }
+
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        plumbing::commit_input(self, now, n)
+    }
+
+    fn take_input_buffer(&mut self) -> BytesMut {
+        self.p.recv.take()
+    }
+
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        plumbing::return_input_buffer(self, now, buf)
+    }
+
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.p.out.poll(out)
+    }
+
+    fn advance_transmit(&mut self, n: usize) {
+        self.p.out.advance(n);
+    }
 
     fn handle_eof(&mut self, now: Instant) {
         self.touch(now);
