@@ -12,6 +12,7 @@ use crate::encode::{send_body, user_framing, write_request_head, Added, BodyEnco
 use crate::parse::{HeadScanner, ParsedResponse};
 use crate::plumbing::{self, Plumbing};
 use crate::rules::{self, Incoming, Outgoing, Sender};
+use crate::timers;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{
@@ -265,22 +266,52 @@ impl ClientConnection {
     fn current(&mut self, stream: StreamId) -> Result<&mut Exchange, UserError> {
         self.exchange.as_mut().filter(|e| e.stream == stream).ok_or(UserError::UnknownStream)
     }
+}
 
-    fn continue_deadline(&self) -> Option<Instant> {
-        let ex = self.exchange.as_ref()?;
-        ex.held.as_ref()?;
-        ex.continue_since.map(|s| s + self.p.config.continue_timeout)
+/// The client's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// A command changed state without a time: the next call stamps it.
+    Stamp,
+    /// The body waits for `100 Continue`: sent anyway when it expires.
+    Continue,
+    /// A response body is being received: an error when it pauses too long.
+    Body,
+}
+
+impl timers::Timers for ClientConnection {
+    type Timer = Timer;
+    const ALL: &'static [Timer] = &[Timer::Stamp, Timer::Continue, Timer::Body];
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        if self.p.closed_emitted || self.p.upgraded || self.p.error.is_some() {
+            return None;
+        }
+        match timer {
+            Timer::Stamp => self.p.stamp_needed.then_some(self.p.now),
+            Timer::Continue => {
+                let ex = self.exchange.as_ref()?;
+                ex.held.as_ref()?;
+                ex.continue_since.map(|s| s + self.p.config.continue_timeout)
+            }
+            Timer::Body => match self.read {
+                Read::Body(_) if !self.p.backlogged() => self.p.config.body_timeout.map(|t| self.body_progress + t),
+                _ => None,
+            },
+        }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.p.stamp_needed {
-            return Some(self.p.now);
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            // `handle_timeout` already stamped it.
+            Timer::Stamp => {}
+            Timer::Continue => {
+                if let Some(mut held) = self.exchange.as_mut().and_then(|ex| ex.held.take()) {
+                    self.p.out.append(&mut held);
+                }
+            }
+            Timer::Body => self.fail(Kind::BodyTimeout),
         }
-        let body = match self.read {
-            Read::Body(_) if !self.p.backlogged() => self.p.config.body_timeout.map(|t| self.body_progress + t),
-            _ => None,
-        };
-        sockless_core::earliest(self.continue_deadline(), body)
     }
 }
 
@@ -352,27 +383,12 @@ impl Connection for ClientConnection {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.p.closed_emitted || self.p.upgraded || self.p.error.is_some() {
-            return None;
-        }
-        self.deadline()
+        timers::next(self)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.continue_deadline().is_some_and(|d| now >= d) {
-            if let Some(ex) = &mut self.exchange {
-                if let Some(mut held) = ex.held.take() {
-                    self.p.out.append(&mut held);
-                }
-            }
-        }
-        if let Read::Body(_) = self.read {
-            let expired = self.p.config.body_timeout.is_some_and(|t| now >= self.body_progress + t);
-            if expired && !self.p.backlogged() && self.p.error.is_none() {
-                self.fail(Kind::BodyTimeout);
-            }
-        }
+        timers::expire(self, now);
     }
 
     fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {

@@ -82,6 +82,7 @@ mod plumbing;
 mod request;
 mod rules;
 mod server;
+mod timers;
 
 pub use client::ClientConnection;
 pub use config::{Config, MAX_HEADERS_CAP};

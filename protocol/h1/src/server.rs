@@ -12,6 +12,7 @@ use crate::encode::{send_body, user_framing, write_response_head, Added, BodyEnc
 use crate::plumbing::{self, Plumbing};
 use crate::request::{BodyLength, ParsedRequest, RequestParser};
 use crate::rules::{self, Outgoing};
+use crate::timers;
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
@@ -472,31 +473,74 @@ impl ServerConnection {
             Response::Done | Response::Switching => Err(UserError::StreamEnded),
         }
     }
+}
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.p.stamp_needed {
-            return Some(self.p.now);
+/// The server's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// A command changed state without a time: the next call stamps it.
+    Stamp,
+    /// A head started arriving: 408 when it is not complete in time.
+    HeadRead,
+    /// Nothing of the first request yet: a quiet close (slowloris).
+    FirstRequest,
+    /// Idle between keep-alive requests: a quiet close.
+    Idle,
+    /// A body is being received: 408 (or a cut) when it pauses too long.
+    Body,
+}
+
+impl timers::Timers for ServerConnection {
+    type Timer = Timer;
+    const ALL: &'static [Timer] = &[Timer::Stamp, Timer::HeadRead, Timer::FirstRequest, Timer::Idle, Timer::Body];
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        if self.p.closed_emitted || self.p.upgraded || self.p.close_reason.is_some() {
+            return None;
         }
         let config = &self.p.config;
-        match &self.read {
-            Read::Head if self.exchanges.is_empty() || self.head_started.is_some() => {
-                if let Some(started) = self.head_started {
-                    config.header_read_timeout.map(|t| started + t)
-                } else if self.first_request {
-                    config.header_read_timeout.zip(self.idle_since).map(|(t, s)| s + t)
-                } else {
-                    config.idle_timeout.zip(self.idle_since).map(|(t, s)| s + t)
-                }
+        let waiting_for_request = matches!(self.read, Read::Head) && self.exchanges.is_empty();
+        match timer {
+            Timer::Stamp => self.p.stamp_needed.then_some(self.p.now),
+            Timer::HeadRead if matches!(self.read, Read::Head) => {
+                self.head_started.zip(config.header_read_timeout).map(|(s, t)| s + t)
             }
-            Read::Body { stream, .. } => {
-                let waiting = self.exchanges.iter().any(|e| e.stream == *stream && e.awaiting_continue);
-                if waiting || self.p.backlogged() {
-                    None
-                } else {
-                    config.body_timeout.map(|t| self.body_progress + t)
-                }
+            Timer::FirstRequest if waiting_for_request && self.head_started.is_none() && self.first_request => {
+                self.idle_since.zip(config.header_read_timeout).map(|(s, t)| s + t)
             }
+            Timer::Idle if waiting_for_request && self.head_started.is_none() && !self.first_request => {
+                self.idle_since.zip(config.idle_timeout).map(|(s, t)| s + t)
+            }
+            Timer::Body => match &self.read {
+                Read::Body { stream, .. } => {
+                    let waiting = self.exchanges.iter().any(|e| e.stream == *stream && e.awaiting_continue);
+                    if waiting || self.p.backlogged() {
+                        None
+                    } else {
+                        config.body_timeout.map(|t| self.body_progress + t)
+                    }
+                }
+                _ => None,
+            },
             _ => None,
+        }
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            // `handle_timeout` already stamped it.
+            Timer::Stamp => {}
+            Timer::HeadRead => self.refuse(Kind::HeaderTimeout),
+            Timer::FirstRequest | Timer::Idle => {
+                self.read = Read::Stopped;
+                self.p.close_reason = Some(CloseReason::IdleTimeout);
+            }
+            Timer::Body => {
+                if let Read::Body { stream, .. } = &self.read {
+                    let stream = *stream;
+                    self.fail_body(stream, Kind::BodyTimeout);
+                }
+            }
         }
     }
 }
@@ -578,33 +622,12 @@ impl Connection for ServerConnection {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.p.closed_emitted || self.p.upgraded || self.p.close_reason.is_some() {
-            return None;
-        }
-        self.deadline()
+        timers::next(self)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.p.close_reason.is_some() || self.p.upgraded {
-            return;
-        }
-        let Some(deadline) = self.deadline() else { return };
-        if now < deadline {
-            return;
-        }
-        match &self.read {
-            Read::Head if self.head_started.is_some() => self.refuse(Kind::HeaderTimeout),
-            Read::Head => {
-                self.read = Read::Stopped;
-                self.p.close_reason = Some(CloseReason::IdleTimeout);
-            }
-            Read::Body { stream, .. } => {
-                let stream = *stream;
-                self.fail_body(stream, Kind::BodyTimeout);
-            }
-            _ => {}
-        }
+        timers::expire(self, now);
     }
 
     fn send_request(&mut self, _head: &RequestHead, _end_stream: bool) -> Result<StreamId, Error> {
