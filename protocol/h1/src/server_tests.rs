@@ -432,6 +432,42 @@ mod refusing {
         }
     }
 
+    /// A byte that cannot start a request line is refused at once, not
+    /// held while the connection waits for a head that can never come.
+    #[test]
+    fn a_byte_that_cannot_start_a_request_is_400_at_once() {
+        for first in [&b"\0"[..], b" ", b"\x01", b"\x7f", b"\xff", b"G\0", b"GET\x01", b"\r\n\0"] {
+            assert_eq!(refused(Config::server(), first), (400, Kind::InvalidMethod), "{first:?}");
+        }
+        // After a complete request: that one is still answered, then the 400.
+        let mut c = server();
+        let ev = feed(&mut c, T0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\0");
+        assert_eq!(request_streams(&ev), [s(1)]);
+        let Some(Event::Error(e)) = ev.last() else { panic!("{ev:?}") };
+        assert_eq!(e.kind, Kind::InvalidMethod);
+        c.send_response(s(1), &ResponseHead::new(204), true).unwrap();
+        let out = text(&wire(&mut c));
+        assert!(out.starts_with("HTTP/1.1 204 No Content\r\n"), "{out}");
+        assert!(out.contains("\r\n\r\nHTTP/1.1 400 Bad Request\r\n"), "{out}");
+        assert_eq!(events(&mut c), [Event::Closed(CloseReason::Error(*e))]);
+        // The same verdict however the bytes are split.
+        for input in
+            [&b"\r\0"[..], b"\r\n\0", b"\r\r", b"G\0", b" GET / HTTP/1.1\r\n", b"\0GET / HTTP/1.1\r\nHost: a\r\n\r\n"]
+        {
+            let whole = feed(&mut server(), T0, input);
+            let mut c = server();
+            let split: Vec<Event> = input.iter().flat_map(|b| feed(&mut c, T0, core::slice::from_ref(b))).collect();
+            assert_eq!(whole, split, "{input:?}");
+            assert!(matches!(whole[..], [Event::Error(_)]), "{input:?}: {whole:?}");
+        }
+        // What can still become a request waits: a method so far, a CR.
+        for partial in [&b"G"[..], b"PROPFIND", b"\r", b"\r\n", b"GET /"] {
+            let mut c = server();
+            let ev = feed(&mut c, T0, partial);
+            assert!(ev.is_empty(), "{partial:?}: {ev:?}");
+        }
+    }
+
     /// RFC 9112 section 3.2: a Host that is not `uri-host [":" port]` is
     /// 400, and so is one that differs from an absolute-form target's
     /// authority (section 3.2.2, the strict choice).
