@@ -63,6 +63,11 @@ impl ClientHandle {
     /// HTTP/1.1 the rest is read and discarded, so the connection stays
     /// usable.
     ///
+    /// Over HTTP/2 a request the server refuses unprocessed (REFUSED_STREAM)
+    /// is sent again on this connection without the caller seeing it, when
+    /// its body is empty or one buffer (a streamed body cannot be sent
+    /// twice: its refusal is an error, safe to retry elsewhere).
+    ///
     /// Errors are `io::Error`s wrapping a [`sockless_rt::Error`](crate::Error)
     /// (find it with [`Error::of`](crate::Error::of)) whose
     /// [`kind`](crate::Error::kind) says what happened: the TLS handshake

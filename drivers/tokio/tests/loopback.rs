@@ -116,6 +116,11 @@ fn client_error_kinds() {
 }
 
 #[test]
+fn h2_refused_streams_are_retried() {
+    run(testkit::h2_refused_streams_are_retried(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

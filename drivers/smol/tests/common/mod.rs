@@ -100,6 +100,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn h2_refused_streams_are_retried() {
+            $run(testkit::h2_refused_streams_are_retried($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
