@@ -63,7 +63,7 @@ mod sync;
 pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
-pub use client::ClientHandle;
+pub use client::{ClientHandle, ClientOptions};
 pub use error::{Error, ErrorKind};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};

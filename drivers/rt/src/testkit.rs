@@ -1146,3 +1146,61 @@ pub async fn h2_refused_streams_are_retried<E: Env>(env: E) {
     })
     .await
 }
+
+/// A relative target (`RequestHead::new(Method::Get, "/")`, no Host) is
+/// sent to the connection's authority (`ClientOptions::authority`) as Host
+/// or `:authority`; on a connection that has none it is refused before
+/// anything is sent, with an error that says why, instead of a 400 from
+/// the server.
+pub async fn relative_targets_get_the_authority<E: Env>(env: E, h2: bool) {
+    if h2 {
+        relative_targets_over(env, h2_server, h2_client).await
+    } else {
+        relative_targets_over(env, h1_server, h1_client).await
+    }
+}
+
+async fn relative_targets_over<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let served = Arc::new(Mutex::new(0usize));
+        let count = served.clone();
+        let handler = move |req: Request| {
+            *count.lock().unwrap() += 1;
+            let authority = req.head.authority().unwrap_or(b"none").to_vec();
+            async move { Response::new(ResponseHead::new(200), authority) }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let relative = || Request::new(RequestHead::new(Method::Get, "/"), Body::empty());
+
+        let io = env.connect(addr).await.expect("connect");
+        let options = crate::ClientOptions { authority: Some("example.test:1234".into()) };
+        let with_authority = ClientHandle::spawn_with(&rt, io, make_client(), options);
+        let response = with_authority.send(relative()).await.expect("response");
+        assert_eq!(response.head.status, 200);
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"example.test:1234");
+        // A Host of the request's own wins.
+        let own = RequestHead::new(Method::Get, "/").header("Host", "own.test");
+        let response = with_authority.send(Request::new(own, Body::empty())).await.expect("response");
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"own.test");
+        drop(with_authority);
+
+        let without = client(&env, addr, make_client()).await;
+        let e = without.send(relative()).await.expect_err("no authority to send it to");
+        let invalid = crate::ErrorKind::InvalidRequest(sockless_core::UserError::InvalidTarget);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        assert!(e.to_string().contains("no authority"), "{e}");
+        assert_eq!(*served.lock().unwrap(), 2, "the refused request was never sent");
+        drop(without);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
