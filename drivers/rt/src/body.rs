@@ -348,6 +348,16 @@ impl Body {
         }
     }
 
+    /// The bytes of a body that can be sent again as it is (an empty or
+    /// a full body without trailers); `None` for a streamed one.
+    pub(crate) fn replayable(&self) -> Option<Bytes> {
+        match (&self.kind, &self.trailers) {
+            (Kind::Empty, None) => Some(Bytes::new()),
+            (Kind::Full(b), None) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn peek_trailers(&mut self) -> Option<HeaderList> {
         self.trailers.take().map(|t| *t)
     }

@@ -67,7 +67,7 @@ mod sync;
 pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
-pub use client::ClientHandle;
+pub use client::{ClientHandle, ClientOptions};
 pub use error::{Error, ErrorKind};
 pub use feed::BodyFeed;
 #[cfg(feature = "http")]

@@ -235,6 +235,9 @@ struct StreamState {
     head_request: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
+    /// Client: the request, to send again if the peer refuses the stream
+    /// (see [`Pump::retry_refused`]); until the response head arrives.
+    replay: Option<Replay>,
     /// Server: cancels the stream's handler task when the state goes.
     _handler: Option<CancelOnDrop>,
 }
@@ -258,6 +261,25 @@ impl StreamState {
     }
 }
 
+/// Client: a request waiting for the connection to take another stream.
+struct Queued {
+    request: Request,
+    slot: Oneshot<io::Result<Response>>,
+    /// Times it was refused unprocessed and sent again.
+    retries: u8,
+}
+
+/// Client: what it takes to send a request again.
+struct Replay {
+    head: sockless_core::RequestHead,
+    body: Bytes,
+    retries: u8,
+}
+
+/// Most times one request is sent again after REFUSED_STREAM: a peer that
+/// keeps refusing is then believed.
+const MAX_REFUSED_RETRIES: u8 = 5;
+
 /// One connection's task.
 pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler> {
     rt: R,
@@ -268,7 +290,7 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     mode: Mode<H>,
     streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
-    queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
+    queued: VecDeque<Queued>,
     /// Most unread bytes held for one incoming body before input stops
     /// (not on a flow-controlled connection, see [`Pump::input_paused`]).
     body_cap: usize,
@@ -383,7 +405,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match cmd {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
                 Cmd::Abort(stream) => self.respond(stream, framing::internal_error()),
-                Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
+                Cmd::Request(request, slot) => self.queued.push_back(Queued { request, slot, retries: 0 }),
                 Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
         }
@@ -464,7 +486,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// stream if it started (on HTTP/1.1 that closes the connection, the
     /// only way to abandon an exchange).
     fn cancel_request(&mut self, slot: &Oneshot<io::Result<Response>>) {
-        if let Some(i) = self.queued.iter().position(|(_, s)| s.same(slot)) {
+        if let Some(i) = self.queued.iter().position(|q| q.slot.same(slot)) {
             self.queued.remove(i);
             return;
         }
@@ -483,7 +505,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// Client: starts queued requests while the connection takes them.
     fn start_requests(&mut self) -> bool {
         let mut progress = false;
-        while let Some((request, slot)) = self.queued.pop_front() {
+        while let Some(Queued { request, slot, retries }) = self.queued.pop_front() {
             if slot.is_set() {
                 continue;
             }
@@ -491,14 +513,19 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match self.conn.send_request(&request.head, end) {
                 Ok(stream) => {
                     progress = true;
+                    let Request { head, body } = request;
+                    // Kept to send again if the peer refuses the stream
+                    // unprocessed: only when the body can be sent again.
+                    let replay = body.replayable().map(|body| Replay { head, body, retries });
                     let mut st = StreamState {
                         incoming: Some(Chan::new(self.body_cap)),
                         response: Some(slot),
                         out_done: end,
+                        replay,
                         ..StreamState::default()
                     };
                     if !end {
-                        st.outgoing = Some(request.body);
+                        st.outgoing = Some(body);
                     }
                     self.streams.insert(stream, st);
                 }
@@ -507,13 +534,27 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 // is reported once its alert is out): `fail_all` then tells
                 // every waiting request that.
                 Err(sockless_core::Error::User(sockless_core::UserError::Busy | sockless_core::UserError::Closed)) => {
-                    self.queued.push_front((request, slot));
+                    self.queued.push_front(Queued { request, slot, retries });
                     break;
                 }
                 Err(e) => slot.put(Err(Error::refused(e).into())),
             }
         }
         progress
+    }
+
+    /// Client: a stream the peer refused before processing it (HTTP/2
+    /// REFUSED_STREAM, RFC 9113 section 8.7: say, more streams than its
+    /// limit before its SETTINGS arrived) is sent again on this connection,
+    /// first in line, when its body can be sent again (it was empty or one
+    /// buffer) and it was not retried [`MAX_REFUSED_RETRIES`] times already;
+    /// the caller never sees the refusal. `false` if it is not retried.
+    fn retry_refused(&mut self, st: &mut StreamState) -> bool {
+        let Some(replay) = st.replay.take_if(|r| r.retries < MAX_REFUSED_RETRIES) else { return false };
+        let Some(slot) = st.response.take() else { return false };
+        let request = Request::new(replay.head, replay.body);
+        self.queued.push_front(Queued { request, slot, retries: replay.retries + 1 });
+        true
     }
 
     /// Feeds outgoing bodies to the connection, returns consumed capacity,
@@ -643,6 +684,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 }
                 Event::Response { stream, head } => {
                     if let Some(st) = self.streams.get_mut(&stream) {
+                        st.replay = None;
                         if let (Some(slot), Some(chan)) = (st.response.take(), st.incoming.as_ref()) {
                             slot.put(Ok(Response { head, body: Body::from_chan(chan.clone()) }));
                         }
@@ -683,7 +725,10 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 }
                 Event::Reset { stream, code, remote } => {
                     if let Some(mut st) = self.streams.remove(&stream) {
-                        st.fail(Error::reset(code, remote));
+                        let refused = remote && code == ErrorCode::REFUSED_STREAM;
+                        if !(refused && self.retry_refused(&mut st)) {
+                            st.fail(Error::reset(code, remote));
+                        }
                     }
                 }
                 Event::Error(e) => match e.stream {
@@ -929,8 +974,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 slot.put(Err(failure.clone().into()));
             }
         }
-        for (_, slot) in self.queued.drain(..) {
-            slot.put(Err(failure.clone().into()));
+        for q in self.queued.drain(..) {
+            q.slot.put(Err(failure.clone().into()));
         }
         for (_, mut st) in self.streams.drain() {
             st.fail(failure.clone());

@@ -184,9 +184,11 @@ where
 }
 
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on smol.
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on smol.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
     let stream = Async::<TcpStream>::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.get_ref().set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&SmolRuntime, FuturesIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&SmolRuntime, FuturesIo::tcp(stream), connection, options))
 }

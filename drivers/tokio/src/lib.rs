@@ -183,10 +183,12 @@ where
 }
 
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on the
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on the
 /// current runtime.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
     let stream = TcpStream::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&TokioRuntime::current(), TokioIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&TokioRuntime::current(), TokioIo::tcp(stream), connection, options))
 }

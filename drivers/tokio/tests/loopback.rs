@@ -116,6 +116,21 @@ fn client_error_kinds() {
 }
 
 #[test]
+fn h2_refused_streams_are_retried() {
+    run(testkit::h2_refused_streams_are_retried(Tokio));
+}
+
+#[test]
+fn relative_targets_get_the_authority_h1() {
+    run(testkit::relative_targets_get_the_authority(Tokio, false));
+}
+
+#[test]
+fn relative_targets_get_the_authority_h2() {
+    run(testkit::relative_targets_get_the_authority(Tokio, true));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }
