@@ -56,6 +56,8 @@ mod client;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
+#[cfg(feature = "client")]
+mod hub;
 mod pump;
 mod server;
 mod sync;
@@ -67,6 +69,11 @@ pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::ClientHandle;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
+#[cfg(feature = "client")]
+pub use hub::{
+    Client, ClientConfig, ClientError, ClientRequest, ClientResponse, Dial, HttpVersion, RequestBody, RequestBuilder,
+    ResponseBody,
+};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
