@@ -59,6 +59,8 @@ mod feed;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
+#[cfg(feature = "client")]
+mod hub;
 mod pump;
 mod server;
 mod sync;
@@ -72,6 +74,11 @@ pub use error::{Error, ErrorKind};
 pub use feed::BodyFeed;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
+#[cfg(feature = "client")]
+pub use hub::{
+    Client, ClientConfig, ClientError, ClientRequest, ClientResponse, Dial, HttpVersion, RequestBody, RequestBuilder,
+    ResponseBody,
+};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 

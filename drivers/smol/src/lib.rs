@@ -40,6 +40,9 @@ use std::task::{Context, Poll};
 
 pub use sockless_rt;
 
+mod client;
+pub use client::{client_with, Client, SmolDial};
+
 /// smol as a [`Runtime`]: tasks on smol's global executor, async-io timers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SmolRuntime;

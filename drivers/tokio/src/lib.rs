@@ -31,6 +31,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub use sockless_rt;
 
+mod client;
+pub use client::{client, client_with, BlockingClient, BlockingResponse, Client, TokioDial};
+
 /// The tokio runtime as a [`Runtime`]: tasks go to the runtime this handle
 /// belongs to, timers are tokio's (so paused time works in tests).
 #[derive(Clone, Debug)]
