@@ -36,7 +36,9 @@
 //!   that fails, in `poll_ready` or its future, answers `500`.
 //! * The response: its head as given, plus `Content-Length` when the body's
 //!   size is exact and the service set neither that nor `Transfer-Encoding`
-//!   (not on 1xx, 204 and 304); no body when the body `is_end_stream`, nor
+//!   (not on 1xx, 204 and 304), and over HTTP/2 without the fields HTTP/2
+//!   forbids (`Connection`, `Transfer-Encoding`, ...), as hyper leaves them
+//!   out; no body when the body `is_end_stream`, nor
 //!   on a HEAD request (whose `Content-Length` stays). A body ready at once
 //!   leaves with its head in one write; one that has to wait is streamed,
 //!   its trailers after it. A body error before anything went out is a
@@ -57,7 +59,7 @@ mod response;
 pub use request::RequestBody;
 pub use sockless_rt::ServerOptions;
 
-use sockless_core::{Bytes, Connection, Instant, Method};
+use sockless_core::{Bytes, Connection, Instant, Method, Version};
 use sockless_rt::{Listener, Request, Response, Runtime};
 use std::future::poll_fn;
 use std::io;
@@ -108,7 +110,8 @@ where
     B::Data: Into<Bytes> + Send,
     B::Error: Into<BoxError>,
 {
-    let head_request = request.head.method == Method::Head;
+    let asked =
+        response::Asked { head: request.head.method == Method::Head, h2: request.head.version == Version::Http2 };
     let Ok(request) = request::to_http(request) else {
         return response::status(400);
     };
@@ -118,5 +121,5 @@ where
     let Ok(response) = service.call(request).await else {
         return response::status(500);
     };
-    response::from_http(&rt, response, head_request).await
+    response::from_http(&rt, response, asked).await
 }

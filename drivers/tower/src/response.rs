@@ -21,22 +21,41 @@ fn bodiless(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
 }
 
-/// Converts a service's response. `head_request`: the request was HEAD, so
-/// the body is dropped (its length, when known, is still announced).
+/// What of the request shapes its response.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Asked {
+    /// The request was HEAD: the body is dropped (its length, when known,
+    /// is still announced).
+    pub head: bool,
+    /// The request came over HTTP/2, where connection-specific fields are
+    /// not allowed (RFC 9113 section 8.2.2): they are left out, as hyper
+    /// leaves them out, rather than failing the response.
+    pub h2: bool,
+}
+
+/// Fields HTTP/1.1 uses for the connection itself, which HTTP/2 forbids.
+const CONNECTION_SPECIFIC: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"];
+
+/// Converts a service's response to the request `asked`.
 ///
 /// The body is polled here, in the service's task, as long as it is
 /// ready: a body that is one buffer (most are) leaves with the head, in one
 /// write. Only a body that has to wait gets a task of its own on `rt`,
 /// which streams it into a sockless body channel (bounded: a slow client
 /// holds the service's body back).
-pub(crate) async fn from_http<R, B>(rt: &R, response: http::Response<B>, head_request: bool) -> Response
+pub(crate) async fn from_http<R, B>(rt: &R, response: http::Response<B>, asked: Asked) -> Response
 where
     R: Runtime,
     B: HttpBody + Send + 'static,
     B::Data: Into<Bytes>,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if asked.h2 {
+        for name in CONNECTION_SPECIFIC {
+            parts.headers.remove(name);
+        }
+    }
     let mut head = ResponseHead::from_http(&parts);
     // The connection speaks its own version; `http`'s field is advisory.
     head.version = Version::Http11;
@@ -50,7 +69,7 @@ where
             head.headers.push("content-length", len.to_string());
         }
     }
-    if head_request || bodiless(code) || ended {
+    if asked.head || bodiless(code) || ended {
         return Response::new(head, Body::empty());
     }
 

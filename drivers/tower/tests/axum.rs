@@ -42,6 +42,7 @@ fn app() -> Router {
             post(|body: Bytes| async move { body.len().to_string() }).layer(DefaultBodyLimit::disable()),
         )
         .route("/echo-trailers", post(echo_with_trailers))
+        .route("/connection-fields", get(|| async { ([("connection", "keep-alive"), ("x-kept", "1")], "fields") }))
 }
 
 /// Reads the request body and its trailers, and answers with the body
@@ -244,7 +245,57 @@ fn compression_layer_gzips_whole_and_streamed_bodies(rt: Rt) {
     assert_eq!(plain.text(), "Hello, World!");
 }
 
+fn connection_fields_are_left_out_over_h2(rt: Rt) {
+    let server = Server::start(rt, app());
+    let addr = server.addr;
+    with_h2_client(addr, |client| async move {
+        let head = RequestHead::new(Method::Get, format!("http://{addr}/connection-fields"));
+        let response = client.send(sockless_rt::Request::new(head, sockless_rt::Body::empty())).await.unwrap();
+        assert_eq!(response.head.status, 200);
+        assert_eq!(response.head.headers.get("connection"), None);
+        assert_eq!(response.head.headers.get("x-kept"), Some(&b"1"[..]));
+        assert_eq!(&response.body.collect(100).await.unwrap()[..], b"fields");
+    });
+}
+
+/// Reads from `stream` until a whole head (up to its empty line) came.
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        assert_eq!(std::io::Read::read(stream, &mut byte).unwrap(), 1, "closed after {bytes:?}");
+        bytes.push(byte[0]);
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+fn continue_is_sent_only_when_the_body_is_read(rt: Rt) {
+    use std::io::{Read, Write};
+    let server = Server::start(rt, app());
+    // The handler reads the body: the client is told to send it.
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let head =
+        "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+    stream.write_all(head.as_bytes()).unwrap();
+    assert!(read_head(&mut stream).starts_with("HTTP/1.1 100 Continue\r\n"));
+    stream.write_all(b"hello").unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    let text = String::from_utf8(rest).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("\r\n\r\n5"), "{text:?}");
+    // Over the limit by its declared length: refused unread, no 100 first.
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        3 * TWO_MB
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    assert!(read_head(&mut stream).starts_with("HTTP/1.1 413 "));
+}
+
 on_every_runtime!(
+    connection_fields_are_left_out_over_h2,
+    continue_is_sent_only_when_the_body_is_read,
     routes_and_fallback,
     head_keeps_content_length_and_sends_no_body,
     extractors_and_their_rejections,

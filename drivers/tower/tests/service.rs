@@ -270,6 +270,8 @@ on_every_runtime!(
     a_body_error_midway_closes_the_h1_connection,
     a_body_error_midway_resets_the_h2_stream,
     graceful_shutdown_completes_the_request_in_flight,
+    a_panicking_service_answers_500_and_the_server_serves_on,
+    axums_websocket_upgrade_answers_426,
 );
 
 /// tower-http's TimeoutLayer sleeps on tokio's timer: tokio only.
@@ -308,4 +310,35 @@ fn a_service_builder_stack_reads_the_request_body() {
     assert_eq!(raw.header("content-length"), Some("5"));
     server.stop();
     assert_eq!(&bodies.lock().unwrap()[..], [&b"hello"[..]]);
+}
+
+fn a_panicking_service_answers_500_and_the_server_serves_on(rt: Rt) {
+    let app = Router::new()
+        .route(
+            "/panics",
+            get(|| async {
+                if true {
+                    panic!("a handler bug");
+                }
+                "unreachable"
+            }),
+        )
+        .route("/", get(|| async { "still here" }));
+    let server = Server::start(rt, app.with_state(()));
+    assert_eq!(get_raw(server.addr, "/panics", "").status, 500);
+    assert_eq!(get_raw(server.addr, "/", "").text(), "still here");
+}
+
+/// axum's WebSocketUpgrade needs hyper's private upgrade extension: on
+/// sockless it rejects the handshake with 426, as docs/tower.md says.
+fn axums_websocket_upgrade_answers_426(rt: Rt) {
+    let app = Router::new()
+        .route("/ws", get(|ws: axum::extract::WebSocketUpgrade| async move { ws.on_upgrade(|_socket| async {}) }));
+    let server = Server::start(rt, app.with_state(()));
+    let raw = exchange(
+        server.addr,
+        b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert_eq!(raw.status, 426);
 }

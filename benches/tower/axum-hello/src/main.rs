@@ -4,7 +4,7 @@
 //! Every request to `/` gets 200 `Hello, World!` (text/plain, content-length 13), as
 //! benches/server's hello servers answer. HTTP/1.1 and h2c (prior knowledge) on one port.
 //!
-//! Usage: axum-hello --server sockless|hyper [--addr 127.0.0.1:8080] [--threads N]
+//! Usage: axum-hello --server sockless|hyper|native [--addr 127.0.0.1:8080] [--threads N]
 
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +16,7 @@ fn app() -> Router {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("axum-hello: {msg}\nusage: axum-hello --server sockless|hyper [--addr 127.0.0.1:8080] [--threads N]");
+    eprintln!("axum-hello: {msg}\nusage: axum-hello --server sockless|hyper|native [--addr 127.0.0.1:8080] [--threads N]");
     std::process::exit(2);
 }
 
@@ -55,6 +55,16 @@ fn main() {
                 sockless_tower::serve(rt, listener, make, app().with_state(()), options).await.expect("serve");
             }
             "hyper" => axum::serve(listener, app()).await.expect("serve"),
+            // Not axum: sockless's own handler answering the same bytes, to tell what the tower
+            // adapter and axum cost on top of the driver.
+            "native" => {
+                let make = |now| sockless_http::ServerConnection::cleartext(Default::default(), now);
+                let handler = |_req: sockless_rt::Request| async {
+                    let head = sockless_core::ResponseHead::new(200).header("content-type", "text/plain; charset=utf-8");
+                    sockless_rt::Response::new(head, "Hello, World!")
+                };
+                sockless_tokio::serve(listener, make, handler, sockless_rt::ServerOptions::default()).await.expect("serve");
+            }
             other => usage(&format!("unknown server {other}")),
         }
     });
