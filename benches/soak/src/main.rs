@@ -15,7 +15,13 @@ const USAGE: &str =
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("serve") {
-        // The server under test, started by the suite as a child process.
+        // The server under test, started by the suite as a child process with
+        // a pipe for stdin: when the suite ends, however it ends, the pipe
+        // closes and the server goes with it instead of lingering.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
         let result = match args::parse(&argv) {
             Ok(args::Command::Serve(a)) => serve::run(a),
             Ok(_) => unreachable!("`serve` parses as Command::Serve"),

@@ -21,6 +21,9 @@ pub enum Mode {
 /// A running `sockless serve` child; killed when dropped.
 pub struct Server {
     child: Child,
+    /// The child's stdin, never written: `sockless-soak serve` exits when it
+    /// closes, so a suite that is killed leaves no server behind.
+    _lifeline: Option<std::process::ChildStdin>,
     /// Where it listens (127.0.0.1 and a port the kernel chose).
     pub addr: SocketAddr,
 }
@@ -35,11 +38,12 @@ impl Server {
         };
         let mut child = Command::new(exe)
             .args(["serve", "--addr", "127.0.0.1:0", "--driver", driver, mode_flag])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+        let lifeline = child.stdin.take();
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
         let (tx, rx) = mpsc::channel();
         // The line arrives on a thread so that waiting for it has a deadline;
@@ -64,7 +68,7 @@ impl Server {
             .next()
             .and_then(|a| a.trim().parse().ok())
             .ok_or_else(|| format!("unexpected first line from serve: {line:?}"))?;
-        Ok(Server { child, addr })
+        Ok(Server { child, _lifeline: lifeline, addr })
     }
 
     /// The server process's resident set size, KiB (`VmRSS`).
