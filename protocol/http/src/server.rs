@@ -99,6 +99,10 @@ pub struct ServerConnection {
     pending: VecDeque<Event>,
     /// The latest time passed in (the switch to HTTP/2 starts its timers then).
     now: Instant,
+    /// When the first byte arrived, while detecting: the protocol decided
+    /// later gets the bytes seen as of then, so its header-read timer runs
+    /// from the head's first byte, not from the decision.
+    first_byte: Option<Instant>,
 }
 
 impl ServerConnection {
@@ -114,6 +118,7 @@ impl ServerConnection {
             uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -132,6 +137,7 @@ impl ServerConnection {
             uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -147,6 +153,9 @@ impl ServerConnection {
     /// Decides the protocol from the bytes seen so far, feeding them on.
     fn detect(&mut self, now: Instant) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
+        if !seen.data().is_empty() {
+            self.first_byte.get_or_insert(now);
+        }
         let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
@@ -166,7 +175,7 @@ impl ServerConnection {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
         };
-        self.feed_unfed(now)
+        self.feed_unfed(self.first_byte.unwrap_or(now))
     }
 
     /// Settles on HTTP/1.1 if nothing was decided yet (EOF, timeout, shutdown).
