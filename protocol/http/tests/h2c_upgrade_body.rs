@@ -195,3 +195,46 @@ HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: {}\r\n\r\n",
     let updates: Vec<_> = frames(&drain(&mut server)).into_iter().filter(|f| f.0 == WINDOW_UPDATE).collect();
     assert!(updates.is_empty(), "{updates:?}");
 }
+
+#[test]
+fn the_upgraded_request_is_the_same_however_its_bytes_are_split() {
+    // The request, its chunked body and trailers, and HTTP/2 frames right
+    // behind it, cut into pieces of every size: stream 1 gets the same
+    // events each time, and every PING after the request its ack.
+    let mut wire = upgrade_request(300, "X-Sum: 7\r\n");
+    wire.extend_from_slice(PREFACE);
+    wire.extend_from_slice(&EMPTY_SETTINGS);
+    for i in 0..20u64 {
+        wire.extend_from_slice(&[0, 0, 8, PING, 0, 0, 0, 0, 0]);
+        wire.extend_from_slice(&i.to_be_bytes());
+    }
+    let mut outcomes = Vec::new();
+    for piece in [1, 2, 3, 7, 64, 1000, wire.len()] {
+        let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+        let (mut seen, mut out) = (Vec::new(), Vec::new());
+        for part in wire.chunks(piece) {
+            let mut part = part;
+            while !part.is_empty() {
+                let n = server.handle_input(NOW, part).unwrap();
+                part = &part[n..];
+                seen.extend(events(&mut server));
+                out.extend(drain(&mut server));
+            }
+        }
+        seen.extend(events(&mut server));
+        out.extend(drain(&mut server));
+        seen.extend(events(&mut server));
+        out.extend(drain(&mut server));
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "piece {piece}: {text}");
+        let h2 = &out[text.find("\r\n\r\n").unwrap() + 4..];
+        let acks = frames(h2).iter().filter(|&&(t, flags, _)| t == PING && flags == 1).count();
+        assert_eq!(acks, 20, "piece {piece}");
+        let one = StreamId::new(1);
+        let (body, trailers) = body_of(&seen, one);
+        assert_eq!(body, expected_body(300), "piece {piece}");
+        assert!(seen.contains(&Event::EndStream { stream: one }), "piece {piece}");
+        outcomes.push(trailers);
+    }
+    assert!(outcomes.iter().all(|t| t == &outcomes[0] && t.len() == 1), "{outcomes:?}");
+}
