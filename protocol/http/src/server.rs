@@ -26,6 +26,32 @@ pub struct ServerConfig {
     pub no_h2c_upgrade: bool,
 }
 
+/// An HTTP/1.1 request's fields as an HTTP/2 request carries them: without
+/// the connection-specific ones (RFC 9113 section 8.2.2, RFC 9110 section
+/// 7.6.1): `Connection` and the fields it names, `Upgrade`,
+/// `HTTP2-Settings`, `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`,
+/// and `TE` other than `trailers`. An application must not see a stream-1
+/// request that says it is chunked or asks for an upgrade.
+fn without_connection_fields(fields: &HeaderList) -> HeaderList {
+    const ALWAYS: [&[u8]; 6] =
+        [b"connection", b"upgrade", b"http2-settings", b"keep-alive", b"proxy-connection", b"transfer-encoding"];
+    let named: Vec<&[u8]> = fields
+        .get_all("connection")
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut kept = HeaderList::new();
+    for (name, value) in fields {
+        let connection_specific = ALWAYS.iter().chain(&named).any(|n| n.eq_ignore_ascii_case(name))
+            || (name.eq_ignore_ascii_case(b"te") && !value.trim_ascii().eq_ignore_ascii_case(b"trailers"));
+        if !connection_specific {
+            kept.push(name, value);
+        }
+    }
+    kept
+}
+
 /// Which protocol a cleartext connection whose first bytes are not the
 /// HTTP/2 preface speaks, judged by its first line (`None`: not complete
 /// yet, and `full` says the detection buffer has no room left).
@@ -308,6 +334,7 @@ impl ServerConnection {
     fn switch(&mut self, leftover: Bytes) -> Option<Event> {
         let Upgrade { mut head, settings, body, trailers, .. } = self.upgrade.take()?;
         head.version = sockless_core::Version::Http2;
+        head.headers = without_connection_fields(&head.headers);
         let now = self.now;
         let mut h2 = match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
             Ok(h2) => h2,

@@ -71,6 +71,13 @@ fn thousands_of_one_byte_chunks_are_one_upgraded_body() {
     assert!(
         matches!(&seen[0], Event::Request { stream, head, .. } if *stream == one && head.version == Version::Http2)
     );
+    // As an HTTP/2 request it carries no connection-specific fields (RFC
+    // 9113 section 8.2.2): it is not chunked, and asks for no upgrade.
+    let Event::Request { head, .. } = &seen[0] else { unreachable!() };
+    for name in ["connection", "upgrade", "http2-settings", "transfer-encoding"] {
+        assert!(!head.headers.contains(name), "{name} kept: {:?}", head.headers);
+    }
+    assert_eq!(head.headers.get("host"), Some(&b"a"[..]));
     let (body, trailers) = body_of(&seen, one);
     assert_eq!(body, expected_body(chunks));
     match &trailers[..] {
