@@ -245,3 +245,20 @@ fn the_upgraded_request_is_the_same_however_its_bytes_are_split() {
     }
     assert!(outcomes.iter().all(|t| t == &outcomes[0] && t.len() == 1), "{outcomes:?}");
 }
+
+#[test]
+fn an_upgrade_that_expects_100_continue_gets_it_then_the_101() {
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    assert!(feed_all(&mut server, head).is_empty());
+    let out = String::from_utf8_lossy(&drain(&mut server)).into_owned();
+    assert_eq!(out, "HTTP/1.1 100 Continue\r\n\r\n");
+    let mut wire = b"abc".to_vec();
+    wire.extend_from_slice(PREFACE);
+    wire.extend_from_slice(&EMPTY_SETTINGS);
+    assert!(feed_all(&mut server, &wire).is_empty());
+    let (seen, _) = run_after_switch(&mut server);
+    let (body, _) = body_of(&seen, StreamId::new(1));
+    assert_eq!(body, b"abc");
+}

@@ -29,3 +29,29 @@ pub(super) fn first_line_protocol(seen: &[u8], full: bool) -> Option<Protocol> {
     };
     Some(if http1 && !line.starts_with(b"PRI ") { Protocol::Http1 } else { Protocol::Http2 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_line_decides() {
+        let cases: [(&[u8], bool, Option<Protocol>); 12] = [
+            (b"GET / HTTP/1.1\r\n", false, Some(Protocol::Http1)),
+            (b"GET / HTTP/1.0\n", false, Some(Protocol::Http1)),
+            (b"\r\n\r\nGET / HTTP/1.1\r\n", false, Some(Protocol::Http1)),
+            (b"GET / HTTP/1.9\r\n", false, Some(Protocol::Http1)),
+            (b"GET / HTTP/2.0\r\n", false, Some(Protocol::Http2)),
+            (b"PRI * HTTP/1.1\r\n", false, Some(Protocol::Http2)),
+            (b"INVALID CONNECTION PREFACE\r\n", false, Some(Protocol::Http2)),
+            (b"\x16\x03\x01\x00\x05\r\n", false, Some(Protocol::Http2)),
+            (b"GET / HTTP/1.1", false, None),
+            (b"GET / HTTP/1.1", true, Some(Protocol::Http1)),
+            (b"\r\n", false, None),
+            (b"", false, None),
+        ];
+        for (seen, full, want) in cases {
+            assert_eq!(first_line_protocol(seen, full), want, "{:?}", String::from_utf8_lossy(seen));
+        }
+    }
+}
