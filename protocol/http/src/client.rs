@@ -164,15 +164,7 @@ impl Connection for ClientConnection {
         loop {
             let event = match delegate!(self, c => c.poll_event(), None) {
                 Some(event) => event,
-                None if !self.unfed.is_empty() => {
-                    let before = self.unfed.len();
-                    // An error is queued as the protocol's `Error` event.
-                    let _ = self.catch_up(self.now);
-                    if self.unfed.len() == before {
-                        return None;
-                    }
-                    continue;
-                }
+                None if delegate!(self, c => self.unfed.refill(c, self.now), false) => continue,
                 None => return None,
             };
             if let Some(event) = self.on_event(event) {

@@ -35,8 +35,13 @@ impl Unfed {
         self.0.is_empty()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
+    /// For a poll that found no event: feeds `conn` what it takes now, and
+    /// says whether it took anything (then it may have events to poll).
+    pub(crate) fn refill(&mut self, conn: &mut impl Connection, now: Instant) -> bool {
+        let before = self.0.len();
+        // An error is queued as the protocol's `Error` event.
+        let _ = self.feed(conn, now);
+        self.0.len() < before
     }
 
     /// Feeds `conn` as much as it takes now. A protocol error ends the

@@ -71,6 +71,13 @@ fn thousands_of_one_byte_chunks_are_one_upgraded_body() {
     assert!(
         matches!(&seen[0], Event::Request { stream, head, .. } if *stream == one && head.version == Version::Http2)
     );
+    // As an HTTP/2 request it carries no connection-specific fields (RFC
+    // 9113 section 8.2.2): it is not chunked, and asks for no upgrade.
+    let Event::Request { head, .. } = &seen[0] else { unreachable!() };
+    for name in ["connection", "upgrade", "http2-settings", "transfer-encoding"] {
+        assert!(!head.headers.contains(name), "{name} kept: {:?}", head.headers);
+    }
+    assert_eq!(head.headers.get("host"), Some(&b"a"[..]));
     let (body, trailers) = body_of(&seen, one);
     assert_eq!(body, expected_body(chunks));
     match &trailers[..] {
@@ -194,4 +201,64 @@ HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: {}\r\n\r\n",
     server.release_capacity(StreamId::new(1), got.len()).unwrap();
     let updates: Vec<_> = frames(&drain(&mut server)).into_iter().filter(|f| f.0 == WINDOW_UPDATE).collect();
     assert!(updates.is_empty(), "{updates:?}");
+}
+
+#[test]
+fn the_upgraded_request_is_the_same_however_its_bytes_are_split() {
+    // The request, its chunked body and trailers, and HTTP/2 frames right
+    // behind it, cut into pieces of every size: stream 1 gets the same
+    // events each time, and every PING after the request its ack.
+    let mut wire = upgrade_request(300, "X-Sum: 7\r\n");
+    wire.extend_from_slice(PREFACE);
+    wire.extend_from_slice(&EMPTY_SETTINGS);
+    for i in 0..20u64 {
+        wire.extend_from_slice(&[0, 0, 8, PING, 0, 0, 0, 0, 0]);
+        wire.extend_from_slice(&i.to_be_bytes());
+    }
+    let mut outcomes = Vec::new();
+    for piece in [1, 2, 3, 7, 64, 1000, wire.len()] {
+        let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+        let (mut seen, mut out) = (Vec::new(), Vec::new());
+        for part in wire.chunks(piece) {
+            let mut part = part;
+            while !part.is_empty() {
+                let n = server.handle_input(NOW, part).unwrap();
+                part = &part[n..];
+                seen.extend(events(&mut server));
+                out.extend(drain(&mut server));
+            }
+        }
+        seen.extend(events(&mut server));
+        out.extend(drain(&mut server));
+        seen.extend(events(&mut server));
+        out.extend(drain(&mut server));
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "piece {piece}: {text}");
+        let h2 = &out[text.find("\r\n\r\n").unwrap() + 4..];
+        let acks = frames(h2).iter().filter(|&&(t, flags, _)| t == PING && flags == 1).count();
+        assert_eq!(acks, 20, "piece {piece}");
+        let one = StreamId::new(1);
+        let (body, trailers) = body_of(&seen, one);
+        assert_eq!(body, expected_body(300), "piece {piece}");
+        assert!(seen.contains(&Event::EndStream { stream: one }), "piece {piece}");
+        outcomes.push(trailers);
+    }
+    assert!(outcomes.iter().all(|t| t == &outcomes[0] && t.len() == 1), "{outcomes:?}");
+}
+
+#[test]
+fn an_upgrade_that_expects_100_continue_gets_it_then_the_101() {
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    let head = b"POST /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+HTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    assert!(feed_all(&mut server, head).is_empty());
+    let out = String::from_utf8_lossy(&drain(&mut server)).into_owned();
+    assert_eq!(out, "HTTP/1.1 100 Continue\r\n\r\n");
+    let mut wire = b"abc".to_vec();
+    wire.extend_from_slice(PREFACE);
+    wire.extend_from_slice(&EMPTY_SETTINGS);
+    assert!(feed_all(&mut server, &wire).is_empty());
+    let (seen, _) = run_after_switch(&mut server);
+    let (body, _) = body_of(&seen, StreamId::new(1));
+    assert_eq!(body, b"abc");
 }

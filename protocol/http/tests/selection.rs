@@ -251,3 +251,21 @@ fn http1_requests_still_fall_back_to_http1_whatever_their_errors() {
         }
     }
 }
+
+#[test]
+fn the_header_read_timeout_runs_from_the_first_byte_while_detection_waits_for_the_first_line() {
+    // Detection holds a partial first line; HTTP/1.1 must still count the
+    // head's time from its first byte (408 at 11 s, not 10 s after the
+    // detection gave up).
+    let timeout = sockless_h1::Config::server().header_read_timeout.unwrap();
+    let second = sockless_core::Duration::from_secs(1);
+    let mut server = ServerConnection::cleartext(ServerConfig::default(), NOW);
+    server.handle_input(NOW + second, b"GET / HT").unwrap();
+    assert_eq!(server.poll_timeout(), Some(NOW + timeout));
+    server.handle_timeout(NOW + timeout);
+    assert_eq!(server.protocol(), Some(Protocol::Http1));
+    assert!(drain(&mut server).is_empty(), "nothing is due yet");
+    assert_eq!(server.poll_timeout(), Some(NOW + second + timeout));
+    server.handle_timeout(NOW + second + timeout);
+    assert!(String::from_utf8_lossy(&drain(&mut server)).starts_with("HTTP/1.1 408 "));
+}

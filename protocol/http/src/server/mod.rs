@@ -1,5 +1,8 @@
 //! The server side: detection, ALPN, and the h2c upgrade.
 
+mod detect;
+mod upgrade;
+
 use crate::unfed::Unfed;
 use crate::{delegate, Protocol};
 use bytes::{Bytes, BytesMut};
@@ -9,11 +12,14 @@ use sockless_core::{
 };
 use std::collections::VecDeque;
 
+use detect::first_line_protocol;
+use sockless_h2::frame::{check_preface, PrefaceCheck};
+use sockless_h2::H2Connection;
+use upgrade::Upgrade;
+
 /// Bytes enough to tell the HTTP/2 preface from an HTTP/1.x request line
 /// (a longer first line is HTTP/1.1's to refuse, 414).
 const DETECT_BUFFER: usize = 4096;
-use sockless_h2::frame::{check_preface, PrefaceCheck};
-use sockless_h2::{decode_settings_header, H2Connection};
 
 /// The configuration of both protocols.
 #[derive(Clone, Debug, Default)]
@@ -26,33 +32,6 @@ pub struct ServerConfig {
     pub no_h2c_upgrade: bool,
 }
 
-/// Which protocol a cleartext connection whose first bytes are not the
-/// HTTP/2 preface speaks, judged by its first line (`None`: not complete
-/// yet, and `full` says the detection buffer has no room left).
-///
-/// A request line ending in `HTTP/1.x` is HTTP/1.1's to answer (its errors
-/// included). Anything else is an invalid HTTP/2 connection preface (RFC
-/// 9113 section 3.4): a first line starting `PRI ` is a preface that went
-/// wrong further on, and a first line that is not HTTP/1.x at all is no
-/// HTTP/1.1 request either, so an HTTP/1.1 error response would be bytes
-/// neither protocol can read (h2spec 3.5/2 reads it as a broken frame).
-/// HTTP/2 answers it with GOAWAY(PROTOCOL_ERROR) and closes.
-fn first_line_protocol(seen: &[u8], full: bool) -> Option<Protocol> {
-    // Empty lines before a request line are HTTP/1.1's (RFC 9112 section 2.2).
-    let start = seen.iter().position(|&b| b != b'\r' && b != b'\n')?;
-    let seen = &seen[start..];
-    let Some(lf) = seen.iter().position(|&b| b == b'\n') else {
-        // A request line longer than the buffer: HTTP/1.1 answers 414.
-        return full.then_some(Protocol::Http1);
-    };
-    let line = seen[..lf].strip_suffix(b"\r").unwrap_or(&seen[..lf]);
-    let http1 = match line {
-        [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] => minor.is_ascii_digit(),
-        _ => false,
-    };
-    Some(if http1 && !line.starts_with(b"PRI ") { Protocol::Http1 } else { Protocol::Http2 })
-}
-
 // One per connection, never moved in a hot path: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Inner {
@@ -60,27 +39,6 @@ pub(crate) enum Inner {
     Detecting(InputBuffer),
     H1(sockless_h1::ServerConnection),
     H2(H2Connection),
-}
-
-/// An h2c Upgrade (RFC 7540 section 3.2) under way: the request is held
-/// until its body is complete, then answered `101` and handed to HTTP/2 as
-/// stream 1. Its body arrives over HTTP/1.1 and is kept here, within
-/// `h1.max_buffered_events` bytes: past that the upgrade is declined and the
-/// request goes on over HTTP/1.1 (a server may ignore an Upgrade).
-struct Upgrade {
-    /// The HTTP/1.1 exchange carrying the request.
-    stream: StreamId,
-    head: RequestHead,
-    expects_continue: bool,
-    /// The decoded `HTTP2-Settings` payload.
-    settings: Vec<u8>,
-    /// The body so far, copied into one buffer (a body of one-byte chunks
-    /// costs its bytes, not an event per byte).
-    body: BytesMut,
-    trailers: Option<HeaderList>,
-    /// The request is complete and the `101` queued: the switch happens at
-    /// HTTP/1.1's `Upgrade` event, once the `101` is written.
-    answered: bool,
 }
 
 /// A server connection that speaks HTTP/1.1 or HTTP/2; see the crate docs.
@@ -99,6 +57,10 @@ pub struct ServerConnection {
     pending: VecDeque<Event>,
     /// The latest time passed in (the switch to HTTP/2 starts its timers then).
     now: Instant,
+    /// When the first byte arrived, while detecting: the protocol decided
+    /// later gets the bytes seen as of then, so its header-read timer runs
+    /// from the head's first byte, not from the decision.
+    first_byte: Option<Instant>,
 }
 
 impl ServerConnection {
@@ -114,6 +76,7 @@ impl ServerConnection {
             uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -132,6 +95,7 @@ impl ServerConnection {
             uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -147,6 +111,9 @@ impl ServerConnection {
     /// Decides the protocol from the bytes seen so far, feeding them on.
     fn detect(&mut self, now: Instant) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
+        if !seen.data().is_empty() {
+            self.first_byte.get_or_insert(now);
+        }
         let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
@@ -166,7 +133,7 @@ impl ServerConnection {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
         };
-        self.feed_unfed(now)
+        self.feed_unfed(self.first_byte.unwrap_or(now))
     }
 
     /// Settles on HTTP/1.1 if nothing was decided yet (EOF, timeout, shutdown).
@@ -188,138 +155,6 @@ impl ServerConnection {
             return Ok(0);
         }
         delegate!(self, c => c.handle_input(now, input), Ok(0))
-    }
-
-    /// Whether an HTTP/1.1 request asks to switch to h2c, with its settings.
-    fn h2c_settings(head: &RequestHead) -> Option<Vec<u8>> {
-        let upgrade = head.headers.get_all("upgrade").any(|v| v.eq_ignore_ascii_case(b"h2c"));
-        let connection = head.headers.get_all("connection").any(|v| {
-            v.split(|&b| b == b',').any(|t| {
-                let t = t.trim_ascii();
-                t.eq_ignore_ascii_case(b"upgrade")
-            })
-        });
-        if !upgrade || !connection || head.headers.get_all("http2-settings").count() != 1 {
-            return None;
-        }
-        decode_settings_header(head.headers.get("http2-settings")?)
-    }
-}
-
-impl ServerConnection {
-    /// Looks at an event of the protocol in use: what an h2c Upgrade takes
-    /// in is absorbed (`None`), the rest is delivered.
-    fn on_event(&mut self, event: Event) -> Option<Event> {
-        let Some(upgrade) = &mut self.upgrade else {
-            return match event {
-                Event::Request { stream, head, expects_continue } => self.on_request(stream, head, expects_continue),
-                other => Some(other),
-            };
-        };
-        match event {
-            Event::Data { stream, data } if stream == upgrade.stream && !upgrade.answered => {
-                if upgrade.body.len() + data.len() > self.config.h1.max_buffered_events {
-                    return self.decline(Event::Data { stream, data });
-                }
-                upgrade.body.extend_from_slice(&data);
-                None
-            }
-            Event::Trailers { stream, trailers } if stream == upgrade.stream && !upgrade.answered => {
-                upgrade.trailers = Some(trailers);
-                None
-            }
-            Event::EndStream { stream } if stream == upgrade.stream && !upgrade.answered => {
-                let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
-                let sent = match &mut self.inner {
-                    Inner::H1(h1) => h1.send_response(stream, &switch, false),
-                    _ => Err(UserError::WrongRole.into()),
-                };
-                match sent {
-                    Ok(()) => {
-                        upgrade.answered = true;
-                        None
-                    }
-                    // The exchange is gone (reset, shut down): HTTP/1.1 goes on.
-                    Err(_) => self.decline(Event::EndStream { stream }),
-                }
-            }
-            Event::Upgrade { leftover, .. } if upgrade.answered => self.switch(leftover),
-            // Anything else (an error, the connection closing) ends the
-            // upgrade: the request is delivered as HTTP/1.1's, then the event.
-            other if !upgrade.answered => self.decline(other),
-            other => Some(other),
-        }
-    }
-
-    /// An HTTP/1.1 request: held if it asks for h2c (and may have it),
-    /// else delivered.
-    fn on_request(&mut self, stream: StreamId, head: RequestHead, expects_continue: bool) -> Option<Event> {
-        let Inner::H1(h1) = &mut self.inner else {
-            return Some(Event::Request { stream, head, expects_continue });
-        };
-        let settings = match (self.config.no_h2c_upgrade, h1.upgrade_requested(stream)) {
-            (false, true) => Self::h2c_settings(&head),
-            _ => None,
-        };
-        // Reading the body (after `100 Continue` if asked for) is how the
-        // upgrade gets to the 101.
-        let Some(settings) = settings.filter(|_| h1.read_body(stream).is_ok()) else {
-            return Some(Event::Request { stream, head, expects_continue });
-        };
-        self.upgrade = Some(Upgrade {
-            stream,
-            head,
-            expects_continue,
-            settings,
-            body: BytesMut::new(),
-            trailers: None,
-            answered: false,
-        });
-        None
-    }
-
-    /// Gives up an upgrade that was not answered yet: the request and what
-    /// was held of its body are delivered as HTTP/1.1's, then `then`.
-    fn decline(&mut self, then: Event) -> Option<Event> {
-        let Upgrade { stream, head, expects_continue, body, trailers, .. } = self.upgrade.take()?;
-        self.pending.push_back(Event::Request { stream, head, expects_continue });
-        if !body.is_empty() {
-            self.pending.push_back(Event::Data { stream, data: body.freeze() });
-        }
-        if let Some(trailers) = trailers {
-            self.pending.push_back(Event::Trailers { stream, trailers });
-        }
-        self.pending.push_back(then);
-        self.pending.pop_front()
-    }
-
-    /// The 101 is written: HTTP/2 takes over with the request as stream 1
-    /// (its head, the body and trailers read so far; its end comes from
-    /// HTTP/2), then reads what followed the request.
-    fn switch(&mut self, leftover: Bytes) -> Option<Event> {
-        let Upgrade { mut head, settings, body, trailers, .. } = self.upgrade.take()?;
-        head.version = sockless_core::Version::Http2;
-        let now = self.now;
-        let mut h2 = match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
-            Ok(h2) => h2,
-            Err(e) => return Some(Event::Error(e)),
-        };
-        let one = StreamId::new(1);
-        if let Some(request) = h2.poll_event() {
-            self.pending.push_back(request);
-        }
-        if !body.is_empty() {
-            self.uncounted = body.len();
-            self.pending.push_back(Event::Data { stream: one, data: body.freeze() });
-        }
-        if let Some(trailers) = trailers {
-            self.pending.push_back(Event::Trailers { stream: one, trailers });
-        }
-        self.inner = Inner::H2(h2);
-        self.unfed.hold_bytes(leftover);
-        // An error is queued as HTTP/2's `Error` event, after stream 1's.
-        let _ = self.feed_unfed(now);
-        None
     }
 }
 
@@ -401,15 +236,7 @@ impl Connection for ServerConnection {
             }
             let event = match delegate!(self, c => c.poll_event(), None) {
                 Some(event) => event,
-                None if !self.unfed.is_empty() => {
-                    let before = self.unfed.len();
-                    // An error is queued as the protocol's `Error` event.
-                    let _ = self.feed_unfed(self.now);
-                    if self.unfed.len() == before {
-                        return None;
-                    }
-                    continue;
-                }
+                None if delegate!(self, c => self.unfed.refill(c, self.now), false) => continue,
                 None => return None,
             };
             if let Some(event) = self.on_event(event) {
