@@ -39,6 +39,15 @@ const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 /// protocol's initial value is unlimited, but servers commonly allow 100 and refuse streams
 /// beyond (the h2 crate and nghttp2 assume 100 as well).
 const ASSUMED_MAX_CONCURRENT: u32 = 100;
+/// Room for streams and for events an idle connection keeps after a burst gave it more: enough
+/// that one request at a time never reallocates, little enough that thousands of idle
+/// connections do not each hold the table and queue of their busiest moment (a `Stream` and an
+/// `Event` are about 150 bytes each).
+const STREAMS_KEPT: usize = 4;
+const EVENTS_KEPT: usize = 8;
+/// Bytes written in one go past which an idle connection's emptied transmit queue is replaced
+/// by a fresh one (its buffers grow with what was queued at once).
+const OUT_KEPT: u64 = 1024;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +172,8 @@ pub struct H2Connection {
     pending_control: VecDeque<u64>,
     /// Bytes written out so far (`advance_transmit`), on the same scale.
     written: u64,
+    /// `written` when the transmit queue was last empty.
+    written_when_empty: u64,
     /// Bytes written since the transmit queue was last empty or compacted.
     written_since_compact: usize,
     empty_frames: u32,
@@ -224,6 +235,7 @@ impl H2Connection {
             resets_since: now,
             pending_control: VecDeque::new(),
             written: 0,
+            written_when_empty: 0,
             written_since_compact: 0,
             empty_frames: 0,
             closed: ClosedStreams::default(),
@@ -409,8 +421,10 @@ impl H2Connection {
         self.timers.stop(Timer::Idle);
     }
 
-    /// No stream is open: the idle timeout runs from now.
+    /// No stream is open: the idle timeout runs from now, and the table gives back the room a
+    /// burst of streams took.
     fn became_idle(&mut self) {
+        self.streams.shrink_to(STREAMS_KEPT);
         if let Some(t) = self.config.idle_timeout {
             self.timers.set(Timer::Idle, self.now + t);
         }
@@ -1257,6 +1271,11 @@ impl Connection for H2Connection {
             self.pending_control.pop_front();
         }
         if self.out.is_empty() {
+            if self.streams.is_empty() && self.written - self.written_when_empty > OUT_KEPT {
+                // Idle after a burst: drop the framing buffer and segment queue it grew.
+                self.out = TransmitQueue::default();
+            }
+            self.written_when_empty = self.written;
             self.written_since_compact = 0;
         } else {
             // `TransmitQueue` frees written framing bytes only once it is empty; a peer that
@@ -1283,6 +1302,9 @@ impl Connection for H2Connection {
     fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
+        }
+        if self.events.capacity() > EVENTS_KEPT && self.streams.is_empty() {
+            self.events.shrink_to(EVENTS_KEPT); // idle after a burst
         }
         if !self.closed_emitted && self.out.is_empty() {
             if let Some(reason) = self.close_reason {
