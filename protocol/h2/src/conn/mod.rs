@@ -775,13 +775,12 @@ impl H2Connection {
         if self.count_empty(d.data.is_empty() && !d.end_stream) {
             return;
         }
-        let idx = match self.seen(id) {
-            (seen, Some(idx)) if stream::receive(seen, Incoming::Data) == Verdict::Accept => idx,
-            (seen, _) => {
-                // Credit for frames no stream takes comes back at once.
-                self.release_connection(len as u32);
-                return self.refuse(id, stream::receive(seen, Incoming::Data));
-            }
+        let (seen, idx) = self.seen(id);
+        let verdict = stream::receive(seen, Incoming::Data);
+        let Some(idx) = idx.filter(|_| verdict == Verdict::Accept) else {
+            // Credit for frames no stream takes comes back at once.
+            self.release_connection(len as u32);
+            return self.refuse(id, verdict);
         };
         let s = &mut self.streams[idx];
         if len > s.recv_window {
@@ -980,7 +979,7 @@ impl H2Connection {
     /// `Reset`, and the stream is gone.
     fn body_too_large(&mut self, idx: usize, request_ended: bool) {
         let id = self.streams[idx].id;
-        if !self.streams[idx].final_head(true) {
+        if !self.streams[idx].response_started() {
             self.write_final_answer(id, 413, request_ended);
             let stream = StreamId::new(id);
             let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(stream);
@@ -1365,7 +1364,7 @@ impl Connection for H2Connection {
             return Err(UserError::WrongRole.into());
         }
         let idx = self.writable_stream(stream)?;
-        if self.streams[idx].final_head(true) {
+        if self.streams[idx].response_started() {
             return Err(UserError::HeadAlreadySent.into());
         }
         let informational = head.is_informational();
@@ -1389,7 +1388,7 @@ impl Connection for H2Connection {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
         let s = &self.streams[idx];
-        if self.role == Role::Server && !s.final_head(true) {
+        if self.role == Role::Server && !s.response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         if !s.pending.is_empty() {
@@ -1418,7 +1417,7 @@ impl Connection for H2Connection {
     fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
-        if self.role == Role::Server && !self.streams[idx].final_head(true) {
+        if self.role == Role::Server && !self.streams[idx].response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         // The same checks as heads (connection-specific fields too): a refused field

@@ -300,13 +300,9 @@ impl Stream {
         }
     }
 
-    /// Server: the final response head went out. Client: the final response head arrived.
-    pub(crate) fn final_head(&self, server: bool) -> bool {
-        if server {
-            !matches!(self.send, Send::Head { .. })
-        } else {
-            self.recv != Recv::Head
-        }
+    /// Server: the final response head went out (the response started).
+    pub(crate) fn response_started(&self) -> bool {
+        !matches!(self.send, Send::Head { .. })
     }
 
     /// Whether something waits to be framed.
