@@ -29,7 +29,7 @@ use sockless_core::{
     Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, ProtocolError,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
 };
-use stream::{ClosedStreams, Closure, Incoming, Recv, RecvEvent, Seen, Send, SendEvent, Stream, Verdict};
+use stream::{ClosedStreams, Closure, Incoming, RecvEvent, RecvHalf, Seen, SendEvent, SendHalf, Stream, Verdict};
 use timers::{Timer, Timers};
 
 const MAX_WINDOW: i64 = (1 << 31) - 1;
@@ -605,7 +605,7 @@ impl H2Connection {
         let threshold = self.config.initial_window_size / 2;
         let s = &mut self.streams[idx];
         s.window_owed = s.window_owed.saturating_add(n);
-        if s.recv != Recv::Closed && s.window_owed >= threshold.max(1) {
+        if s.recv != RecvHalf::Closed && s.window_owed >= threshold.max(1) {
             let inc = s.window_owed;
             s.window_owed = 0;
             s.recv_window += i64::from(inc);
@@ -836,7 +836,7 @@ impl H2Connection {
         let (seen, idx) = self.seen(id);
         let kind = match (self.role, seen) {
             (Role::Server, Seen::Idle) => BlockKind::Request,
-            (Role::Client, Seen::Live(Recv::Head)) => BlockKind::Response,
+            (Role::Client, Seen::Live(RecvHalf::Head)) => BlockKind::Response,
             _ => BlockKind::Trailers,
         };
         let max_list = self.config.max_header_list_size as usize;
@@ -998,7 +998,7 @@ impl H2Connection {
         }
         let Some(idx) = self.index(id) else { return };
         // A server counts streams reset before their response completed (rapid reset).
-        let early = self.role == Role::Server && self.streams[idx].send != Send::Closed;
+        let early = self.role == Role::Server && self.streams[idx].send != SendHalf::Closed;
         self.remove_stream(idx, Removal::ResetByPeer(r.code));
         if early {
             self.count_reset();
@@ -1097,7 +1097,7 @@ impl H2Connection {
             let chunk = s.pending.split_to(n as usize);
             s.send_window -= n;
             self.conn_send_window -= n;
-            let end = s.pending.is_empty() && s.send == Send::Ending && s.trailers.is_none();
+            let end = s.pending.is_empty() && s.send == SendHalf::Ending && s.trailers.is_none();
             if end {
                 s.send = s.send.on(SendEvent::EndWritten);
             }
@@ -1106,7 +1106,7 @@ impl H2Connection {
             self.out.push_body(chunk);
             return true;
         }
-        if s.send == Send::Ending {
+        if s.send == SendHalf::Ending {
             s.send = s.send.on(SendEvent::EndWritten);
             if let Some(trailers) = s.trailers.take() {
                 self.block_out.clear();
@@ -1434,7 +1434,7 @@ impl Connection for H2Connection {
 
     fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
-        if self.streams[idx].send == (Send::Head { continue_owed: true }) {
+        if self.streams[idx].send == (SendHalf::Head { continue_owed: true }) {
             self.send_response(stream, &ResponseHead::new(100), false)?;
         }
         Ok(())
