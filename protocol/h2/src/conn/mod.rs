@@ -29,7 +29,7 @@ use sockless_core::{
     Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, ProtocolError,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
 };
-use stream::{ClosedStreams, Closure, Incoming, Recv, RecvEvent, Seen, Send, SendEvent, Stream, Verdict};
+use stream::{ClosedStreams, Closure, Incoming, RecvEvent, RecvHalf, Seen, SendEvent, SendHalf, Stream, Verdict};
 use timers::{Timer, Timers};
 
 const MAX_WINDOW: i64 = (1 << 31) - 1;
@@ -39,6 +39,15 @@ const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 /// protocol's initial value is unlimited, but servers commonly allow 100 and refuse streams
 /// beyond (the h2 crate and nghttp2 assume 100 as well).
 const ASSUMED_MAX_CONCURRENT: u32 = 100;
+/// Room for streams and for events an idle connection keeps after a burst gave it more: enough
+/// that one request at a time never reallocates, little enough that thousands of idle
+/// connections do not each hold the table and queue of their busiest moment (a `Stream` and an
+/// `Event` are about 150 bytes each).
+const STREAMS_KEPT: usize = 4;
+const EVENTS_KEPT: usize = 8;
+/// Bytes written in one go past which an idle connection's emptied transmit queue is replaced
+/// by a fresh one (its buffers grow with what was queued at once).
+const OUT_KEPT: u64 = 1024;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +172,8 @@ pub struct H2Connection {
     pending_control: VecDeque<u64>,
     /// Bytes written out so far (`advance_transmit`), on the same scale.
     written: u64,
+    /// `written` when the transmit queue was last empty.
+    written_when_empty: u64,
     /// Bytes written since the transmit queue was last empty or compacted.
     written_since_compact: usize,
     empty_frames: u32,
@@ -224,6 +235,7 @@ impl H2Connection {
             resets_since: now,
             pending_control: VecDeque::new(),
             written: 0,
+            written_when_empty: 0,
             written_since_compact: 0,
             empty_frames: 0,
             closed: ClosedStreams::default(),
@@ -409,8 +421,10 @@ impl H2Connection {
         self.timers.stop(Timer::Idle);
     }
 
-    /// No stream is open: the idle timeout runs from now.
+    /// No stream is open: the idle timeout runs from now, and the table gives back the room a
+    /// burst of streams took.
     fn became_idle(&mut self) {
+        self.streams.shrink_to(STREAMS_KEPT);
         if let Some(t) = self.config.idle_timeout {
             self.timers.set(Timer::Idle, self.now + t);
         }
@@ -591,7 +605,7 @@ impl H2Connection {
         let threshold = self.config.initial_window_size / 2;
         let s = &mut self.streams[idx];
         s.window_owed = s.window_owed.saturating_add(n);
-        if s.recv != Recv::Closed && s.window_owed >= threshold.max(1) {
+        if s.recv != RecvHalf::Closed && s.window_owed >= threshold.max(1) {
             let inc = s.window_owed;
             s.window_owed = 0;
             s.recv_window += i64::from(inc);
@@ -761,13 +775,12 @@ impl H2Connection {
         if self.count_empty(d.data.is_empty() && !d.end_stream) {
             return;
         }
-        let idx = match self.seen(id) {
-            (seen, Some(idx)) if stream::receive(seen, Incoming::Data) == Verdict::Accept => idx,
-            (seen, _) => {
-                // Credit for frames no stream takes comes back at once.
-                self.release_connection(len as u32);
-                return self.refuse(id, stream::receive(seen, Incoming::Data));
-            }
+        let (seen, idx) = self.seen(id);
+        let verdict = stream::receive(seen, Incoming::Data);
+        let Some(idx) = idx.filter(|_| verdict == Verdict::Accept) else {
+            // Credit for frames no stream takes comes back at once.
+            self.release_connection(len as u32);
+            return self.refuse(id, verdict);
         };
         let s = &mut self.streams[idx];
         if len > s.recv_window {
@@ -823,7 +836,7 @@ impl H2Connection {
         let (seen, idx) = self.seen(id);
         let kind = match (self.role, seen) {
             (Role::Server, Seen::Idle) => BlockKind::Request,
-            (Role::Client, Seen::Live(Recv::Head)) => BlockKind::Response,
+            (Role::Client, Seen::Live(RecvHalf::Head)) => BlockKind::Response,
             _ => BlockKind::Trailers,
         };
         let max_list = self.config.max_header_list_size as usize;
@@ -966,7 +979,7 @@ impl H2Connection {
     /// `Reset`, and the stream is gone.
     fn body_too_large(&mut self, idx: usize, request_ended: bool) {
         let id = self.streams[idx].id;
-        if !self.streams[idx].final_head(true) {
+        if !self.streams[idx].response_started() {
             self.write_final_answer(id, 413, request_ended);
             let stream = StreamId::new(id);
             let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(stream);
@@ -985,7 +998,7 @@ impl H2Connection {
         }
         let Some(idx) = self.index(id) else { return };
         // A server counts streams reset before their response completed (rapid reset).
-        let early = self.role == Role::Server && self.streams[idx].send != Send::Closed;
+        let early = self.role == Role::Server && self.streams[idx].send != SendHalf::Closed;
         self.remove_stream(idx, Removal::ResetByPeer(r.code));
         if early {
             self.count_reset();
@@ -1084,7 +1097,7 @@ impl H2Connection {
             let chunk = s.pending.split_to(n as usize);
             s.send_window -= n;
             self.conn_send_window -= n;
-            let end = s.pending.is_empty() && s.send == Send::Ending && s.trailers.is_none();
+            let end = s.pending.is_empty() && s.send == SendHalf::Ending && s.trailers.is_none();
             if end {
                 s.send = s.send.on(SendEvent::EndWritten);
             }
@@ -1093,7 +1106,7 @@ impl H2Connection {
             self.out.push_body(chunk);
             return true;
         }
-        if s.send == Send::Ending {
+        if s.send == SendHalf::Ending {
             s.send = s.send.on(SendEvent::EndWritten);
             if let Some(trailers) = s.trailers.take() {
                 self.block_out.clear();
@@ -1257,6 +1270,11 @@ impl Connection for H2Connection {
             self.pending_control.pop_front();
         }
         if self.out.is_empty() {
+            if self.streams.is_empty() && self.written - self.written_when_empty > OUT_KEPT {
+                // Idle after a burst: drop the framing buffer and segment queue it grew.
+                self.out = TransmitQueue::default();
+            }
+            self.written_when_empty = self.written;
             self.written_since_compact = 0;
         } else {
             // `TransmitQueue` frees written framing bytes only once it is empty; a peer that
@@ -1283,6 +1301,9 @@ impl Connection for H2Connection {
     fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
+        }
+        if self.events.capacity() > EVENTS_KEPT && self.streams.is_empty() {
+            self.events.shrink_to(EVENTS_KEPT); // idle after a burst
         }
         if !self.closed_emitted && self.out.is_empty() {
             if let Some(reason) = self.close_reason {
@@ -1343,7 +1364,7 @@ impl Connection for H2Connection {
             return Err(UserError::WrongRole.into());
         }
         let idx = self.writable_stream(stream)?;
-        if self.streams[idx].final_head(true) {
+        if self.streams[idx].response_started() {
             return Err(UserError::HeadAlreadySent.into());
         }
         let informational = head.is_informational();
@@ -1367,7 +1388,7 @@ impl Connection for H2Connection {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
         let s = &self.streams[idx];
-        if self.role == Role::Server && !s.final_head(true) {
+        if self.role == Role::Server && !s.response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         if !s.pending.is_empty() {
@@ -1396,7 +1417,7 @@ impl Connection for H2Connection {
     fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
-        if self.role == Role::Server && !self.streams[idx].final_head(true) {
+        if self.role == Role::Server && !self.streams[idx].response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         // The same checks as heads (connection-specific fields too): a refused field
@@ -1413,7 +1434,7 @@ impl Connection for H2Connection {
 
     fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
-        if self.streams[idx].send == (Send::Head { continue_owed: true }) {
+        if self.streams[idx].send == (SendHalf::Head { continue_owed: true }) {
             self.send_response(stream, &ResponseHead::new(100), false)?;
         }
         Ok(())

@@ -367,7 +367,10 @@ impl World {
                     let half = self.half(i, client);
                     let unreleased = core::mem::take(&mut half.unreleased);
                     let (reset, send, known) = (half.reset, half.send, half.known);
-                    if unreleased > 0 {
+                    // An application drops the unread body of a stream that was reset or
+                    // finished both ways: the connection takes the credit back by itself.
+                    let gone = reset || (send == Sending::Ended && half.recv_ended);
+                    if unreleased > 0 && !gone {
                         self.conn(client).release_capacity(id, unreleased).unwrap();
                         acted = true;
                     }
@@ -428,7 +431,8 @@ impl World {
             }
         }
         for conn in [&self.c, &self.s] {
-            // Every byte received was released: the receive window is whole again.
+            // Every byte received was released, or belonged to a stream that went: the receive
+            // window is whole again.
             let window = i64::from(conn.config.connection_window_size.max(65_535));
             prop_assert_eq!(conn.conn_recv_window + i64::from(conn.conn_unreleased), window, "{:?}", conn.role);
         }

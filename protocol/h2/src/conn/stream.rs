@@ -4,13 +4,13 @@
 //!
 //! The RFC's states are the product of the two halves:
 //!
-//! | RFC 9113 state     | [`Send`]                 | [`Recv`]        |
-//! |--------------------|--------------------------|-----------------|
-//! | idle               | (not in the table)       |                 |
-//! | open               | `Head` / `Body`          | `Head` / `Body` |
-//! | half-closed local  | `Ending` / `Closed`      | `Head` / `Body` |
-//! | half-closed remote | `Head` / `Body`          | `Closed`        |
-//! | closed             | `Closed` (or `Ending` until the queue is flushed) | `Closed` |
+//! | RFC 9113 state     | [`SendHalf`]                     | [`RecvHalf`]    |
+//! |--------------------|----------------------------------|-----------------|
+//! | idle               | (not in the table)               |                 |
+//! | open               | `Head` / `Body`                  | `Head` / `Body` |
+//! | half-closed local  | `Ending` / `Closed`              | `Head` / `Body` |
+//! | half-closed remote | `Head` / `Body`                  | `Closed`        |
+//! | closed             | `Closed` (`Ending` until flushed) | `Closed`       |
 //!
 //! A stream leaves the table when both halves are closed or when it is
 //! reset; the connection then remembers for a while how it closed
@@ -22,7 +22,7 @@ use sockless_core::{ErrorCode, HeaderList};
 
 /// Our sending half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Send {
+pub(crate) enum SendHalf {
     /// Server: no final response head yet; `continue_owed` while the client
     /// waits for `100 Continue` (sent when the application reads the body).
     Head { continue_owed: bool },
@@ -36,7 +36,7 @@ pub(crate) enum Send {
 
 /// The peer's sending half, as we receive it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Recv {
+pub(crate) enum RecvHalf {
     /// Client: the final response head has not arrived (informational ones may).
     Head,
     /// The head arrived; DATA and trailers may follow.
@@ -67,35 +67,35 @@ pub(crate) enum RecvEvent {
     End,
 }
 
-impl Send {
+impl SendHalf {
     /// The sending half's transitions. Callers check first that the
     /// application's command is allowed (see `H2Connection::writable_stream`);
     /// an event the state does not expect leaves it unchanged.
-    pub(crate) fn on(self, event: SendEvent) -> Send {
+    pub(crate) fn on(self, event: SendEvent) -> SendHalf {
         use SendEvent as E;
         match (self, event) {
-            (Send::Head { .. }, E::FinalHead { end: false }) => Send::Body,
-            (Send::Head { .. }, E::FinalHead { end: true }) => Send::Closed,
-            (Send::Head { .. }, E::Continue) => Send::Head { continue_owed: false },
-            (Send::Head { .. } | Send::Body, E::EndQueued) => Send::Ending,
-            (Send::Ending, E::EndWritten) => Send::Closed,
+            (SendHalf::Head { .. }, E::FinalHead { end: false }) => SendHalf::Body,
+            (SendHalf::Head { .. }, E::FinalHead { end: true }) => SendHalf::Closed,
+            (SendHalf::Head { .. }, E::Continue) => SendHalf::Head { continue_owed: false },
+            (SendHalf::Head { .. } | SendHalf::Body, E::EndQueued) => SendHalf::Ending,
+            (SendHalf::Ending, E::EndWritten) => SendHalf::Closed,
             (state, _) => state,
         }
     }
 
     /// Whether the application may still send (head, body or trailers).
     pub(crate) fn is_open(self) -> bool {
-        matches!(self, Send::Head { .. } | Send::Body)
+        matches!(self, SendHalf::Head { .. } | SendHalf::Body)
     }
 }
 
-impl Recv {
+impl RecvHalf {
     /// The receiving half's transitions; the frame checks come first ([`receive`]).
-    pub(crate) fn on(self, event: RecvEvent) -> Recv {
+    pub(crate) fn on(self, event: RecvEvent) -> RecvHalf {
         match (self, event) {
-            (Recv::Head, RecvEvent::FinalHead { end: false }) => Recv::Body,
-            (Recv::Head, RecvEvent::FinalHead { end: true }) => Recv::Closed,
-            (Recv::Head | Recv::Body, RecvEvent::End) => Recv::Closed,
+            (RecvHalf::Head, RecvEvent::FinalHead { end: false }) => RecvHalf::Body,
+            (RecvHalf::Head, RecvEvent::FinalHead { end: true }) => RecvHalf::Closed,
+            (RecvHalf::Head | RecvHalf::Body, RecvEvent::End) => RecvHalf::Closed,
             (state, _) => state,
         }
     }
@@ -131,7 +131,7 @@ pub(crate) enum Seen {
     /// Never opened (above the highest id used by its opener).
     Idle,
     /// In the table, with its receiving half.
-    Live(Recv),
+    Live(RecvHalf),
     /// Closed recently, and how.
     Closed(Closure),
     /// Closed long ago (or skipped over, RFC 9113 section 5.1.1): how is forgotten.
@@ -174,10 +174,10 @@ pub(crate) fn receive(seen: Seen, frame: Incoming) -> Verdict {
         (Seen::Idle, F::OpeningHeaders) => Verdict::Open,
         (Seen::Idle, _) => Verdict::ConnectionError(C::PROTOCOL_ERROR),
         // DATA before the final response head is a malformed response (section 8.1).
-        (Seen::Live(Recv::Head), F::Data) => Verdict::StreamError(C::PROTOCOL_ERROR),
+        (Seen::Live(RecvHalf::Head), F::Data) => Verdict::StreamError(C::PROTOCOL_ERROR),
         // "half-closed (remote)": frames other than WINDOW_UPDATE, PRIORITY, RST_STREAM
         // are a stream error STREAM_CLOSED.
-        (Seen::Live(Recv::Closed), _) => Verdict::StreamError(C::STREAM_CLOSED),
+        (Seen::Live(RecvHalf::Closed), _) => Verdict::StreamError(C::STREAM_CLOSED),
         (Seen::Live(_), _) => Verdict::Accept,
         // "closed": after END_STREAM was received, a connection error STREAM_CLOSED; after
         // the peer's RST_STREAM, a stream error STREAM_CLOSED; after ours, ignored (the peer
@@ -238,8 +238,8 @@ impl ClosedStreams {
 #[derive(Debug)]
 pub(crate) struct Stream {
     pub id: u32,
-    pub send: Send,
-    pub recv: Recv,
+    pub send: SendHalf,
+    pub recv: RecvHalf,
     /// Bytes we may still send (the peer's window for this stream).
     pub send_window: i64,
     /// Bytes the peer may still send before we return credit.
@@ -260,7 +260,7 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    fn new(id: u32, send: Send, recv: Recv, send_window: i64, recv_window: i64) -> Self {
+    fn new(id: u32, send: SendHalf, recv: RecvHalf, send_window: i64, recv_window: i64) -> Self {
         Stream {
             id,
             send,
@@ -278,21 +278,21 @@ impl Stream {
 
     /// A stream we open with a request (client); `end` if it has no body.
     pub(crate) fn local(id: u32, end: bool, send_window: i64, recv_window: i64) -> Self {
-        let send = if end { Send::Closed } else { Send::Body };
-        Stream::new(id, send, Recv::Head, send_window, recv_window)
+        let send = if end { SendHalf::Closed } else { SendHalf::Body };
+        Stream::new(id, send, RecvHalf::Head, send_window, recv_window)
     }
 
     /// A stream the peer opened with a request (server); `end` if it has no body.
     pub(crate) fn remote(id: u32, end: bool, continue_owed: bool, send_window: i64, recv_window: i64) -> Self {
-        let recv = if end { Recv::Closed } else { Recv::Body };
-        Stream::new(id, Send::Head { continue_owed }, recv, send_window, recv_window)
+        let recv = if end { RecvHalf::Closed } else { RecvHalf::Body };
+        Stream::new(id, SendHalf::Head { continue_owed }, recv, send_window, recv_window)
     }
 
     /// Its RFC 9113 state. Our side counts as closed from the moment the application
     /// ended it, even while END_STREAM waits behind queued data.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn state(&self) -> State {
-        match (self.send.is_open(), self.recv == Recv::Closed) {
+        match (self.send.is_open(), self.recv == RecvHalf::Closed) {
             (true, false) => State::Open,
             (false, false) => State::HalfClosedLocal,
             (true, true) => State::HalfClosedRemote,
@@ -300,23 +300,19 @@ impl Stream {
         }
     }
 
-    /// Server: the final response head went out. Client: the final response head arrived.
-    pub(crate) fn final_head(&self, server: bool) -> bool {
-        if server {
-            !matches!(self.send, Send::Head { .. })
-        } else {
-            self.recv != Recv::Head
-        }
+    /// Server: the final response head went out (the response started).
+    pub(crate) fn response_started(&self) -> bool {
+        !matches!(self.send, SendHalf::Head { .. })
     }
 
     /// Whether something waits to be framed.
     pub(crate) fn has_output(&self) -> bool {
-        !self.pending.is_empty() || self.send == Send::Ending
+        !self.pending.is_empty() || self.send == SendHalf::Ending
     }
 
     /// Whether both directions are finished and nothing is queued.
     pub(crate) fn is_done(&self) -> bool {
-        self.send == Send::Closed && self.recv == Recv::Closed
+        self.send == SendHalf::Closed && self.recv == RecvHalf::Closed
     }
 }
 
@@ -342,17 +338,17 @@ mod tests {
 
     #[test]
     fn transitions_follow_the_table() {
-        let s = Send::Head { continue_owed: true };
-        assert_eq!(s.on(SendEvent::Continue), Send::Head { continue_owed: false });
-        assert_eq!(s.on(SendEvent::FinalHead { end: false }), Send::Body);
-        assert_eq!(s.on(SendEvent::FinalHead { end: true }), Send::Closed);
-        assert_eq!(Send::Body.on(SendEvent::EndQueued).on(SendEvent::EndWritten), Send::Closed);
-        assert_eq!(Send::Closed.on(SendEvent::EndQueued), Send::Closed);
-        assert_eq!(Recv::Head.on(RecvEvent::FinalHead { end: true }), Recv::Closed);
-        assert_eq!(Recv::Body.on(RecvEvent::End), Recv::Closed);
-        assert_eq!(Recv::Closed.on(RecvEvent::FinalHead { end: false }), Recv::Closed);
+        let s = SendHalf::Head { continue_owed: true };
+        assert_eq!(s.on(SendEvent::Continue), SendHalf::Head { continue_owed: false });
+        assert_eq!(s.on(SendEvent::FinalHead { end: false }), SendHalf::Body);
+        assert_eq!(s.on(SendEvent::FinalHead { end: true }), SendHalf::Closed);
+        assert_eq!(SendHalf::Body.on(SendEvent::EndQueued).on(SendEvent::EndWritten), SendHalf::Closed);
+        assert_eq!(SendHalf::Closed.on(SendEvent::EndQueued), SendHalf::Closed);
+        assert_eq!(RecvHalf::Head.on(RecvEvent::FinalHead { end: true }), RecvHalf::Closed);
+        assert_eq!(RecvHalf::Body.on(RecvEvent::End), RecvHalf::Closed);
+        assert_eq!(RecvHalf::Closed.on(RecvEvent::FinalHead { end: false }), RecvHalf::Closed);
         assert_eq!(
-            receive(Seen::Live(Recv::Closed), Incoming::Headers),
+            receive(Seen::Live(RecvHalf::Closed), Incoming::Headers),
             Verdict::StreamError(ErrorCode::STREAM_CLOSED)
         );
         assert_eq!(
