@@ -53,6 +53,7 @@
 
 mod body;
 mod client;
+mod connection_info;
 mod error;
 mod framing;
 mod pump;
@@ -64,8 +65,10 @@ pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::{ClientHandle, ClientOptions};
+pub use connection_info::{Accept, ConnectionInfo};
 pub use error::{Error, ErrorKind};
-pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
+pub use http::Extensions;
+pub use server::{serve, serve_with, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 
 use sockless_core::{RequestHead, ResponseHead};
@@ -100,6 +103,13 @@ pub trait Io: Unpin + Send + 'static {
 
     /// Shuts down the writing side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Our address of the connection, when the transport has one (a TCP
+    /// stream); `None` by default. Servers hand it to requests
+    /// ([`ConnectionInfo::local_addr`]).
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
 
     /// Sets `TCP_NODELAY` where the transport is TCP; a no-op by default.
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
@@ -165,20 +175,38 @@ impl Clock {
     }
 }
 
-/// A request: its head and its (streamed) body.
+/// A request: its head and its (streamed) body, a typed map of request
+/// extensions, and on a server the facts of the connection it came on.
 #[derive(Debug)]
 pub struct Request {
     /// The request head. Over HTTP/2 the target is absolute-form
-    /// (`https://host/path`); see [`RequestHead`].
+    /// (`https://host/path`); see [`RequestHead`]. Its `version` is the
+    /// protocol the request came over.
     pub head: RequestHead,
     /// The body.
     pub body: Body,
+    /// Request-scoped values for the application and middleware (empty
+    /// when the request arrives; allocates nothing until one is inserted).
+    pub extensions: Extensions,
+    connection: Option<std::sync::Arc<ConnectionInfo>>,
 }
 
 impl Request {
     /// A request from its parts.
     pub fn new(head: RequestHead, body: impl Into<Body>) -> Request {
-        Request { head, body: body.into() }
+        Request { head, body: body.into(), extensions: Extensions::new(), connection: None }
+    }
+
+    /// A request a server received on `connection`.
+    pub(crate) fn received(head: RequestHead, body: Body, connection: std::sync::Arc<ConnectionInfo>) -> Request {
+        Request { head, body, extensions: Extensions::new(), connection: Some(connection) }
+    }
+
+    /// Server: the connection this request arrived on (peer and local
+    /// address, TLS facts, per-connection state); `None` for a request
+    /// built with [`Request::new`].
+    pub fn connection(&self) -> Option<&ConnectionInfo> {
+        self.connection.as_deref()
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
+use crate::{Accept, Clock, ConnectionInfo, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -190,6 +190,28 @@ pub(crate) struct ServerCtx {
     pub(crate) rules: framing::Rules,
 }
 
+/// A server connection's facts: known at accept, completed (with what TLS
+/// negotiated) when the first request arrives, then shared by every request.
+pub(crate) enum Facts {
+    Accepted(Box<Accept>),
+    Known(Arc<ConnectionInfo>),
+}
+
+impl Facts {
+    fn get(&mut self, conn: &impl Connection) -> Arc<ConnectionInfo> {
+        match self {
+            Facts::Known(info) => info.clone(),
+            Facts::Accepted(accept) => {
+                let empty = Accept { local_addr: None, extensions: Default::default(), ..**accept };
+                let accept = std::mem::replace(&mut **accept, empty);
+                let info = Arc::new(ConnectionInfo::new(accept, conn.tls_facts()));
+                *self = Facts::Known(info.clone());
+                info
+            }
+        }
+    }
+}
+
 /// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -215,6 +237,8 @@ pub(crate) enum Mode<H: Handler> {
         flags: Arc<Notify>,
         watch: Watch,
         ctx: Arc<ServerCtx>,
+        /// What every request of this connection is told about it.
+        info: Facts,
     },
     Client,
 }
@@ -513,7 +537,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match self.conn.send_request(&request.head, end) {
                 Ok(stream) => {
                     progress = true;
-                    let Request { head, body } = request;
+                    let Request { head, body, .. } = request;
                     // Kept to send again if the peer refuses the stream
                     // unprocessed: only when the body can be sent again.
                     let replay = body.replayable().map(|body| Replay { head, body, retries });
@@ -764,7 +788,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving the request head (a memcpy) into the call.
     #[inline(always)]
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, slot, ctx, .. } = &mut self.mode else { return };
+        let Mode::Server { handler, pool, slot, ctx, info, .. } = &mut self.mode else { return };
+        let info = info.get(&self.conn);
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
@@ -772,7 +797,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             (Body::from_chan(chan.clone()), Some(chan))
         };
         let head_request = head.method == sockless_core::Method::Head;
-        let request = Request { head, body };
+        let request = Request::received(head, body, info);
         let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
@@ -1134,6 +1159,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
@@ -1215,6 +1246,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);

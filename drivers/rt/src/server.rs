@@ -1,9 +1,9 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
-use crate::pump::{Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
+use crate::pump::{Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
-use crate::{Clock, Io, Listener, Request, Response, Runtime};
+use crate::{Accept, Clock, Io, Listener, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -158,12 +158,63 @@ impl Drop for Live {
 /// transport (an HTTP/1.1 or HTTP/2 server, possibly under TLS); `now` is
 /// on the clock the driver then keeps feeding it. Each request (each
 /// HTTP/2 stream) runs `handler` in its own task, so a slow handler never
-/// delays the other streams of its connection.
+/// delays the other streams of its connection. [`serve_with`] is the same
+/// with a `make_connection` that sees the peer, can attach per-connection
+/// state, and may fail.
 ///
 /// Returns an error only if the listener fails for good; transient accept
 /// errors (a connection reset before it was accepted, file descriptors
 /// exhausted) are retried after a pause.
 pub async fn serve<R, L, M, C, H, F>(
+    rt: R,
+    listener: L,
+    make_connection: M,
+    handler: H,
+    options: ServerOptions,
+) -> io::Result<()>
+where
+    R: Runtime,
+    L: Listener,
+    M: Fn(Instant) -> C,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let make = move |accept: &mut Accept| Ok::<C, std::convert::Infallible>(make_connection(accept.now));
+    serve_with(rt, listener, make, handler, options).await
+}
+
+/// [`serve`], with a `make_connection` that sees each accepted connection
+/// ([`Accept`]: the instant to create it at, the peer's and our address),
+/// may attach per-connection state to it (`accept.extensions`, which every
+/// request on it then carries in [`ConnectionInfo::extensions`](crate::ConnectionInfo::extensions)),
+/// and may fail: a TLS configuration error, a peer refused by an allow
+/// list. A failure is reported to `options.error_log` and that connection
+/// is closed; the server serves on.
+///
+/// ```no_run
+/// use sockless_rt::{serve_with, Accept, Listener, Request, Response, Runtime, ServerOptions};
+/// use sockless_core::ResponseHead;
+///
+/// #[derive(Clone)]
+/// struct Tenant(&'static str);
+///
+/// async fn run<R: Runtime, L: Listener>(rt: R, listener: L) -> std::io::Result<()> {
+///     let make = |accept: &mut Accept| {
+///         if !accept.peer_addr.ip().is_loopback() {
+///             return Err("only local clients");
+///         }
+///         accept.extensions.insert(Tenant("local"));
+///         Ok(sockless_h1::ServerConnection::new(sockless_h1::Config::server(), accept.now))
+///     };
+///     let handler = |req: Request| async move {
+///         let tenant = req.connection().and_then(|c| c.extensions().get::<Tenant>()).map_or("?", |t| t.0);
+///         Response::new(ResponseHead::new(200), format!("hello, {tenant}"))
+///     };
+///     serve_with(rt, listener, make, handler, ServerOptions::default()).await
+/// }
+/// ```
+pub async fn serve_with<R, L, M, C, E, H, F>(
     rt: R,
     mut listener: L,
     make_connection: M,
@@ -173,7 +224,8 @@ pub async fn serve<R, L, M, C, H, F>(
 where
     R: Runtime,
     L: Listener,
-    M: Fn(Instant) -> C,
+    M: Fn(&mut Accept) -> Result<C, E>,
+    E: fmt::Display,
     C: Connection + Send + 'static,
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -206,11 +258,20 @@ where
         .await;
         match next {
             Next::Shutdown => break,
-            Next::Accepted(Ok((io, _peer))) => {
+            Next::Accepted(Ok((io, peer_addr))) => {
                 if options.nodelay {
                     let _ = io.set_nodelay(true);
                 }
-                let conn = make_connection(clock.at(rt.now()));
+                let now = clock.at(rt.now());
+                let local_addr = io.local_addr();
+                let mut accept = Accept { now, peer_addr, local_addr, extensions: Default::default() };
+                let conn = match make_connection(&mut accept) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        options.error_log.log(&format!("connection from {peer_addr} not served: {e}"));
+                        continue; // its transport closes as it drops
+                    }
+                };
                 let mode = Mode::Server {
                     handler: handler.clone(),
                     slot: None,
@@ -218,6 +279,7 @@ where
                     flags: flags.clone(),
                     watch: Watch::default(),
                     ctx: ctx.clone(),
+                    info: Facts::Accepted(Box::new(accept)),
                 };
                 let pump = Pump::new(
                     rt.clone(),

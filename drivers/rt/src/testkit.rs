@@ -947,18 +947,23 @@ fn accept_and_close<E: Env>(env: &E) -> SocketAddr {
 }
 
 /// A TLS server for "localhost" (a fresh self-signed certificate) over
-/// HTTP/1.1, and a client config that trusts nothing.
-fn tls_pair() -> (
-    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + 'static,
+/// HTTP/1.1, and a client that trusts that certificate or nothing.
+fn tls_pair(
+    trusted: bool,
+) -> (
+    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + Clone + 'static,
     sockless_tls::Tls<sockless_h1::ClientConnection>,
 ) {
     let (chain, key) = sockless_tls::self_signed_localhost().expect("a certificate");
     let alpn: [&[u8]; 1] = [sockless_tls::ALPN_HTTP11];
+    let roots = match trusted {
+        true => sockless_tls::Roots::from_certificates(&chain).expect("roots"),
+        false => sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty()),
+    };
     let server_config = sockless_tls::server_config(chain, key, &alpn, None).expect("server config");
     let make =
         move |now| sockless_tls::Tls::server(server_config.clone(), now, |_, now| h1_server(now)).expect("TLS server");
-    let trusts_nothing = sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty());
-    let client_config = sockless_tls::client_config(trusts_nothing, &alpn, None).expect("client config");
+    let client_config = sockless_tls::client_config(roots, &alpn, None).expect("client config");
     let client = sockless_tls::Tls::client(client_config, "localhost", Instant::ZERO, |_, now| {
         sockless_h1::ClientConnection::new(sockless_h1::Config::client(), now)
     })
@@ -980,7 +985,7 @@ pub async fn client_error_kinds<E: Env>(env: E) {
     let rt = env.rt();
     with_timeout(&rt, Duration::from_secs(20), async {
         // TLS: the server's certificate is not trusted.
-        let (make_tls, tls_client) = tls_pair();
+        let (make_tls, tls_client) = tls_pair(false);
         let shutdown = ShutdownSignal::new();
         let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
         let (addr, server) = start_server(
@@ -1199,6 +1204,89 @@ where
         assert!(e.to_string().contains("no authority"), "{e}");
         assert_eq!(*served.lock().unwrap(), 2, "the refused request was never sent");
         drop(without);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Per-connection state the test attaches when a connection is made.
+#[derive(Clone, Debug)]
+struct ConnTag(usize);
+
+/// Connection facts on every request: the peer's and our address, the
+/// protocol version, TLS facts (ALPN, SNI) and state attached when the
+/// connection was made (`serve_with`'s `make_connection`, which may also
+/// refuse a connection: it is closed, logged, and the server serves on).
+pub async fn connection_facts<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |req: Request| {
+            let info = req.connection().expect("a server request knows its connection");
+            let tls = info.tls().map(|t| {
+                let alpn = String::from_utf8_lossy(t.alpn.as_deref().unwrap_or_default()).into_owned();
+                format!("{alpn}@{}", t.sni.as_deref().unwrap_or("-"))
+            });
+            let text = format!(
+                "peer={} local={:?} tag={:?} version={:?} tls={}",
+                info.peer_addr(),
+                info.local_addr(),
+                info.extensions().get::<ConnTag>().map(|t| t.0),
+                req.head.version,
+                tls.as_deref().unwrap_or("none"),
+            );
+            std::future::ready(Response::new(ResponseHead::new(200), text))
+        };
+        let (make_tls, tls_client) = tls_pair(true);
+        let accepted = Arc::new(Mutex::new(0usize));
+        let make = move |accept: &mut crate::Accept| -> Result<Box<dyn Connection + Send>, &'static str> {
+            let n = {
+                let mut a = accepted.lock().unwrap();
+                *a += 1;
+                *a - 1
+            };
+            accept.extensions.insert(ConnTag(n));
+            match n {
+                0 => Ok(Box::new(h1_server(accept.now))),
+                1 => Ok(Box::new(h2_server(accept.now))),
+                2 => Err("refused by the test"),
+                _ => Ok(Box::new(make_tls(accept.now))),
+            }
+        };
+        let logged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = logged.clone();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            error_log: crate::ErrorLog::new(move |m| sink.lock().unwrap().push(m.to_string())),
+            ..ServerOptions::default()
+        };
+        let (listener, addr) = env.bind().expect("bind");
+        let server = spawn(&rt, crate::serve_with(rt.clone(), listener, make, handler, options));
+
+        async fn facts<E: Env, C: Connection + Send + 'static>(
+            env: &E,
+            addr: SocketAddr,
+            conn: C,
+        ) -> io::Result<String> {
+            let io = env.connect(addr).await.expect("connect");
+            let ours = io.local_addr().expect("a TCP stream knows its address");
+            let client = ClientHandle::spawn(&env.rt(), io, conn);
+            let response = client.send(get("/")).await?;
+            let body = response.body.collect(1024).await?;
+            Ok(String::from_utf8_lossy(&body).replace(&ours.to_string(), "CLIENT"))
+        }
+        let server_addr = format!("local=Some({addr})");
+        let h1 = facts(&env, addr, h1_client()).await.expect("h1");
+        assert_eq!(h1, format!("peer=CLIENT {server_addr} tag=Some(0) version=Http11 tls=none"));
+        let h2 = facts(&env, addr, h2_client()).await.expect("h2");
+        assert_eq!(h2, format!("peer=CLIENT {server_addr} tag=Some(1) version=Http2 tls=none"));
+        let e = facts(&env, addr, h1_client()).await.expect_err("the third connection is refused");
+        assert_eq!(kind_of(&e), Some(crate::ErrorKind::Closed), "{e}");
+        let tls = facts(&env, addr, tls_client).await.expect("tls");
+        assert_eq!(tls, format!("peer=CLIENT {server_addr} tag=Some(3) version=Http11 tls=http/1.1@localhost"));
+        let log = logged.lock().unwrap().clone();
+        assert!(log.len() == 1 && log[0].contains("refused by the test"), "{log:?}");
         shutdown.trigger();
         server.await.expect("serve");
     })

@@ -5,7 +5,7 @@ use super::args::{Driver, Mode, ServeArgs};
 use super::{json, tls, Failure};
 use bytes::Bytes;
 use sockless_core::{Connection, Instant, ResponseHead, Version};
-use sockless_rt::{Body, Request, Response, ServerOptions, ShutdownSignal};
+use sockless_rt::{Accept, Body, Request, Response, ServerOptions, ShutdownSignal};
 use sockless_tls::rustls;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,22 +29,23 @@ pub struct Running {
 
 type Conn = Box<dyn Connection + Send>;
 
-/// Builds the protocol connection for each accepted transport.
-fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + Send + Sync + 'static {
-    move |now| -> Conn {
+/// Builds the protocol connection for each accepted transport; a TLS
+/// set-up failure is that connection's error (logged, the server serves on).
+fn maker(
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> impl Fn(&mut Accept) -> Result<Conn, sockless_tls::TlsError> + Send + Sync + 'static {
+    move |accept| {
         let config = sockless_http::ServerConfig::default();
-        match &tls {
+        let now = accept.now;
+        Ok(match &tls {
             None => Box::new(sockless_http::ServerConnection::cleartext(config, now)),
             Some(tls) => {
                 let inner = move |hs: &sockless_tls::Handshake, now: Instant| {
                     sockless_http::ServerConnection::for_alpn(config, now, hs.alpn.as_deref())
                 };
-                match sockless_tls::Tls::server(tls.clone(), now, inner) {
-                    Ok(t) => Box::new(t),
-                    Err(e) => panic!("TLS server set-up cannot fail for a valid config: {e}"),
-                }
+                Box::new(sockless_tls::Tls::server(tls.clone(), now, inner)?)
             }
-        }
+        })
     }
 }
 
@@ -88,7 +89,7 @@ pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static 
 }
 
 async fn echo(req: Request) -> Response {
-    let Request { head, mut body } = req;
+    let Request { head, mut body, .. } = req;
     let mut data = Vec::new();
     while let Some(chunk) = body.next_chunk().await {
         match chunk {
@@ -176,7 +177,7 @@ fn start_with(
                 let rt = builder.enable_all().build()?;
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
-                    sockless_tokio::serve(listener, make, handle, options).await
+                    sockless_tokio::serve_with(listener, make, handle, options).await
                 })
             }
             Driver::Smol => {
@@ -184,14 +185,14 @@ fn start_with(
                     std::env::set_var("SMOL_THREADS", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
-                smol::block_on(sockless_smol::serve(listener, make, handle, options))
+                smol::block_on(sockless_smol::serve_with(listener, make, handle, options))
             }
             Driver::AsyncStd => {
                 if let Some(n) = threads {
                     std::env::set_var("ASYNC_STD_THREAD_COUNT", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
-                async_std::task::block_on(sockless_rt::serve(AsyncStdRuntime, listener, make, handle, options))
+                async_std::task::block_on(sockless_rt::serve_with(AsyncStdRuntime, listener, make, handle, options))
             }
         }
     });

@@ -115,6 +115,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn connection_facts() {
+            $run(testkit::connection_facts($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
