@@ -62,6 +62,7 @@ mod sync;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
+mod upgrade;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
 pub use client::{ClientHandle, ClientOptions};
@@ -70,6 +71,7 @@ pub use error::{Error, ErrorKind};
 pub use http::Extensions;
 pub use server::{serve, serve_with, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
+pub use upgrade::{OnUpgrade, Upgraded};
 
 use sockless_core::{RequestHead, ResponseHead};
 use std::future::Future;
@@ -189,17 +191,35 @@ pub struct Request {
     /// when the request arrives; allocates nothing until one is inserted).
     pub extensions: Extensions,
     connection: Option<std::sync::Arc<ConnectionInfo>>,
+    upgrade: Option<upgrade::UpgradeSlot>,
 }
 
 impl Request {
     /// A request from its parts.
     pub fn new(head: RequestHead, body: impl Into<Body>) -> Request {
-        Request { head, body: body.into(), extensions: Extensions::new(), connection: None }
+        Request { head, body: body.into(), extensions: Extensions::new(), connection: None, upgrade: None }
     }
 
     /// A request a server received on `connection`.
-    pub(crate) fn received(head: RequestHead, body: Body, connection: std::sync::Arc<ConnectionInfo>) -> Request {
-        Request { head, body, extensions: Extensions::new(), connection: Some(connection) }
+    pub(crate) fn received(
+        head: RequestHead,
+        body: Body,
+        connection: std::sync::Arc<ConnectionInfo>,
+        upgrade: Option<upgrade::UpgradeSlot>,
+    ) -> Request {
+        Request { head, body, extensions: Extensions::new(), connection: Some(connection), upgrade }
+    }
+
+    /// Server: the upgrade of this request, for a request that can switch
+    /// protocols (HTTP/1.1 CONNECT, or one with an `Upgrade` field): once
+    /// the handler's `101 Switching Protocols` (or 2xx to CONNECT) went
+    /// out, the returned future completes with the connection's transport
+    /// and the bytes the client already sent past its request, for the
+    /// application to speak the new protocol over (a tunnel, WebSocket).
+    /// With another response it completes with an error. `None` for other
+    /// requests, and the second time it is asked.
+    pub fn upgrade(&mut self) -> Option<OnUpgrade> {
+        self.upgrade.take().map(OnUpgrade::new)
     }
 
     /// Server: the connection this request arrived on (peer and local

@@ -5,6 +5,7 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
+use crate::upgrade::{not_upgraded, UpgradeSlot, Upgraded};
 use crate::{Accept, Clock, ConnectionInfo, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
@@ -212,6 +213,19 @@ impl Facts {
     }
 }
 
+/// A response to the request that could switch protocols: one that does
+/// not switch (not a 101, nor a 2xx to CONNECT) tells its upgrade so.
+fn settle_upgrade(upgrade: &mut Option<(StreamId, bool, UpgradeSlot)>, stream: StreamId, status: u16) {
+    let switches = |connect: bool| status == 101 || (connect && (200..300).contains(&status));
+    if let Some((s, connect, _)) = upgrade {
+        if *s == stream && !switches(*connect) {
+            if let Some((_, _, slot)) = upgrade.take() {
+                slot.put(Err(not_upgraded(&format!("the response was {status}")).into()));
+            }
+        }
+    }
+}
+
 /// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -338,6 +352,21 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     /// Why the connection failed, once it did: what its unfinished
     /// exchanges are told.
     failure: Option<Error>,
+    /// Server: the request that may switch protocols (at most one: HTTP/1.1
+    /// reads no further until it is answered), whether it is a CONNECT, and
+    /// where its transport goes.
+    upgrade: Option<(StreamId, bool, UpgradeSlot)>,
+    /// The connection switched protocols: the bytes received past the
+    /// request, handed over with the transport (see [`Pump::hand_over`]).
+    upgraded: Option<Bytes>,
+}
+
+/// How a connection task ended.
+pub(crate) enum Ended {
+    /// The connection closed.
+    Closed,
+    /// It switched protocols: [`Pump::hand_over`] gives the transport away.
+    Upgraded,
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
@@ -374,6 +403,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             shutdown_sent: false,
             closing: false,
             failure: None,
+            upgrade: None,
+            upgraded: None,
         }
     }
 
@@ -439,6 +470,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     fn respond(&mut self, stream: StreamId, mut response: Response) {
         let Mode::Server { ctx, .. } = &self.mode else { return };
         let Some(st) = self.streams.get_mut(&stream) else { return };
+        settle_upgrade(&mut self.upgrade, stream, response.head.status);
         if Self::send_head(&mut self.conn, &ctx.rules, stream, st, &mut response).is_err() {
             self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
@@ -776,7 +808,12 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     self.failure.get_or_insert_with(|| Error::close(&reason));
                     return (progress, true);
                 }
-                Event::Upgrade { .. } => return (progress, true),
+                Event::Upgrade { stream, leftover } => {
+                    if self.upgrade.as_ref().is_some_and(|(s, _, _)| *s == stream) {
+                        self.upgraded = Some(leftover);
+                    }
+                    return (progress, true);
+                }
                 Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } => {}
             }
         }
@@ -797,7 +834,18 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             (Body::from_chan(chan.clone()), Some(chan))
         };
         let head_request = head.method == sockless_core::Method::Head;
-        let request = Request::received(head, body, info);
+        let connect = head.method == sockless_core::Method::Connect;
+        // Not over HTTP/2 (no upgrades there), nor inside TLS (the new
+        // protocol's bytes would be encrypted in the transport).
+        let can_switch = !self.conn.flow_controlled() && info.tls().is_none();
+        let upgrade = if can_switch && (connect || head.headers.contains("upgrade")) {
+            let slot = Oneshot::new();
+            self.upgrade = Some((stream, connect, slot.clone()));
+            Some(slot)
+        } else {
+            None
+        };
+        let request = Request::received(head, body, info, upgrade);
         let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
@@ -840,6 +888,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     framing::internal_error()
                 }
             };
+            settle_upgrade(&mut self.upgrade, stream, response.head.status);
             if Self::send_head(&mut self.conn, &ctx.rules, stream, &mut st, &mut response).is_err() {
                 self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
             } else if !st.finished() {
@@ -1005,8 +1054,21 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         for (_, mut st) in self.streams.drain() {
             st.fail(failure.clone());
         }
+        if self.upgraded.is_none() {
+            if let Some((_, _, slot)) = self.upgrade.take() {
+                slot.put(Err(not_upgraded("the connection closed").into()));
+            }
+        }
         if let Mode::Server { flags, watch, .. } = &mut self.mode {
             flags.forget_watch(watch);
+        }
+    }
+
+    /// Gives the transport of a connection that switched protocols, with
+    /// the bytes received past the request, to the request's upgrade.
+    pub(crate) fn hand_over(self) {
+        if let (Some((_, _, slot)), Some(leftover)) = (self.upgrade, self.upgraded) {
+            slot.put(Ok(Upgraded::new(Box::new(self.io), leftover)));
         }
     }
 
@@ -1019,9 +1081,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
 }
 
 impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
-    type Output = ();
+    type Output = Ended;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
         let this = self.get_mut();
         this.now = None;
         this.read_once = false;
@@ -1087,9 +1149,13 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 return Poll::Pending;
             }
         }
+        if this.upgraded.is_some() {
+            // The transport is the new protocol's: it is not shut down.
+            return Poll::Ready(Ended::Upgraded);
+        }
         match this.io.poll_shutdown(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Ready(_) => Poll::Ready(Ended::Closed),
         }
     }
 }

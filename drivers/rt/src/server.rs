@@ -1,7 +1,7 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
-use crate::pump::{Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
+use crate::pump::{Ended, Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Accept, Clock, Io, Listener, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, Instant};
@@ -293,7 +293,10 @@ where
                 live.update(|n| n + 1);
                 let guard = Live(live.clone());
                 rt.spawn(async move {
-                    pump.await;
+                    let mut pump = pump;
+                    if let Ended::Upgraded = (&mut pump).await {
+                        pump.hand_over();
+                    }
                     drop(guard);
                 });
             }

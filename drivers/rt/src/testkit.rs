@@ -1292,3 +1292,104 @@ pub async fn connection_facts<E: Env>(env: E) {
     })
     .await
 }
+
+/// Echoes what `tunnel` reads until its end.
+async fn echo_tunnel(mut tunnel: crate::Upgraded) {
+    let mut buf = vec![0u8; 4096];
+    while let Ok(n @ 1..) = tunnel.read(&mut buf).await {
+        if tunnel.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+    let _ = tunnel.shutdown().await;
+}
+
+/// Reads from `io` until `out` ends with `end` (or the stream ends).
+async fn read_until<I: Io>(io: &mut I, out: &mut Vec<u8>, end: &[u8]) {
+    let mut buf = [0u8; 1024];
+    while !out.ends_with(end) {
+        match poll_fn(|cx| io.poll_read(cx, &mut buf)).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Upgrades: a CONNECT the handler accepts (200) and a `101 Switching
+/// Protocols` hand the transport to the application, with the bytes the
+/// client sent right after its request (leftover) first; here the
+/// application echoes them. A refused upgrade (a 404 to the Upgrade
+/// request) completes its upgrade future with an error and the
+/// connection serves on.
+pub async fn upgrades_hand_over_the_transport<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let refused = Arc::new(Mutex::new(None::<String>));
+        let seen = refused.clone();
+        let handler_rt = rt.clone();
+        let handler = move |mut req: Request| {
+            let upgrade = req.upgrade();
+            let (rt, seen) = (handler_rt.clone(), seen.clone());
+            async move {
+                let Some(upgrade) = upgrade else {
+                    return Response::new(ResponseHead::new(200), "plain");
+                };
+                if req.head.path() == b"/refuse" {
+                    rt.spawn(async move { *seen.lock().unwrap() = upgrade.await.err().map(|e| e.to_string()) });
+                    return Response::new(ResponseHead::new(404), Body::empty());
+                }
+                rt.spawn(async move {
+                    if let Ok(tunnel) = upgrade.await {
+                        echo_tunnel(tunnel).await;
+                    }
+                });
+                let status = if req.head.method == Method::Connect { 200 } else { 101 };
+                let mut head = ResponseHead::new(status);
+                if status == 101 {
+                    head = head.header("Connection", "upgrade").header("Upgrade", "echo");
+                }
+                Response::new(head, Body::empty())
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, handler, options);
+        let opening: [&[u8]; 2] = [
+            b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\nearly bytes|",
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly bytes|",
+        ];
+        for (request, status) in opening.into_iter().zip(["200", "101"]) {
+            let mut io = env.connect(addr).await.expect("connect");
+            write_all(&mut io, request).await.expect("write");
+            let mut got = Vec::new();
+            read_until(&mut io, &mut got, b"early bytes|").await;
+            let text = String::from_utf8_lossy(&got).into_owned();
+            assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+            assert!(text.ends_with("\r\n\r\nearly bytes|"), "the leftover bytes are echoed first: {text}");
+            write_all(&mut io, b"and more").await.expect("write in the tunnel");
+            let mut more = Vec::new();
+            read_until(&mut io, &mut more, b"and more").await;
+            assert_eq!(&more[..], b"and more", "{status}");
+        }
+        let reply = raw_exchange(
+            &env,
+            addr,
+            b"GET /refuse HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n\
+              GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        assert!(reply.starts_with("HTTP/1.1 404 ") && reply.ends_with("plain"), "{reply}");
+        for _ in 0..500 {
+            if refused.lock().unwrap().is_some() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        let refused = refused.lock().unwrap().clone();
+        assert!(refused.as_deref().is_some_and(|e| e.contains("the response was 404")), "{refused:?}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

@@ -136,6 +136,11 @@ fn connection_facts() {
 }
 
 #[test]
+fn upgrades_hand_over_the_transport() {
+    run(testkit::upgrades_hand_over_the_transport(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

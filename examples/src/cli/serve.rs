@@ -70,8 +70,12 @@ impl Future for Reply {
     }
 }
 
-/// The handler for `mode`.
-pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static {
+/// Runs a task on the server's runtime (a CONNECT tunnel outlives its
+/// handler).
+pub type Spawn = Arc<dyn Fn(Pin<Box<dyn Future<Output = ()> + Send>>) + Send + Sync>;
+
+/// The handler for `mode`; `spawn` runs `--echo`'s CONNECT tunnels.
+pub fn handler(mode: Mode, spawn: Spawn) -> impl Fn(Request) -> Reply + Send + Sync + 'static {
     // Built once; each response clones it (what a framework does for a static
     // answer). Frozen: a clone is a reference count, and the writer copies its
     // fields at once.
@@ -82,10 +86,36 @@ pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static 
             Mode::Hello => {
                 Reply::Ready(std::future::ready(Response::new(hello.clone(), Bytes::from_static(b"Hello, World!"))))
             }
+            Mode::Echo if req.head.method == sockless_core::Method::Connect => tunnel(req, &spawn),
             Mode::Echo => Reply::Later(Box::pin(echo(req))),
             Mode::Dir(root) => Reply::Ready(std::future::ready(file(root, &req))),
         }
     }
+}
+
+/// `--echo` answers CONNECT with 200, then echoes the tunnel's bytes.
+fn tunnel(mut req: Request, spawn: &Spawn) -> Reply {
+    let Some(upgrade) = req.upgrade() else {
+        let response = if req.head.version == Version::Http2 {
+            // HTTP/2 CONNECT: the tunnel is the stream's body, echoed back.
+            Response::new(ResponseHead::new(200), req.body)
+        } else {
+            // HTTP/1.1 inside TLS: the transport cannot be handed over.
+            Response::new(ResponseHead::new(501), "CONNECT is not served over TLS\n")
+        };
+        return Reply::Ready(std::future::ready(response));
+    };
+    spawn(Box::pin(async move {
+        let Ok(mut tunnel) = upgrade.await else { return };
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = tunnel.read(&mut buf).await {
+            if tunnel.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+        let _ = tunnel.shutdown().await;
+    }));
+    Reply::Ready(std::future::ready(Response::new(ResponseHead::new(200), Body::empty())))
 }
 
 async fn echo(req: Request) -> Response {
@@ -166,7 +196,6 @@ fn start_with(
     let shutdown = ShutdownSignal::new();
     let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
     let make = maker(tls);
-    let handle = handler(mode);
     let thread = std::thread::spawn(move || -> std::io::Result<()> {
         match driver {
             Driver::Tokio => {
@@ -175,6 +204,8 @@ fn start_with(
                     builder.worker_threads(n.max(1));
                 }
                 let rt = builder.enable_all().build()?;
+                let runtime = rt.handle().clone();
+                let handle = handler(mode, Arc::new(move |task| drop(runtime.spawn(task))));
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
                     sockless_tokio::serve_with(listener, make, handle, options).await
@@ -185,6 +216,7 @@ fn start_with(
                     std::env::set_var("SMOL_THREADS", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
+                let handle = handler(mode, Arc::new(|task| smol::spawn(task).detach()));
                 smol::block_on(sockless_smol::serve_with(listener, make, handle, options))
             }
             Driver::AsyncStd => {
@@ -192,6 +224,7 @@ fn start_with(
                     std::env::set_var("ASYNC_STD_THREAD_COUNT", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
+                let handle = handler(mode, Arc::new(|task| drop(async_std::task::spawn(task))));
                 async_std::task::block_on(sockless_rt::serve_with(AsyncStdRuntime, listener, make, handle, options))
             }
         }

@@ -120,6 +120,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn upgrades_hand_over_the_transport() {
+            $run(testkit::upgrades_hand_over_the_transport($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
