@@ -56,6 +56,7 @@ mod client;
 mod connection_info;
 mod error;
 mod framing;
+mod idle;
 mod pump;
 mod server;
 mod sync;

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -74,6 +75,13 @@ pub(crate) enum Cmd {
 #[derive(Default)]
 pub(crate) struct Shared {
     state: Mutex<SharedState>,
+    /// Server: since when the connection is idle (no exchange in flight),
+    /// as nanoseconds on the server's clock plus one; 0 while busy. Read by
+    /// the accept loop at the connection ceiling (see [`crate::idle`]).
+    pub(crate) idle_since: AtomicU64,
+    /// Server: the accept loop asks this idle connection to close, to make
+    /// room for a new one.
+    pub(crate) evict: AtomicBool,
 }
 
 #[derive(Default)]
@@ -122,6 +130,14 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.state).closed
+    }
+
+    /// Wakes the connection task (it then looks at its signals).
+    pub(crate) fn wake(&self) {
+        let waker = lock(&self.state).waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -359,6 +375,8 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     /// The connection switched protocols: the bytes received past the
     /// request, handed over with the transport (see [`Pump::hand_over`]).
     upgraded: Option<Bytes>,
+    /// Server: the idleness last published in [`Shared::idle_since`].
+    idle: bool,
 }
 
 /// How a connection task ended.
@@ -405,6 +423,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             failure: None,
             upgrade: None,
             upgraded: None,
+            idle: false,
         }
     }
 
@@ -425,7 +444,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 if f & ABORT != 0 {
                     return Err(());
                 }
-                shutdown = f & SHUTDOWN != 0;
+                // Evicted at the connection ceiling: close as a graceful
+                // shutdown does (the connection is idle: at once).
+                shutdown = f & SHUTDOWN != 0 || self.shared.evict.load(Ordering::Relaxed);
             }
             Mode::Client => {
                 let s = lock(&self.shared.state);
@@ -1072,6 +1093,21 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         }
     }
 
+    /// Server: publishes whether the connection is idle (no exchange in
+    /// flight) and since when, for the accept loop's eviction at the
+    /// connection ceiling. An atomic store, and only on a change.
+    fn publish_idle(&mut self) {
+        if !matches!(self.mode, Mode::Server { .. }) {
+            return;
+        }
+        let idle = self.streams.is_empty();
+        if idle != self.idle {
+            self.idle = idle;
+            let since = if idle { self.now().as_nanos().saturating_add(1) } else { 0 };
+            self.shared.idle_since.store(since, Ordering::Relaxed);
+        }
+    }
+
     fn start_close(&mut self) {
         if !self.closing {
             self.closing = true;
@@ -1140,6 +1176,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 let (fired, deadline) = this.timers();
                 progress |= fired;
                 if !progress && !this.arm_timer(cx, deadline) {
+                    this.publish_idle();
                     return Poll::Pending;
                 }
             }

@@ -1,6 +1,7 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
+use crate::idle::Connections;
 use crate::pump::{Ended, Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Accept, Clock, Io, Listener, Request, Response, Runtime};
@@ -8,6 +9,7 @@ use sockless_core::{Bytes, Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,9 +51,13 @@ impl fmt::Debug for ShutdownSignal {
 /// How a server runs.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// Most connections open at once; beyond it the server stops accepting
-    /// (new connections wait in the listen backlog) until one closes.
-    /// Default 10 000.
+    /// Most connections open at once. A client arriving at the ceiling
+    /// makes room: the longest-idle connection (no exchange in flight) is
+    /// closed, as nginx closes keep-alive connections; when every
+    /// connection is busy the client waits (accepted, then further ones in
+    /// the listen backlog) until one closes or goes idle. While the evicted
+    /// ones close, the count may pass the ceiling by the number being
+    /// closed. Default 10 000.
     pub max_connections: usize,
     /// Triggers graceful shutdown: stop accepting, tell every connection to
     /// finish (HTTP/2 GOAWAY, HTTP/1.1 `Connection: close`), and wait for
@@ -141,6 +147,10 @@ impl Default for ServerOptions {
         }
     }
 }
+
+/// How often a client waiting at the ceiling looks again for an idle
+/// connection to make room (a busy one may have gone idle).
+const EVICTION_RETRY: Duration = Duration::from_millis(250);
 
 /// Counts a live connection; the count drops when its task ends or is dropped.
 struct Live(Arc<Notify>);
@@ -245,15 +255,43 @@ where
         Accepted(io::Result<T>),
         Shutdown,
     }
+    let connections = Connections::default();
+    // At the ceiling with every connection busy: the client accepted and
+    // waiting for room, and when to look for an idle connection again.
+    let mut waiting = None;
+    let mut retry: Option<Pin<Box<R::Sleep>>> = None;
     loop {
         let next = poll_fn(|cx| {
             if options.shutdown.0.poll_get(cx, &mut shutdown_id) != 0 {
                 return Poll::Ready(Next::Shutdown);
             }
-            if live.poll_get(cx, &mut live_id) >= max {
-                return Poll::Pending; // woken when a connection closes
+            let full = live.poll_get(cx, &mut live_id) >= max; // woken when a connection closes
+            if let Some(accepted) = waiting.take() {
+                let retry_due = retry.as_mut().is_none_or(|r| r.as_mut().poll(cx).is_ready());
+                if !full || (retry_due && connections.evict_longest_idle()) {
+                    retry = None;
+                    return Poll::Ready(Next::Accepted(Ok(accepted)));
+                }
+                if retry_due {
+                    let mut again = Box::pin(rt.sleep_until(rt.now() + EVICTION_RETRY));
+                    let _ = again.as_mut().poll(cx);
+                    retry = Some(again);
+                }
+                waiting = Some(accepted);
+                return Poll::Pending;
             }
-            listener.poll_accept(cx).map(Next::Accepted)
+            match listener.poll_accept(cx) {
+                // Room is made by closing the longest-idle connection; if
+                // none is idle the client waits, accepted, for room.
+                Poll::Ready(Ok(accepted)) if full && !connections.evict_longest_idle() => {
+                    waiting = Some(accepted);
+                    let mut again = Box::pin(rt.sleep_until(rt.now() + EVICTION_RETRY));
+                    let _ = again.as_mut().poll(cx);
+                    retry = Some(again);
+                    Poll::Pending
+                }
+                polled => polled.map(Next::Accepted),
+            }
         })
         .await;
         match next {
@@ -281,15 +319,9 @@ where
                     ctx: ctx.clone(),
                     info: Facts::Accepted(Box::new(accept)),
                 };
-                let pump = Pump::new(
-                    rt.clone(),
-                    io,
-                    conn,
-                    clock,
-                    Arc::new(Shared::default()),
-                    mode,
-                    options.max_buffered_body,
-                );
+                let shared = Arc::new(Shared::default());
+                connections.add(&shared);
+                let pump = Pump::new(rt.clone(), io, conn, clock, shared, mode, options.max_buffered_body);
                 live.update(|n| n + 1);
                 let guard = Live(live.clone());
                 rt.spawn(async move {

@@ -302,32 +302,69 @@ where
     })
     .await
 }
-
-/// With `max_connections = 1` a second connection is served only once the
-/// first one closed.
+/// The connection ceiling: with `max_connections = 1` and the first
+/// connection busy (its request in a handler), a second connection is not
+/// served until the first one closes; with the first connection idle, the
+/// second one is served at once and the idle one closed to make room.
 pub async fn max_connections<E: Env>(env: E) {
     let rt = env.rt();
     with_timeout(&rt, Duration::from_secs(20), async {
-        let handler = |_req: Request| async move { Response::new(ResponseHead::new(200), "ok") };
+        let (gate_tx, gate_rx) = Body::channel();
+        let gate = Arc::new(Mutex::new(Some(gate_rx)));
+        let (started_tx, mut started_rx) = Body::channel();
+        let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+        let handler = move |req: Request| {
+            let gate = gate.clone();
+            let started = started_tx.clone();
+            async move {
+                if req.head.path() == b"/hold" {
+                    if let Some(tx) = started.lock().unwrap().take() {
+                        tx.finish();
+                    }
+                    let gate_rx = gate.lock().unwrap().take();
+                    if let Some(mut rx) = gate_rx {
+                        let _ = rx.next_chunk().await;
+                    }
+                }
+                Response::new(ResponseHead::new(200), "ok")
+            }
+        };
         let shutdown = ShutdownSignal::new();
         let options = ServerOptions { shutdown: shutdown.clone(), max_connections: 1, ..ServerOptions::default() };
         let (addr, server) = start_server(&env, h1_server, handler, options);
         let first = client(&env, addr, h1_client()).await;
-        let r = first.send(get("/1")).await.expect("first connection served");
-        assert_eq!(&r.body.collect(16).await.unwrap()[..], b"ok");
+        let held = {
+            let first = first.clone();
+            spawn(&rt, async move { first.send(get("/hold")).await.map(|r| r.head.status) })
+        };
+        assert!(started_rx.next_chunk().await.is_none(), "the first request is in its handler");
 
         let second = client(&env, addr, h1_client()).await;
         let mut waiting = {
             let second = second.clone();
             spawn(&rt, async move { second.send(get("/2")).await.map(|r| r.head.status) })
         };
-        // Over the ceiling: not served while the first connection is open.
-        let early = completes_within(&rt, Duration::from_millis(300), &mut waiting).await;
+        // Over the ceiling: not served while the first connection is busy.
+        let early = completes_within(&rt, Duration::from_millis(600), &mut waiting).await;
         assert!(early.is_none(), "second connection served over the ceiling");
-        drop(first); // the first connection closes...
+        gate_tx.finish(); // the first request is answered...
+        assert_eq!(held.await.expect("first connection served"), 200);
+        drop(first);
         let status = waiting.await.expect("second connection served");
         assert_eq!(status, 200); // ...and the second one is accepted
-        drop(second);
+
+        // The second connection is idle now: a third client takes its place.
+        let third = client(&env, addr, h1_client()).await;
+        let status = third.send(get("/3")).await.expect("third connection served").head.status;
+        assert_eq!(status, 200);
+        for _ in 0..500 {
+            if second.is_closed() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        assert!(second.is_closed(), "the idle connection was closed to make room");
+        drop((second, third));
         shutdown.trigger();
         server.await.expect("serve");
     })
