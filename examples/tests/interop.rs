@@ -435,6 +435,33 @@ fn curl_head_against_sockless() {
     }
 }
 
+/// `sockless serve --echo` answers CONNECT with 200 and then echoes the
+/// tunnel's bytes, those sent with the CONNECT first, on every driver.
+/// (curl -p -x makes the tunnel too, but then reads its own request echoed
+/// back as a response, so a raw client checks the bytes.)
+#[test]
+fn connect_tunnel_against_sockless() {
+    use std::io::Write;
+    for driver in DRIVERS {
+        let echo = sockless_serve(driver, &["--echo"]);
+        let mut s = TcpStream::connect(echo.addr).expect("connect");
+        s.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("timeout");
+        s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\nearly|").expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"early|") {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("{driver}: {e}\n{}", echo.log()));
+            assert!(n > 0, "{driver}: closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "{driver}: {}", String::from_utf8_lossy(&got));
+        s.write_all(b"through the tunnel").expect("write");
+        let mut more = vec![0u8; 18];
+        s.read_exact(&mut more).expect("echoed");
+        assert_eq!(&more[..], b"through the tunnel", "{driver}");
+    }
+}
+
 #[test]
 fn curl_verifies_given_certificate() {
     let certs = TempDir::new("certs");

@@ -432,7 +432,7 @@ fn start<C, H, F>(
         let (feed, body) = BodyFeed::new(sh.body_cap);
         (body, Some(feed))
     };
-    let request = Request { head, body };
+    let request = Request::new(head, body);
     let mut st = Stream::new(stream, incoming);
     if let Some(workers) = sh.workers {
         st.worker = Some(workers.submit(sh.handler.clone(), request, sh.inbox.clone(), token, stream));

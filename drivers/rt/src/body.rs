@@ -547,6 +547,12 @@ struct Slot<T> {
     set: bool,
 }
 
+impl<T> fmt::Debug for Oneshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Oneshot").field("set", &self.is_set()).finish()
+    }
+}
+
 impl<T> Clone for Oneshot<T> {
     fn clone(&self) -> Self {
         Oneshot(self.0.clone())

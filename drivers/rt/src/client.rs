@@ -87,7 +87,9 @@ impl ClientHandle {
         shared.add_handle(1);
         let clock = Clock::new(rt.now());
         let pump = Pump::new(rt.clone(), io, connection, clock, shared.clone(), Mode::<NoHandler>::Client, 256 * 1024);
-        rt.spawn(pump);
+        rt.spawn(async move {
+            pump.await;
+        });
         let authority = options.authority.map(Bytes::from);
         ClientHandle { inner: Arc::new(HandleInner { shared, authority }) }
     }

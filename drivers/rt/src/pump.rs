@@ -5,13 +5,15 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
+use crate::upgrade::{not_upgraded, UpgradeSlot, Upgraded};
+use crate::{Accept, Clock, ConnectionInfo, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -73,6 +75,13 @@ pub(crate) enum Cmd {
 #[derive(Default)]
 pub(crate) struct Shared {
     state: Mutex<SharedState>,
+    /// Server: since when the connection is idle (no exchange in flight),
+    /// as nanoseconds on the server's clock plus one; 0 while busy. Read by
+    /// the accept loop at the connection ceiling (see [`crate::idle`]).
+    pub(crate) idle_since: AtomicU64,
+    /// Server: the accept loop asks this idle connection to close, to make
+    /// room for a new one.
+    pub(crate) evict: AtomicBool,
 }
 
 #[derive(Default)]
@@ -121,6 +130,14 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.state).closed
+    }
+
+    /// Wakes the connection task (it then looks at its signals).
+    pub(crate) fn wake(&self) {
+        let waker = lock(&self.state).waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -190,6 +207,41 @@ pub(crate) struct ServerCtx {
     pub(crate) rules: framing::Rules,
 }
 
+/// A server connection's facts: known at accept, completed (with what TLS
+/// negotiated) when the first request arrives, then shared by every request.
+pub(crate) enum Facts {
+    Accepted(Box<Accept>),
+    Known(Arc<ConnectionInfo>),
+}
+
+impl Facts {
+    fn get(&mut self, conn: &impl Connection) -> Arc<ConnectionInfo> {
+        match self {
+            Facts::Known(info) => info.clone(),
+            Facts::Accepted(accept) => {
+                let empty = Accept { local_addr: None, extensions: Default::default(), ..**accept };
+                let accept = std::mem::replace(&mut **accept, empty);
+                let info = Arc::new(ConnectionInfo::new(accept, conn.tls_facts()));
+                *self = Facts::Known(info.clone());
+                info
+            }
+        }
+    }
+}
+
+/// A response to the request that could switch protocols: one that does
+/// not switch (not a 101, nor a 2xx to CONNECT) tells its upgrade so.
+fn settle_upgrade(upgrade: &mut Option<(StreamId, bool, UpgradeSlot)>, stream: StreamId, status: u16) {
+    let switches = |connect: bool| status == 101 || (connect && (200..300).contains(&status));
+    if let Some((s, connect, _)) = upgrade {
+        if *s == stream && !switches(*connect) {
+            if let Some((_, _, slot)) = upgrade.take() {
+                slot.put(Err(not_upgraded(&format!("the response was {status}")).into()));
+            }
+        }
+    }
+}
+
 /// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -215,6 +267,8 @@ pub(crate) enum Mode<H: Handler> {
         flags: Arc<Notify>,
         watch: Watch,
         ctx: Arc<ServerCtx>,
+        /// What every request of this connection is told about it.
+        info: Facts,
     },
     Client,
 }
@@ -314,6 +368,23 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     /// Why the connection failed, once it did: what its unfinished
     /// exchanges are told.
     failure: Option<Error>,
+    /// Server: the request that may switch protocols (at most one: HTTP/1.1
+    /// reads no further until it is answered), whether it is a CONNECT, and
+    /// where its transport goes.
+    upgrade: Option<(StreamId, bool, UpgradeSlot)>,
+    /// The connection switched protocols: the bytes received past the
+    /// request, handed over with the transport (see [`Pump::hand_over`]).
+    upgraded: Option<Bytes>,
+    /// Server: the idleness last published in [`Shared::idle_since`].
+    idle: bool,
+}
+
+/// How a connection task ended.
+pub(crate) enum Ended {
+    /// The connection closed.
+    Closed,
+    /// It switched protocols: [`Pump::hand_over`] gives the transport away.
+    Upgraded,
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
@@ -350,6 +421,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             shutdown_sent: false,
             closing: false,
             failure: None,
+            upgrade: None,
+            upgraded: None,
+            idle: false,
         }
     }
 
@@ -370,7 +444,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 if f & ABORT != 0 {
                     return Err(());
                 }
-                shutdown = f & SHUTDOWN != 0;
+                // Evicted at the connection ceiling: close as a graceful
+                // shutdown does (the connection is idle: at once).
+                shutdown = f & SHUTDOWN != 0 || self.shared.evict.load(Ordering::Relaxed);
             }
             Mode::Client => {
                 let s = lock(&self.shared.state);
@@ -415,6 +491,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     fn respond(&mut self, stream: StreamId, mut response: Response) {
         let Mode::Server { ctx, .. } = &self.mode else { return };
         let Some(st) = self.streams.get_mut(&stream) else { return };
+        settle_upgrade(&mut self.upgrade, stream, response.head.status);
         if Self::send_head(&mut self.conn, &ctx.rules, stream, st, &mut response).is_err() {
             self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
@@ -513,7 +590,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match self.conn.send_request(&request.head, end) {
                 Ok(stream) => {
                     progress = true;
-                    let Request { head, body } = request;
+                    let Request { head, body, .. } = request;
                     // Kept to send again if the peer refuses the stream
                     // unprocessed: only when the body can be sent again.
                     let replay = body.replayable().map(|body| Replay { head, body, retries });
@@ -752,7 +829,12 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     self.failure.get_or_insert_with(|| Error::close(&reason));
                     return (progress, true);
                 }
-                Event::Upgrade { .. } => return (progress, true),
+                Event::Upgrade { stream, leftover } => {
+                    if self.upgrade.as_ref().is_some_and(|(s, _, _)| *s == stream) {
+                        self.upgraded = Some(leftover);
+                    }
+                    return (progress, true);
+                }
                 Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } => {}
             }
         }
@@ -764,7 +846,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving the request head (a memcpy) into the call.
     #[inline(always)]
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, slot, ctx, .. } = &mut self.mode else { return };
+        let Mode::Server { handler, pool, slot, ctx, info, .. } = &mut self.mode else { return };
+        let info = info.get(&self.conn);
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
@@ -772,7 +855,18 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             (Body::from_chan(chan.clone()), Some(chan))
         };
         let head_request = head.method == sockless_core::Method::Head;
-        let request = Request { head, body };
+        let connect = head.method == sockless_core::Method::Connect;
+        // Not over HTTP/2 (no upgrades there), nor inside TLS (the new
+        // protocol's bytes would be encrypted in the transport).
+        let can_switch = !self.conn.flow_controlled() && info.tls().is_none();
+        let upgrade = if can_switch && (connect || head.headers.contains("upgrade")) {
+            let slot = Oneshot::new();
+            self.upgrade = Some((stream, connect, slot.clone()));
+            Some(slot)
+        } else {
+            None
+        };
+        let request = Request::received(head, body, info, upgrade);
         let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
@@ -815,6 +909,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     framing::internal_error()
                 }
             };
+            settle_upgrade(&mut self.upgrade, stream, response.head.status);
             if Self::send_head(&mut self.conn, &ctx.rules, stream, &mut st, &mut response).is_err() {
                 self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
             } else if !st.finished() {
@@ -980,8 +1075,36 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         for (_, mut st) in self.streams.drain() {
             st.fail(failure.clone());
         }
+        if self.upgraded.is_none() {
+            if let Some((_, _, slot)) = self.upgrade.take() {
+                slot.put(Err(not_upgraded("the connection closed").into()));
+            }
+        }
         if let Mode::Server { flags, watch, .. } = &mut self.mode {
             flags.forget_watch(watch);
+        }
+    }
+
+    /// Gives the transport of a connection that switched protocols, with
+    /// the bytes received past the request, to the request's upgrade.
+    pub(crate) fn hand_over(self) {
+        if let (Some((_, _, slot)), Some(leftover)) = (self.upgrade, self.upgraded) {
+            slot.put(Ok(Upgraded::new(Box::new(self.io), leftover)));
+        }
+    }
+
+    /// Server: publishes whether the connection is idle (no exchange in
+    /// flight) and since when, for the accept loop's eviction at the
+    /// connection ceiling. An atomic store, and only on a change.
+    fn publish_idle(&mut self) {
+        if !matches!(self.mode, Mode::Server { .. }) {
+            return;
+        }
+        let idle = self.streams.is_empty();
+        if idle != self.idle {
+            self.idle = idle;
+            let since = if idle { self.now().as_nanos().saturating_add(1) } else { 0 };
+            self.shared.idle_since.store(since, Ordering::Relaxed);
         }
     }
 
@@ -994,9 +1117,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
 }
 
 impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
-    type Output = ();
+    type Output = Ended;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
         let this = self.get_mut();
         this.now = None;
         this.read_once = false;
@@ -1053,6 +1176,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 let (fired, deadline) = this.timers();
                 progress |= fired;
                 if !progress && !this.arm_timer(cx, deadline) {
+                    this.publish_idle();
                     return Poll::Pending;
                 }
             }
@@ -1062,9 +1186,13 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 return Poll::Pending;
             }
         }
+        if this.upgraded.is_some() {
+            // The transport is the new protocol's: it is not shut down.
+            return Poll::Ready(Ended::Upgraded);
+        }
         match this.io.poll_shutdown(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Ready(_) => Poll::Ready(Ended::Closed),
         }
     }
 }
@@ -1134,6 +1262,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
@@ -1215,6 +1349,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);

@@ -302,32 +302,69 @@ where
     })
     .await
 }
-
-/// With `max_connections = 1` a second connection is served only once the
-/// first one closed.
+/// The connection ceiling: with `max_connections = 1` and the first
+/// connection busy (its request in a handler), a second connection is not
+/// served until the first one closes; with the first connection idle, the
+/// second one is served at once and the idle one closed to make room.
 pub async fn max_connections<E: Env>(env: E) {
     let rt = env.rt();
     with_timeout(&rt, Duration::from_secs(20), async {
-        let handler = |_req: Request| async move { Response::new(ResponseHead::new(200), "ok") };
+        let (gate_tx, gate_rx) = Body::channel();
+        let gate = Arc::new(Mutex::new(Some(gate_rx)));
+        let (started_tx, mut started_rx) = Body::channel();
+        let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+        let handler = move |req: Request| {
+            let gate = gate.clone();
+            let started = started_tx.clone();
+            async move {
+                if req.head.path() == b"/hold" {
+                    if let Some(tx) = started.lock().unwrap().take() {
+                        tx.finish();
+                    }
+                    let gate_rx = gate.lock().unwrap().take();
+                    if let Some(mut rx) = gate_rx {
+                        let _ = rx.next_chunk().await;
+                    }
+                }
+                Response::new(ResponseHead::new(200), "ok")
+            }
+        };
         let shutdown = ShutdownSignal::new();
         let options = ServerOptions { shutdown: shutdown.clone(), max_connections: 1, ..ServerOptions::default() };
         let (addr, server) = start_server(&env, h1_server, handler, options);
         let first = client(&env, addr, h1_client()).await;
-        let r = first.send(get("/1")).await.expect("first connection served");
-        assert_eq!(&r.body.collect(16).await.unwrap()[..], b"ok");
+        let held = {
+            let first = first.clone();
+            spawn(&rt, async move { first.send(get("/hold")).await.map(|r| r.head.status) })
+        };
+        assert!(started_rx.next_chunk().await.is_none(), "the first request is in its handler");
 
         let second = client(&env, addr, h1_client()).await;
         let mut waiting = {
             let second = second.clone();
             spawn(&rt, async move { second.send(get("/2")).await.map(|r| r.head.status) })
         };
-        // Over the ceiling: not served while the first connection is open.
-        let early = completes_within(&rt, Duration::from_millis(300), &mut waiting).await;
+        // Over the ceiling: not served while the first connection is busy.
+        let early = completes_within(&rt, Duration::from_millis(600), &mut waiting).await;
         assert!(early.is_none(), "second connection served over the ceiling");
-        drop(first); // the first connection closes...
+        gate_tx.finish(); // the first request is answered...
+        assert_eq!(held.await.expect("first connection served"), 200);
+        drop(first);
         let status = waiting.await.expect("second connection served");
         assert_eq!(status, 200); // ...and the second one is accepted
-        drop(second);
+
+        // The second connection is idle now: a third client takes its place.
+        let third = client(&env, addr, h1_client()).await;
+        let status = third.send(get("/3")).await.expect("third connection served").head.status;
+        assert_eq!(status, 200);
+        for _ in 0..500 {
+            if second.is_closed() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        assert!(second.is_closed(), "the idle connection was closed to make room");
+        drop((second, third));
         shutdown.trigger();
         server.await.expect("serve");
     })
@@ -947,18 +984,23 @@ fn accept_and_close<E: Env>(env: &E) -> SocketAddr {
 }
 
 /// A TLS server for "localhost" (a fresh self-signed certificate) over
-/// HTTP/1.1, and a client config that trusts nothing.
-fn tls_pair() -> (
-    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + 'static,
+/// HTTP/1.1, and a client that trusts that certificate or nothing.
+fn tls_pair(
+    trusted: bool,
+) -> (
+    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + Clone + 'static,
     sockless_tls::Tls<sockless_h1::ClientConnection>,
 ) {
     let (chain, key) = sockless_tls::self_signed_localhost().expect("a certificate");
     let alpn: [&[u8]; 1] = [sockless_tls::ALPN_HTTP11];
+    let roots = match trusted {
+        true => sockless_tls::Roots::from_certificates(&chain).expect("roots"),
+        false => sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty()),
+    };
     let server_config = sockless_tls::server_config(chain, key, &alpn, None).expect("server config");
     let make =
         move |now| sockless_tls::Tls::server(server_config.clone(), now, |_, now| h1_server(now)).expect("TLS server");
-    let trusts_nothing = sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty());
-    let client_config = sockless_tls::client_config(trusts_nothing, &alpn, None).expect("client config");
+    let client_config = sockless_tls::client_config(roots, &alpn, None).expect("client config");
     let client = sockless_tls::Tls::client(client_config, "localhost", Instant::ZERO, |_, now| {
         sockless_h1::ClientConnection::new(sockless_h1::Config::client(), now)
     })
@@ -980,7 +1022,7 @@ pub async fn client_error_kinds<E: Env>(env: E) {
     let rt = env.rt();
     with_timeout(&rt, Duration::from_secs(20), async {
         // TLS: the server's certificate is not trusted.
-        let (make_tls, tls_client) = tls_pair();
+        let (make_tls, tls_client) = tls_pair(false);
         let shutdown = ShutdownSignal::new();
         let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
         let (addr, server) = start_server(
@@ -1199,6 +1241,190 @@ where
         assert!(e.to_string().contains("no authority"), "{e}");
         assert_eq!(*served.lock().unwrap(), 2, "the refused request was never sent");
         drop(without);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Per-connection state the test attaches when a connection is made.
+#[derive(Clone, Debug)]
+struct ConnTag(usize);
+
+/// Connection facts on every request: the peer's and our address, the
+/// protocol version, TLS facts (ALPN, SNI) and state attached when the
+/// connection was made (`serve_with`'s `make_connection`, which may also
+/// refuse a connection: it is closed, logged, and the server serves on).
+pub async fn connection_facts<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |req: Request| {
+            let info = req.connection().expect("a server request knows its connection");
+            let tls = info.tls().map(|t| {
+                let alpn = String::from_utf8_lossy(t.alpn.as_deref().unwrap_or_default()).into_owned();
+                format!("{alpn}@{}", t.sni.as_deref().unwrap_or("-"))
+            });
+            let text = format!(
+                "peer={} local={:?} tag={:?} version={:?} tls={}",
+                info.peer_addr(),
+                info.local_addr(),
+                info.extensions().get::<ConnTag>().map(|t| t.0),
+                req.head.version,
+                tls.as_deref().unwrap_or("none"),
+            );
+            std::future::ready(Response::new(ResponseHead::new(200), text))
+        };
+        let (make_tls, tls_client) = tls_pair(true);
+        let accepted = Arc::new(Mutex::new(0usize));
+        let make = move |accept: &mut crate::Accept| -> Result<Box<dyn Connection + Send>, &'static str> {
+            let n = {
+                let mut a = accepted.lock().unwrap();
+                *a += 1;
+                *a - 1
+            };
+            accept.extensions.insert(ConnTag(n));
+            match n {
+                0 => Ok(Box::new(h1_server(accept.now))),
+                1 => Ok(Box::new(h2_server(accept.now))),
+                2 => Err("refused by the test"),
+                _ => Ok(Box::new(make_tls(accept.now))),
+            }
+        };
+        let logged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = logged.clone();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            error_log: crate::ErrorLog::new(move |m| sink.lock().unwrap().push(m.to_string())),
+            ..ServerOptions::default()
+        };
+        let (listener, addr) = env.bind().expect("bind");
+        let server = spawn(&rt, crate::serve_with(rt.clone(), listener, make, handler, options));
+
+        async fn facts<E: Env, C: Connection + Send + 'static>(
+            env: &E,
+            addr: SocketAddr,
+            conn: C,
+        ) -> io::Result<String> {
+            let io = env.connect(addr).await.expect("connect");
+            let ours = io.local_addr().expect("a TCP stream knows its address");
+            let client = ClientHandle::spawn(&env.rt(), io, conn);
+            let response = client.send(get("/")).await?;
+            let body = response.body.collect(1024).await?;
+            Ok(String::from_utf8_lossy(&body).replace(&ours.to_string(), "CLIENT"))
+        }
+        let server_addr = format!("local=Some({addr})");
+        let h1 = facts(&env, addr, h1_client()).await.expect("h1");
+        assert_eq!(h1, format!("peer=CLIENT {server_addr} tag=Some(0) version=Http11 tls=none"));
+        let h2 = facts(&env, addr, h2_client()).await.expect("h2");
+        assert_eq!(h2, format!("peer=CLIENT {server_addr} tag=Some(1) version=Http2 tls=none"));
+        let e = facts(&env, addr, h1_client()).await.expect_err("the third connection is refused");
+        assert_eq!(kind_of(&e), Some(crate::ErrorKind::Closed), "{e}");
+        let tls = facts(&env, addr, tls_client).await.expect("tls");
+        assert_eq!(tls, format!("peer=CLIENT {server_addr} tag=Some(3) version=Http11 tls=http/1.1@localhost"));
+        let log = logged.lock().unwrap().clone();
+        assert!(log.len() == 1 && log[0].contains("refused by the test"), "{log:?}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Echoes what `tunnel` reads until its end.
+async fn echo_tunnel(mut tunnel: crate::Upgraded) {
+    let mut buf = vec![0u8; 4096];
+    while let Ok(n @ 1..) = tunnel.read(&mut buf).await {
+        if tunnel.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+    let _ = tunnel.shutdown().await;
+}
+
+/// Reads from `io` until `out` ends with `end` (or the stream ends).
+async fn read_until<I: Io>(io: &mut I, out: &mut Vec<u8>, end: &[u8]) {
+    let mut buf = [0u8; 1024];
+    while !out.ends_with(end) {
+        match poll_fn(|cx| io.poll_read(cx, &mut buf)).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Upgrades: a CONNECT the handler accepts (200) and a `101 Switching
+/// Protocols` hand the transport to the application, with the bytes the
+/// client sent right after its request (leftover) first; here the
+/// application echoes them. A refused upgrade (a 404 to the Upgrade
+/// request) completes its upgrade future with an error and the
+/// connection serves on.
+pub async fn upgrades_hand_over_the_transport<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let refused = Arc::new(Mutex::new(None::<String>));
+        let seen = refused.clone();
+        let handler_rt = rt.clone();
+        let handler = move |mut req: Request| {
+            let upgrade = req.upgrade();
+            let (rt, seen) = (handler_rt.clone(), seen.clone());
+            async move {
+                let Some(upgrade) = upgrade else {
+                    return Response::new(ResponseHead::new(200), "plain");
+                };
+                if req.head.path() == b"/refuse" {
+                    rt.spawn(async move { *seen.lock().unwrap() = upgrade.await.err().map(|e| e.to_string()) });
+                    return Response::new(ResponseHead::new(404), Body::empty());
+                }
+                rt.spawn(async move {
+                    if let Ok(tunnel) = upgrade.await {
+                        echo_tunnel(tunnel).await;
+                    }
+                });
+                let status = if req.head.method == Method::Connect { 200 } else { 101 };
+                let mut head = ResponseHead::new(status);
+                if status == 101 {
+                    head = head.header("Connection", "upgrade").header("Upgrade", "echo");
+                }
+                Response::new(head, Body::empty())
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, handler, options);
+        let opening: [&[u8]; 2] = [
+            b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\nearly bytes|",
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly bytes|",
+        ];
+        for (request, status) in opening.into_iter().zip(["200", "101"]) {
+            let mut io = env.connect(addr).await.expect("connect");
+            write_all(&mut io, request).await.expect("write");
+            let mut got = Vec::new();
+            read_until(&mut io, &mut got, b"early bytes|").await;
+            let text = String::from_utf8_lossy(&got).into_owned();
+            assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+            assert!(text.ends_with("\r\n\r\nearly bytes|"), "the leftover bytes are echoed first: {text}");
+            write_all(&mut io, b"and more").await.expect("write in the tunnel");
+            let mut more = Vec::new();
+            read_until(&mut io, &mut more, b"and more").await;
+            assert_eq!(&more[..], b"and more", "{status}");
+        }
+        let reply = raw_exchange(
+            &env,
+            addr,
+            b"GET /refuse HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n\
+              GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        assert!(reply.starts_with("HTTP/1.1 404 ") && reply.ends_with("plain"), "{reply}");
+        for _ in 0..500 {
+            if refused.lock().unwrap().is_some() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        let refused = refused.lock().unwrap().clone();
+        assert!(refused.as_deref().is_some_and(|e| e.contains("the response was 404")), "{refused:?}");
         shutdown.trigger();
         server.await.expect("serve");
     })

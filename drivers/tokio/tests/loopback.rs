@@ -131,6 +131,16 @@ fn relative_targets_get_the_authority_h2() {
 }
 
 #[test]
+fn connection_facts() {
+    run(testkit::connection_facts(Tokio));
+}
+
+#[test]
+fn upgrades_hand_over_the_transport() {
+    run(testkit::upgrades_hand_over_the_transport(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

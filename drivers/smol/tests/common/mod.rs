@@ -115,6 +115,16 @@ macro_rules! suite {
         }
 
         #[test]
+        fn connection_facts() {
+            $run(testkit::connection_facts($env));
+        }
+
+        #[test]
+        fn upgrades_hand_over_the_transport() {
+            $run(testkit::upgrades_hand_over_the_transport($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
