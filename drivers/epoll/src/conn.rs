@@ -4,19 +4,25 @@
 //! rt's public pieces ([`Body`], [`BodyFeed`], [`Request`], [`Response`]).
 
 use crate::inbox::{ConnWake, Inbox};
+use crate::reply::Reply;
 use crate::sock::Sock;
 use crate::workers::{Cancel, Workers};
 use sockless_core::{Bytes, BytesMut, Connection, ErrorCode, Event, HeaderList, Instant, RequestHead, StreamId};
 use sockless_rt::cycle::{self, Input};
 use sockless_rt::{Body, BodyFeed, Request, Response};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// Rounds of the cycle per wake-up before the loop serves others.
 const MAX_ROUNDS: usize = 16;
+
+/// Where a client's response goes.
+pub(crate) type ResponseReply = Arc<Reply<io::Result<Response>>>;
 
 /// A pinned place for one handler future, reused from request to request
 /// while handlers answer at once (see [`Shared::spare`]).
@@ -59,6 +65,8 @@ struct Stream<F> {
     /// Part of a chunk the connection did not take yet.
     remainder: Option<Bytes>,
     out_done: bool,
+    /// Client: where the response goes, and its body until then.
+    response: Option<(ResponseReply, Body)>,
 }
 
 impl<F> Stream<F> {
@@ -74,11 +82,12 @@ impl<F> Stream<F> {
             outgoing: None,
             remainder: None,
             out_done: false,
+            response: None,
         }
     }
 
     fn finished(&self) -> bool {
-        self.in_done && self.out_done
+        self.in_done && self.out_done && self.response.is_none()
     }
 }
 
@@ -89,6 +98,9 @@ impl<F> Drop for Stream<F> {
     fn drop(&mut self) {
         if let (Some(feed), false) = (&self.incoming, self.in_done) {
             feed.fail(sockless_rt::Error::new(sockless_rt::ErrorKind::BodyAborted, "stream reset"));
+        }
+        if let Some((reply, _)) = self.response.take() {
+            reply.put(Err(io::Error::new(io::ErrorKind::ConnectionReset, "stream reset before the response")));
         }
     }
 }
@@ -116,6 +128,22 @@ pub(crate) struct Conn<C, F> {
     shutdown_sent: bool,
     /// The wheel tick of this connection's live timer entry.
     pub(crate) linked: Option<u64>,
+    /// Client connections: requests waiting until the connection takes
+    /// another stream (HTTP/1.1 carries one exchange at a time).
+    queued: VecDeque<(Request, ResponseReply)>,
+    client: bool,
+    /// Client: every handle is gone; the connection finishes what it
+    /// carries and closes.
+    released: bool,
+}
+
+/// Requests a closing client connection never started are told so.
+impl<C, F> Drop for Conn<C, F> {
+    fn drop(&mut self) {
+        for (_, reply) in self.queued.drain(..) {
+            reply.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+        }
+    }
 }
 
 /// How a drive ended.
@@ -140,15 +168,74 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
             read_closed: false,
             blocked: false,
             out_registered: false,
-            holds_buffer: true,
+            // Lent a pooled buffer before its first read.
+            holds_buffer: false,
             shutdown_sent: false,
             linked: None,
+            queued: VecDeque::new(),
+            client: false,
+            released: false,
         }
+    }
+
+    /// A client connection (it sends requests instead of serving them).
+    pub(crate) fn client(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
+        let mut c = Conn::new(token, sock, conn, wake);
+        c.client = true;
+        c.readable = true;
+        c
+    }
+
+    /// Client: a request to send.
+    pub(crate) fn request(&mut self, request: Request, reply: ResponseReply) {
+        self.queued.push_back((request, reply));
+    }
+
+    /// Client: the last handle is gone.
+    pub(crate) fn release(&mut self) {
+        self.released = true;
+    }
+
+    /// Client: starts queued requests while the connection takes them.
+    fn start_requests(&mut self, body_cap: usize) -> bool {
+        let mut progress = false;
+        while let Some((request, reply)) = self.queued.pop_front() {
+            if reply.is_set() {
+                continue;
+            }
+            let end = request.body.is_empty();
+            match self.conn.send_request(&request.head, end) {
+                Ok(id) => {
+                    progress = true;
+                    let (feed, body) = BodyFeed::new(body_cap);
+                    let mut st = Stream::new(id, Some(feed));
+                    st.response = Some((reply, body));
+                    st.out_done = end;
+                    if !end {
+                        st.outgoing = Some(request.body);
+                    }
+                    self.streams.push(st);
+                }
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
+                    self.queued.push_front((request, reply));
+                    break;
+                }
+                Err(e) => reply.put(Err(io::Error::other(e.to_string()))),
+            }
+        }
+        progress
     }
 
     /// The connection's next deadline.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.conn.poll_timeout()
+    }
+
+    /// A worker's handler for `stream` failed (it panicked).
+    pub(crate) fn abort(&mut self, stream: StreamId) {
+        if let Some(i) = self.streams.iter().position(|s| s.id == stream) {
+            self.reset(i, ErrorCode::INTERNAL_ERROR);
+        }
     }
 
     /// A worker's answer for `stream`.
@@ -184,6 +271,14 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         }
         for _ in 0..MAX_ROUNDS {
             let mut progress = false;
+            if self.client {
+                progress |= self.start_requests(sh.body_cap);
+                if self.released && !self.shutdown_sent && self.queued.is_empty() && self.streams.is_empty() {
+                    self.shutdown_sent = true;
+                    self.conn.shutdown(now);
+                    progress = true;
+                }
+            }
             if self.readable && !self.read_closed && !self.input_paused(sh.body_cap) {
                 match self.read(sh) {
                     Ok(p) => progress |= p,
@@ -208,12 +303,13 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                 cycle::fire_timers(&mut self.conn, now);
                 progress = true;
             }
+            // A released client connection is done once everything left.
+            if self.client && self.shutdown_sent && self.streams.is_empty() && !self.blocked {
+                return Driven::Close;
+            }
             if !progress {
                 break;
             }
-        }
-        if self.readable && self.sock.drained {
-            self.readable = false;
         }
         self.give_back_buffer(sh);
         Driven::Open
@@ -260,6 +356,10 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
             return;
         }
         let spare = self.conn.take_input_buffer();
+        // The connection keeps a view of zero length into the same
+        // allocation, which would keep it alive whatever the pool does with
+        // `spare`: an empty buffer (no allocation) takes that view's place.
+        let _ = self.conn.return_input_buffer(sh.now, BytesMut::new());
         self.holds_buffer = false;
         if spare.capacity() >= POOL_MIN && sh.pool.len() < POOL_MAX {
             sh.pool.push(spare);
@@ -293,6 +393,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         let streams = &mut self.streams;
         let waker = &self.waker;
         let token = self.token;
+        let client = self.client;
         let drained = cycle::drain_events(&mut self.conn, |conn, event| {
             if let Some((stream, head)) = held.take() {
                 let ended = matches!(event, Event::EndStream { stream: s } if s == stream);
@@ -312,6 +413,26 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                     if !taken {
                         // Nobody reads this body: its bytes count as consumed.
                         let _ = conn.release_capacity(stream, len);
+                        // A client's caller dropped the response body: on
+                        // HTTP/2 the stream is cancelled rather than read for
+                        // nobody (HTTP/1.1 reads the rest and keeps the
+                        // connection usable).
+                        if client && conn.flow_controlled() {
+                            let _ = conn.reset_stream(stream, ErrorCode::CANCEL);
+                            if let Some(i) = streams.iter().position(|s| s.id == stream) {
+                                streams.swap_remove(i);
+                            }
+                        }
+                    }
+                }
+                Event::Response { stream, head } => {
+                    if let Some(i) = streams.iter().position(|s| s.id == stream) {
+                        if let Some((reply, body)) = streams[i].response.take() {
+                            reply.put(Ok(Response { head, body }));
+                        }
+                        if streams[i].finished() {
+                            streams.swap_remove(i);
+                        }
                     }
                 }
                 Event::Trailers { stream, trailers } => {
@@ -362,19 +483,24 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         let mut i = 0;
         while i < self.streams.len() {
             let st = &mut self.streams[i];
-            let mut broken = false;
+            let mut broken = None;
             if let Some(slot) = &mut st.handler {
-                let polled = match slot.as_mut().as_pin_mut() {
-                    Some(f) => f.poll(&mut cx),
-                    None => Poll::Pending,
-                };
-                if let Poll::Ready(mut response) = polled {
-                    progress = true;
-                    if let Some(mut slot) = st.handler.take() {
-                        slot.set(None);
-                        sh.spare.get_or_insert(slot);
+                match poll_handler(slot, &mut cx) {
+                    Some(Poll::Pending) => {}
+                    Some(Poll::Ready(mut response)) => {
+                        progress = true;
+                        if let Some(mut slot) = st.handler.take() {
+                            slot.set(None);
+                            sh.spare.get_or_insert(slot);
+                        }
+                        if send_head(&mut self.conn, st, &mut response).is_err() {
+                            broken = Some(ErrorCode::INTERNAL_ERROR);
+                        }
                     }
-                    broken = send_head(&mut self.conn, st, &mut response).is_err();
+                    None => {
+                        st.handler = None;
+                        broken = Some(ErrorCode::INTERNAL_ERROR);
+                    }
                 }
             }
             if let Some(feed) = &st.incoming {
@@ -389,14 +515,14 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                     progress = true;
                 }
             }
-            if !broken {
+            if broken.is_none() {
                 match feed_outgoing(&mut self.conn, st, &mut cx) {
                     Ok(p) => progress |= p,
-                    Err(()) => broken = true,
+                    Err(()) => broken = Some(ErrorCode::CANCEL),
                 }
             }
-            if broken {
-                self.reset(i, ErrorCode::CANCEL);
+            if let Some(code) = broken {
+                self.reset(i, code);
                 progress = true;
                 continue;
             }
@@ -411,7 +537,10 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
 }
 
 /// Starts the handler for a new request; `ended`: it has no body.
+/// Inlined into its two callers, which saves moving the request head (a
+/// memcpy of a few hundred bytes) into the call.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn start<C, H, F>(
     conn: &mut C,
     streams: &mut Vec<Stream<F>>,
@@ -441,15 +570,25 @@ fn start<C, H, F>(
     }
     // Most handlers answer at once: poll the handler here, in the reused
     // slot, and keep it in the stream only if it has to wait.
-    let mut slot = sh.spare.take().unwrap_or_else(|| Box::pin(None));
-    slot.set(Some((sh.handler)(request)));
-    let mut cx = Context::from_waker(waker);
-    let polled = match slot.as_mut().as_pin_mut() {
-        Some(f) => f.poll(&mut cx),
-        None => Poll::Pending,
+    let handler = sh.handler;
+    let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) else {
+        // The handler panicked: the stream is answered with a reset (on
+        // HTTP/1.1 the connection closes), and the loop goes on.
+        let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
+        st.in_done = true;
+        st.out_done = true;
+        return;
     };
-    match polled {
-        Poll::Ready(mut response) => {
+    let mut slot = sh.spare.take().unwrap_or_else(|| Box::pin(None));
+    slot.set(Some(future));
+    let mut cx = Context::from_waker(waker);
+    match poll_handler(&mut slot, &mut cx) {
+        None => {
+            let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
+            st.in_done = true;
+            st.out_done = true;
+        }
+        Some(Poll::Ready(mut response)) => {
             slot.set(None);
             *sh.spare = Some(slot);
             if send_head(conn, &mut st, &mut response).is_err() {
@@ -462,9 +601,27 @@ fn start<C, H, F>(
                 streams.push(st);
             }
         }
-        Poll::Pending => {
+        Some(Poll::Pending) => {
             st.handler = Some(slot);
             streams.push(st);
+        }
+    }
+}
+
+/// Polls a handler's future; `None` if it panicked (the future is then
+/// dropped): a handler's panic costs its own stream, not the loop thread
+/// and every connection on it.
+fn poll_handler<F: Future>(slot: &mut Slot<F>, cx: &mut Context<'_>) -> Option<Poll<F::Output>> {
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| match slot.as_mut().as_pin_mut() {
+        Some(f) => f.poll(cx),
+        None => Poll::Pending,
+    }));
+    match polled {
+        Ok(p) => Some(p),
+        Err(_) => {
+            // Dropping what is left of it may panic again: contained too.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None)));
+            None
         }
     }
 }
@@ -528,5 +685,49 @@ fn feed_outgoing<C: Connection, F>(conn: &mut C, st: &mut Stream<F>, cx: &mut Co
             }
             Poll::Ready(Some(Err(_))) => return Err(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    use sockless_core::ResponseHead;
+
+    /// An HTTP/1.1 connection answered and idle gives its input buffer to
+    /// the pool whole: the connection keeps no view into it (which would
+    /// keep the allocation alive however the pool uses or drops it).
+    #[test]
+    fn an_idle_connection_gives_its_input_buffer_back_whole() {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        let (ours, peer) = socketpair(AddressFamily::UNIX, SocketType::STREAM, flags, None).unwrap();
+        let inbox = Arc::new(Inbox::new().unwrap());
+        let h1 = sockless_h1::ServerConnection::new(sockless_h1::Config::server(), Instant::ZERO);
+        let mut c = Conn::new(1, Sock::new(ours), h1, ConnWake::new(1, inbox.clone()));
+        let handler = Arc::new(|_req: Request| {
+            let head = ResponseHead::new(200).header("content-length", "2");
+            std::future::ready(Response::new(head, Bytes::from_static(b"ok")))
+        });
+        let (mut spare, mut pool) = (None, Vec::new());
+        let mut sh = Shared {
+            now: Instant::ZERO,
+            handler: &handler,
+            spare: &mut spare,
+            workers: None,
+            inbox: &inbox,
+            pool: &mut pool,
+            body_cap: 1 << 16,
+            shutting_down: false,
+        };
+        rustix::io::write(&peer, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.readable = true;
+        assert_eq!(c.drive(&mut sh), Driven::Open);
+        let mut out = [0u8; 512];
+        let n = rustix::io::read(&peer, &mut out).unwrap();
+        assert!(out[..n].starts_with(b"HTTP/1.1 200 OK\r\n") && out[..n].ends_with(b"ok"));
+        assert_eq!(pool.len(), 1, "the idle connection's buffer went to the pool");
+        let buffer = pool.pop().unwrap();
+        assert!(buffer.capacity() >= POOL_MIN);
+        assert!(buffer.freeze().is_unique(), "the connection still holds a view of its old buffer");
     }
 }

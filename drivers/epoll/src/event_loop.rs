@@ -34,9 +34,11 @@ fn key(token: u64) -> Key {
 }
 
 /// A loop's epoll instance, with its listener and its inbox's eventfd in it.
-pub(crate) fn epoll_for(listener: &OwnedFd, inbox: &Inbox) -> io::Result<OwnedFd> {
+pub(crate) fn epoll_for(listener: Option<&OwnedFd>, inbox: &Inbox) -> io::Result<OwnedFd> {
     let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-    epoll::add(&epoll, listener, epoll::EventData::new_u64(LISTENER), epoll::EventFlags::IN)?;
+    if let Some(listener) = listener {
+        epoll::add(&epoll, listener, epoll::EventData::new_u64(LISTENER), epoll::EventFlags::IN)?;
+    }
     epoll::add(&epoll, &inbox.eventfd, epoll::EventData::new_u64(INBOX), epoll::EventFlags::IN)?;
     Ok(epoll)
 }
@@ -47,9 +49,13 @@ struct Entry<C, F> {
 }
 
 /// What a loop thread is given.
-pub(crate) struct Setup<M, H> {
+pub(crate) struct Setup<M, C, H> {
     pub epoll: OwnedFd,
-    pub listener: OwnedFd,
+    /// A server loop's listener; client loops have none.
+    pub listener: Option<OwnedFd>,
+    /// Client loops: how a client connection handed over by another thread
+    /// becomes one of this loop's connections.
+    pub attach: Option<fn(Box<dyn Connection + Send>) -> C>,
     pub inbox: Arc<Inbox>,
     pub make: Arc<M>,
     pub handler: Arc<H>,
@@ -82,6 +88,7 @@ pub(crate) struct Loop<M, C, H, F> {
     options: ServerOptions,
     /// Graceful shutdown began; the connections are dropped at this instant.
     drain_until: Option<Instant>,
+    attach: Option<fn(Box<dyn Connection + Send>) -> C>,
 }
 
 impl<M, C, H, F> Loop<M, C, H, F>
@@ -91,12 +98,12 @@ where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
-    pub(crate) fn new(setup: Setup<M, H>) -> Self {
+    pub(crate) fn new(setup: Setup<M, C, H>) -> Self {
         let now = setup.clock.at(std::time::Instant::now());
         Loop {
             epoll: setup.epoll,
-            listener: Some(setup.listener),
-            accepting: true,
+            accepting: setup.listener.is_some(),
+            listener: setup.listener,
             accept_retry: None,
             inbox: setup.inbox,
             slab: Vec::new(),
@@ -113,11 +120,19 @@ where
             pool: Vec::new(),
             options: setup.options,
             drain_until: None,
+            attach: setup.attach,
         }
     }
 
-    /// Runs until graceful shutdown finished.
+    /// Runs until graceful shutdown finished; then refuses what is still
+    /// posted to the inbox.
     pub(crate) fn run(mut self) -> io::Result<()> {
+        let result = self.run_loop();
+        self.inbox.close();
+        result
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
         let mut events: Vec<epoll::Event> = Vec::with_capacity(EVENTS);
         let mut msgs: Vec<Msg> = Vec::new();
         let mut due: Vec<(Key, u64)> = Vec::new();
@@ -153,6 +168,28 @@ where
                                 Msg::Shutdown => {
                                     if self.drain_until.is_none() {
                                         self.begin_shutdown();
+                                    }
+                                }
+                                Msg::Attach(fd, conn, reply) => reply.put(self.attach(fd, conn)),
+                                Msg::Request(t, request, reply) => match self.get(key(t)) {
+                                    Some(c) => {
+                                        c.request(request, reply);
+                                        self.drive(key(t));
+                                    }
+                                    None => {
+                                        reply.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")))
+                                    }
+                                },
+                                Msg::Abort(t, stream) => {
+                                    if let Some(c) = self.get(key(t)) {
+                                        c.abort(stream);
+                                        self.drive(key(t));
+                                    }
+                                }
+                                Msg::Release(t) => {
+                                    if let Some(c) = self.get(key(t)) {
+                                        c.release();
+                                        self.drive(key(t));
                                     }
                                 }
                             }
@@ -261,6 +298,23 @@ where
         if self.options.nodelay {
             let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
         }
+        let _ = self.insert(fd, None);
+    }
+
+    /// Client loops: takes over a connected client connection.
+    fn attach(&mut self, fd: OwnedFd, conn: Box<dyn Connection + Send>) -> io::Result<u64> {
+        let Some(attach) = self.attach else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "a server loop takes no client connections"));
+        };
+        if self.drain_until.is_some() {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the loop is shutting down"));
+        }
+        self.insert(fd, Some(attach(conn))).map(token)
+    }
+
+    /// Puts a socket in the slab and the epoll set: an accepted one with a
+    /// new server connection (`conn` = `None`), or a client connection.
+    fn insert(&mut self, fd: OwnedFd, conn: Option<C>) -> io::Result<Key> {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -271,16 +325,26 @@ where
         let k = Key { index, generation: self.slab[index as usize].generation };
         let t = token(k);
         let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
-        if epoll::add(&self.epoll, &fd, epoll::EventData::new_u64(t), flags).is_err() {
+        if let Err(e) = epoll::add(&self.epoll, &fd, epoll::EventData::new_u64(t), flags) {
             self.free.push(index);
-            return;
+            return Err(e.into());
         }
-        let conn = (self.make)(self.now);
-        let c = Conn::new(t, Sock::new(fd), conn, ConnWake::new(t, self.inbox.clone()));
+        let wake = ConnWake::new(t, self.inbox.clone());
+        let client = conn.is_some();
+        let c = match conn {
+            None => Conn::new(t, Sock::new(fd), (self.make)(self.now), wake),
+            Some(conn) => Conn::client(t, Sock::new(fd), conn, wake),
+        };
         self.slab[index as usize].conn = Some(c);
         self.live += 1;
-        // A connection starts with its timers (the header-read timeout).
-        self.after_drive(k, Driven::Open);
+        if client {
+            // A client speaks first (the HTTP/2 preface, a TLS hello).
+            self.drive(k);
+        } else {
+            // A server connection starts with its timers (the header-read timeout).
+            self.after_drive(k, Driven::Open);
+        }
+        Ok(k)
     }
 
     /// Drives one connection through the cycle and files what follows.

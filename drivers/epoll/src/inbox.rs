@@ -1,10 +1,12 @@
 //! A loop thread's inbox: what other threads (and wakers) post to it, with
 //! an eventfd in the loop's epoll set that wakes it.
 
+use crate::reply::Reply;
 use rustix::event::{eventfd, EventfdFlags};
 use rustix::fd::OwnedFd;
-use sockless_core::StreamId;
-use sockless_rt::Response;
+use sockless_core::{Connection, StreamId};
+use sockless_rt::{Request, Response};
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
@@ -15,8 +17,29 @@ pub(crate) enum Msg {
     Wake(u64),
     /// A handler on the worker pool answered a stream of a connection.
     Respond(u64, StreamId, Response),
+    /// A handler on the worker pool panicked: its stream is reset.
+    Abort(u64, StreamId),
     /// Look at the server's shutdown signal now.
     Shutdown,
+    /// A client connection to take over: its connected socket and protocol
+    /// connection; its token goes back in the reply.
+    Attach(OwnedFd, Box<dyn Connection + Send>, Arc<Reply<io::Result<u64>>>),
+    /// A request for client connection `token`, and where its response goes.
+    Request(u64, Request, Arc<Reply<io::Result<Response>>>),
+    /// The last handle of client connection `token` was dropped.
+    Release(u64),
+}
+
+impl Msg {
+    /// Answers a message no loop will serve (its loop has stopped).
+    fn refuse(self) {
+        let gone = || io::Error::new(io::ErrorKind::NotConnected, "the loop has stopped");
+        match self {
+            Msg::Attach(_, _, reply) => reply.put(Err(gone())),
+            Msg::Request(_, _, reply) => reply.put(Err(gone())),
+            _ => {}
+        }
+    }
 }
 
 /// The queue and its eventfd.
@@ -27,17 +50,28 @@ pub(crate) struct Inbox {
     /// The eventfd was written and the loop has not drained yet: later
     /// posts skip the write (one syscall per batch, not per post).
     signalled: AtomicBool,
+    /// The loop stopped: posts are refused.
+    closed: AtomicBool,
 }
 
 impl Inbox {
     pub(crate) fn new() -> std::io::Result<Inbox> {
         let eventfd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        Ok(Inbox { msgs: Mutex::new(Vec::new()), eventfd, signalled: AtomicBool::new(false) })
+        let (signalled, closed) = (AtomicBool::new(false), AtomicBool::new(false));
+        Ok(Inbox { msgs: Mutex::new(Vec::new()), eventfd, signalled, closed })
     }
 
     /// Posts `msg` and wakes the loop.
     pub(crate) fn post(&self, msg: Msg) {
-        self.msgs.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+        {
+            let mut msgs = self.msgs.lock().unwrap_or_else(|e| e.into_inner());
+            if self.closed.load(Ordering::Acquire) {
+                drop(msgs);
+                msg.refuse();
+                return;
+            }
+            msgs.push(msg);
+        }
         if !self.signalled.swap(true, Ordering::AcqRel) {
             // Cannot fail but for a counter at its maximum, which only
             // means the loop already has a wake-up pending.
@@ -54,6 +88,18 @@ impl Inbox {
         // again, so none is left unseen.
         self.signalled.store(false, Ordering::Release);
         std::mem::swap(&mut *self.msgs.lock().unwrap_or_else(|e| e.into_inner()), into);
+    }
+}
+
+impl Inbox {
+    /// The loop is stopping: what was posted and what will be is refused.
+    pub(crate) fn close(&self) {
+        let pending = {
+            let mut msgs = self.msgs.lock().unwrap_or_else(|e| e.into_inner());
+            self.closed.store(true, Ordering::Release);
+            std::mem::take(&mut *msgs)
+        };
+        pending.into_iter().for_each(Msg::refuse);
     }
 }
 

@@ -34,13 +34,17 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod conn;
 mod event_loop;
 mod inbox;
+mod reply;
 mod sock;
 mod wheel;
 mod workers;
 
+pub use client::{Client, ClientLoops};
+pub use reply::block_on;
 pub use sockless_rt::{Body, Request, Response, ServerOptions, ShutdownSignal};
 
 use event_loop::{Loop, Setup};
@@ -179,8 +183,9 @@ where
         let inbox = Arc::new(Inbox::new()?);
         inboxes.push(inbox.clone());
         let setup = Setup {
-            epoll: event_loop::epoll_for(&listener, &inbox)?,
-            listener,
+            epoll: event_loop::epoll_for(Some(&listener), &inbox)?,
+            listener: Some(listener),
+            attach: None,
             inbox,
             make: make.clone(),
             handler: handler.clone(),

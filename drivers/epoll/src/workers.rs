@@ -3,13 +3,13 @@
 //! back to the loop that owns the connection.
 
 use crate::inbox::{Inbox, Msg};
+use crate::reply::block_on_until;
 use sockless_core::StreamId;
 use sockless_rt::{Request, Response};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{JoinHandle, Thread};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -43,32 +43,6 @@ impl Drop for Cancel {
         if let Some(t) = self.0.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             t.unpark();
         }
-    }
-}
-
-/// Wakes a worker thread parked on a handler.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Runs `future` on this thread until it finishes or `cancel` is set.
-fn block_on<F: Future>(future: F, cancel: &CancelState) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    *cancel.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
-    loop {
-        if cancel.cancelled.load(Ordering::Acquire) {
-            return None;
-        }
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return Some(v);
-        }
-        std::thread::park();
     }
 }
 
@@ -120,8 +94,14 @@ impl Workers {
             if job_state.cancelled.load(Ordering::Acquire) {
                 return;
             }
-            if let Some(response) = block_on(handler(request), &job_state) {
-                inbox.post(Msg::Respond(token, stream, response));
+            *job_state.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+            let cancelled = || job_state.cancelled.load(Ordering::Acquire);
+            let run = std::panic::AssertUnwindSafe(|| block_on_until(handler(request), cancelled));
+            match std::panic::catch_unwind(run) {
+                Ok(Some(response)) => inbox.post(Msg::Respond(token, stream, response)),
+                Ok(None) => {} // cancelled: nobody waits for an answer
+                // The handler panicked: its stream is reset, the worker goes on.
+                Err(_) => inbox.post(Msg::Abort(token, stream)),
             }
         });
         let (lock, cond) = &*self.queue;

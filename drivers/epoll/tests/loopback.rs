@@ -380,3 +380,160 @@ fn worker_pool_runs_blocking_handlers_off_the_loop() {
     drop((blocked, other));
     stop(server);
 }
+
+/// A future that completes after `d`, woken by a thread of its own (the
+/// loop threads have no timers for handlers; a test needs only a few).
+fn delay(d: Duration) -> impl std::future::Future<Output = ()> {
+    let done = Arc::new(Mutex::new((false, None::<std::task::Waker>)));
+    let timer = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(d);
+        let waker = {
+            let mut s = timer.lock().unwrap();
+            s.0 = true;
+            s.1.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        let mut s = done.lock().unwrap();
+        if s.0 {
+            return std::task::Poll::Ready(());
+        }
+        s.1 = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    })
+}
+
+/// HTTP/1.1: a handler that reads a 1 MB request body slowly; the server
+/// holds at most its cap (plus one read) of unread body, never the whole
+/// body, by no longer reading the socket, and reads again when woken.
+#[test]
+fn http11_backpressure_bounds_an_unread_body() {
+    const CAP: usize = 64 * 1024;
+    let handler = |mut req: Request| async move {
+        let (mut total, mut max_buffered) = (0usize, 0usize);
+        while let Some(chunk) = req.body.next_chunk().await {
+            let chunk = chunk.expect("request body");
+            max_buffered = max_buffered.max(req.body.buffered() + chunk.len());
+            total += chunk.len();
+            delay(Duration::from_millis(1)).await;
+        }
+        Response::new(ResponseHead::new(200), format!("{total} {max_buffered}").into_bytes())
+    };
+    let server = ServerOptions { max_buffered_body: CAP, ..ServerOptions::default() };
+    let options = EpollOptions { threads: 1, server, ..EpollOptions::default() };
+    let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, handler, options).unwrap();
+    let addr = server.local_addr();
+    let text = runtime().block_on(async {
+        let conn = sockless_http::ClientConnection::http1(sockless_h1::Config::client(), Instant::ZERO);
+        let client = sockless_tokio::connect(addr, conn).await.unwrap();
+        let head = RequestHead::new(Method::Post, "http://localhost/slow").header("Host", "localhost");
+        let response = client.send(Request::new(head, pattern(1 << 20))).await.unwrap();
+        assert_eq!(response.head.status, 200, "{:?}", response.head);
+        String::from_utf8(response.body.collect(64).await.unwrap().to_vec()).unwrap()
+    });
+    let mut parts = text.split(' ').map(|n| n.parse::<usize>().unwrap());
+    let (total, max_buffered) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_eq!(total, 1 << 20);
+    assert!(max_buffered <= CAP + 80 * 1024, "server buffered {max_buffered} bytes of unread body");
+    stop(server);
+}
+
+/// HTTP/2: a 2 MB request body nobody reads yet holds up only its own
+/// stream: ten other requests on the connection complete meanwhile; once
+/// the handler reads, the window is given back and the whole body arrives.
+#[test]
+fn h2c_an_unread_body_does_not_stall_other_streams() {
+    let state = Arc::new(State::default());
+    let (gate_tx, gate_rx) = Body::channel();
+    *state.gate.lock().unwrap() = Some(gate_rx);
+    let gate = state.clone();
+    let handler = move |req: Request| -> Reply {
+        if req.head.path() != b"/hold" {
+            return Box::pin(std::future::ready(Response::new(ResponseHead::new(200), "fast")));
+        }
+        let gate = gate.clone();
+        gate.started.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let waiting = gate.gate.lock().unwrap().take();
+            if let Some(mut g) = waiting {
+                let _ = g.next_chunk().await;
+            }
+            let n = req.body.collect(4 << 20).await.map_or(0, |b| b.len());
+            Response::new(ResponseHead::new(200), n.to_string().into_bytes())
+        })
+    };
+    let options = EpollOptions { threads: 1, ..EpollOptions::default() };
+    let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, handler, options).unwrap();
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let conn = sockless_http::ClientConnection::prior_knowledge(sockless_h2::Config::client(), Instant::ZERO);
+        let client = sockless_tokio::connect(addr, conn).await.unwrap();
+        let head = RequestHead::new(Method::Post, "http://localhost/hold").header("Host", "localhost");
+        let held = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let response = client.send(Request::new(head, pattern(2 << 20))).await.unwrap();
+                String::from_utf8(response.body.collect(64).await.unwrap().to_vec()).unwrap()
+            }
+        });
+        while state.started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..10 {
+            assert_eq!(fetch(client.clone(), "/other").await, "fast");
+        }
+        gate_tx.finish();
+        assert_eq!(held.await.unwrap(), (2 << 20).to_string());
+    });
+    stop(server);
+}
+
+/// A handler that panics (at once, after waiting, or on a worker) costs its
+/// own stream, not the loop thread: over HTTP/2 the same connection goes
+/// on, and the server keeps serving.
+#[test]
+fn a_panicking_handler_resets_its_stream_and_the_loop_goes_on() {
+    fn panicking(req: Request) -> Reply {
+        match req.head.path() {
+            b"/now" => panic!("handler panics at once"),
+            b"/later" => Box::pin(async {
+                delay(Duration::from_millis(10)).await;
+                panic!("handler panics after waiting")
+            }),
+            _ => Box::pin(std::future::ready(Response::new(ResponseHead::new(200), "fine"))),
+        }
+    }
+    for workers in [None, Some(1)] {
+        let server = ServerOptions { max_concurrent_handlers: workers, ..ServerOptions::default() };
+        let options = EpollOptions { threads: 1, server, ..EpollOptions::default() };
+        let server = serve("127.0.0.1:0".parse().unwrap(), cleartext, panicking, options).unwrap();
+        let addr = server.local_addr();
+        runtime().block_on(async {
+            let conn = sockless_http::ClientConnection::prior_knowledge(sockless_h2::Config::client(), Instant::ZERO);
+            let client = sockless_tokio::connect(addr, conn).await.unwrap();
+            for path in ["/now", "/later"] {
+                let err = client.send(get(path)).await.expect_err("the stream is reset");
+                assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{path} ({workers:?}): {err}");
+                assert_eq!(fetch(client.clone(), "/ok").await, "fine", "the connection goes on");
+            }
+        });
+        // HTTP/1.1: the connection closes (the only way to abandon an exchange);
+        // a new one is served.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /now HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK") && text.contains("fine"), "{workers:?}: {text}");
+        stop(server);
+    }
+}
