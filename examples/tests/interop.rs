@@ -788,3 +788,29 @@ fn sockless_get_against_hypercorn() {
     let out = get(&["--http2-prior-knowledge", "-d", "pk body", &hypercorn.http("/pk")]);
     assert_eq!(out, "POST HTTP/2 /pk [pk body]\n", "{}", hypercorn.log());
 }
+
+// ---------------------------------------------------------------------------
+// `sockless bench` against `sockless serve`
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sockless_bench_against_sockless_serve() {
+    let hello = sockless_serve("tokio", &["--hello"]);
+    let url = hello.http("/");
+    for (flags, conns) in
+        [(&["--http1.1", "-c", "3"][..], 3), (&["--http2-prior-knowledge", "-c", "1", "-m", "16"][..], 1)]
+    {
+        let out = run_ok(Command::new(SOCKLESS).args(["bench", &url, "-n", "2000"]).args(flags));
+        assert!(out.contains("2000 total, 2000 done, 2000 succeeded, 0 failed"), "{flags:?}: {out}");
+        assert!(out.contains("2000 2xx"), "{out}");
+        assert!(out.contains(&format!("connections: {conns} opened")), "{flags:?}: {out}");
+        assert!(out.contains("p50") && out.contains("p99") && out.contains("req/s"), "{out}");
+    }
+    // A POST with a body, and a failure count when nothing listens.
+    let out = run_ok(Command::new(SOCKLESS).args(["bench", &url, "-n", "50", "-c", "2", "-d", "x"]));
+    assert!(out.contains("50 succeeded, 0 failed"), "{out}");
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let out = run(Command::new(SOCKLESS).args(["bench", &format!("http://{closed}/"), "-n", "3"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 failed"), "{out:?}");
+}
