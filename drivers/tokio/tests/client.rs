@@ -388,3 +388,18 @@ fn a_per_request_timeout_fails_only_that_request() {
         assert!(matches!(e, sockless_rt::ClientError::Hub(sockless_pool::Error::TotalTimeout)));
     });
 }
+
+#[test]
+fn h2c_upgrade_turns_the_first_connection_into_http2_for_the_next_requests() {
+    run(async {
+        let (addr, accepted) = serve_cleartext();
+        let config = ClientConfig { version: HttpVersion::H2cUpgrade, ..ClientConfig::default() };
+        let client = sockless_tokio::client_with(config).unwrap();
+        for i in 0..3 {
+            let r = client.get(&format!("http://{addr}/u/{i}")).await.unwrap();
+            assert_eq!(r.head.version, sockless_core::Version::Http2, "request {i}");
+            r.bytes(1024).await.unwrap();
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    });
+}

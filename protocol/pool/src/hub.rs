@@ -489,6 +489,29 @@ impl Hub {
         self.process_all(now);
     }
 
+    /// `conn` switched from HTTP/1.1 to HTTP/2 (an h2c Upgrade answered
+    /// with 101): from now on it multiplexes. Nothing happens if it already
+    /// speaks HTTP/2.
+    pub fn handle_upgraded(&mut self, now: Instant, conn: ConnId) {
+        let now = self.at(now);
+        let Some(c) = self.conns.get(&conn) else { return };
+        if c.state != ConnState::Active(Protocol::Http1) {
+            return;
+        }
+        let learned = self.origins.get(&c.origin).and_then(|o| o.stream_limit);
+        let limit = c.peer_limit.or(learned).unwrap_or(self.config.assumed_max_streams);
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        c.state = ConnState::Active(Protocol::Http2);
+        c.stream_limit = limit;
+        c.exchange_open = false;
+        let oid = c.origin;
+        if let Some(o) = self.origins.get_mut(&oid) {
+            o.protocol = Some(Protocol::Http2);
+        }
+        self.rearm_conn(conn);
+        self.process_all(now);
+    }
+
     /// Connecting `conn` failed (refused, DNS, TLS). The driver has nothing
     /// more to close.
     pub fn handle_connect_failed(&mut self, now: Instant, conn: ConnId) {

@@ -606,3 +606,20 @@ fn a_retried_request_goes_ahead_of_those_queued_after_it() {
     d.complete(first);
     assert!(d.assigned.contains_key(&second));
 }
+
+#[test]
+fn an_h2c_upgrade_turns_a_connection_into_a_multiplexed_one() {
+    let mut d = Driver::new(Config::default());
+    let first = d.submit(&origin(), h1());
+    d.connect_all(Protocol::Http1);
+    let conn = d.assigned[&first];
+    d.hub.handle_upgraded(d.now, conn);
+    d.drain();
+    let more: Vec<_> = (0..5).map(|_| d.submit(&origin(), h1())).collect();
+    assert!(more.iter().all(|r| d.assigned[r] == conn), "multiplexed on the upgraded connection");
+    assert_eq!(d.dials.len(), 1);
+    for r in more.into_iter().chain([first]) {
+        d.complete(r);
+    }
+    assert_eq!(d.answers.len(), 6);
+}

@@ -18,6 +18,8 @@ pub(crate) enum ConnEvent {
     Connected(Protocol),
     /// HTTP/1.1: the exchange finished, the connection is reusable.
     Ready,
+    /// The connection became flow-controlled (HTTP/2 after an h2c Upgrade).
+    Upgraded,
     /// HTTP/2 GOAWAY with its last stream.
     GoAway(u32),
     /// HTTP/2: the connection refused a stream with this many open.
@@ -67,11 +69,14 @@ pub(crate) struct Observed<C> {
     limit_told: Option<u32>,
     /// An event read ahead (see [`Connection::poll_event`] below).
     ahead: Option<Event>,
+    /// The connection was flow-controlled when last asked.
+    multiplexed: bool,
 }
 
 impl<C: Connection> Observed<C> {
     pub(crate) fn new(inner: C, conn: ConnId, sink: Weak<dyn EventSink>, facts: Arc<ConnFacts>) -> Self {
-        Observed { inner, conn, sink, facts, open: 0, limit_told: None, ahead: None }
+        let multiplexed = inner.flow_controlled();
+        Observed { inner, conn, sink, facts, open: 0, limit_told: None, ahead: None, multiplexed }
     }
 
     fn tell(&self, event: ConnEvent) {
@@ -136,6 +141,10 @@ impl<C: Connection> Connection for Observed<C> {
             return Some(event);
         }
         let event = self.inner.poll_event()?;
+        if !self.multiplexed && self.inner.flow_controlled() {
+            self.multiplexed = true;
+            self.tell(ConnEvent::Upgraded);
+        }
         if matches!(event, Event::EndStream { .. }) && !self.inner.flow_controlled() {
             // HTTP/1.1 says the connection is ready right after the
             // response's end: the hub hears it before the end reaches the

@@ -52,6 +52,9 @@ pub enum HttpVersion {
     Http1,
     /// HTTP/2 only: ALPN `h2` for `https`, prior knowledge for `http`.
     Http2,
+    /// `http`: HTTP/1.1 asking to upgrade to h2c on the first request of
+    /// each connection; `https`: as [`Negotiate`](Self::Negotiate).
+    H2cUpgrade,
 }
 
 /// What a [`Client`] is built with.
@@ -223,7 +226,9 @@ impl<R: Runtime, D: Dial> Client<R, D> {
                     None => sockless_tls::Roots::WebPki,
                 };
                 let alpn: &[&[u8]] = match config.version {
-                    HttpVersion::Negotiate => &[sockless_tls::ALPN_H2, sockless_tls::ALPN_HTTP11],
+                    HttpVersion::Negotiate | HttpVersion::H2cUpgrade => {
+                        &[sockless_tls::ALPN_H2, sockless_tls::ALPN_HTTP11]
+                    }
                     HttpVersion::Http1 => &[sockless_tls::ALPN_HTTP11],
                     HttpVersion::Http2 => &[sockless_tls::ALPN_H2],
                 };
@@ -534,9 +539,11 @@ fn origin_of(url: &url::Url, version: HttpVersion) -> Result<(Origin, ProtocolCh
     };
     let port = url.port_or_known_default().unwrap_or(80);
     let choice = match (version, scheme) {
-        (HttpVersion::Http1, _) | (HttpVersion::Negotiate, Scheme::Http) => ProtocolChoice::Http1,
+        (HttpVersion::Http1, _) | (HttpVersion::Negotiate | HttpVersion::H2cUpgrade, Scheme::Http) => {
+            ProtocolChoice::Http1
+        }
         (HttpVersion::Http2, _) => ProtocolChoice::Http2,
-        (HttpVersion::Negotiate, Scheme::Https) => ProtocolChoice::Negotiate,
+        (HttpVersion::Negotiate | HttpVersion::H2cUpgrade, Scheme::Https) => ProtocolChoice::Negotiate,
     };
     let tls = u64::from(scheme == Scheme::Https);
     Ok((Origin { scheme, host, port, tls }, choice))
@@ -700,6 +707,10 @@ impl<R: Runtime, D: Dial> Shared<R, D> {
                     Box::new(sockless_http::ClientConnection::prior_knowledge(h2, Instant::ZERO)),
                     Some(Protocol::Http2),
                 ),
+                HttpVersion::H2cUpgrade => (
+                    Box::new(sockless_http::ClientConnection::h2c_upgrade(h1, h2, Instant::ZERO)),
+                    Some(Protocol::Http1),
+                ),
                 _ => (Box::new(sockless_http::ClientConnection::http1(h1, Instant::ZERO)), Some(Protocol::Http1)),
             });
         }
@@ -732,6 +743,13 @@ impl<R: Runtime, D: Dial> EventSink for Shared<R, D> {
             }
             ConnEvent::Ready => {
                 st.hub.handle_ready(now, conn);
+                None
+            }
+            ConnEvent::Upgraded => {
+                if let Some(slot) = st.conns.get_mut(&conn) {
+                    slot.protocol = Some(Protocol::Http2);
+                }
+                st.hub.handle_upgraded(now, conn);
                 None
             }
             ConnEvent::GoAway(last) => {
