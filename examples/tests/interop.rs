@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const SOCKLESS: &str = env!("CARGO_BIN_EXE_sockless");
-const DRIVERS: [&str; 3] = ["tokio", "smol", "async-std"];
+const DRIVERS: [&str; 4] = ["tokio", "smol", "async-std", "epoll"];
 /// Longest any one client command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest a peer may take to accept connections.
@@ -412,6 +412,11 @@ fn curl_against_sockless_async_std() {
     curl_against("async-std");
 }
 
+#[test]
+fn curl_against_sockless_epoll() {
+    curl_against("epoll");
+}
+
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
 /// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
 /// send and a Date field; curl sees no framing error (over HTTP/2 a body
@@ -541,8 +546,10 @@ fn h2load_against_sockless() {
         let hello = sockless_serve(driver, &["--hello"]);
         h2load_ok(&hello.http("/"), 2000, driver);
     }
-    let tls = sockless_serve("tokio", &["--tls", "--hello"]);
-    h2load_ok(&tls.https("/"), 500, "tokio over TLS");
+    for driver in ["tokio", "epoll"] {
+        let tls = sockless_serve(driver, &["--tls", "--hello"]);
+        h2load_ok(&tls.https("/"), 500, &format!("{driver} over TLS"));
+    }
 }
 
 const HTTPX_SCRIPT: &str = r#"

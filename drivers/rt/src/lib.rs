@@ -53,9 +53,14 @@
 
 mod body;
 mod client;
+pub mod cycle;
+mod error;
+mod feed;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
+#[cfg(feature = "client")]
+mod hub;
 mod pump;
 mod server;
 mod sync;
@@ -64,9 +69,16 @@ mod sync;
 pub mod testkit;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
-pub use client::ClientHandle;
+pub use client::{ClientHandle, ClientOptions};
+pub use error::{Error, ErrorKind};
+pub use feed::BodyFeed;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
+#[cfg(feature = "client")]
+pub use hub::{
+    Client, ClientConfig, ClientError, ClientRequest, ClientResponse, Dial, HttpVersion, RequestBody, RequestBuilder,
+    ResponseBody,
+};
 pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
 

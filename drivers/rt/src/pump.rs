@@ -5,7 +5,7 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, ErrorLog, Io, Request, Response, Runtime};
+use crate::{Clock, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -83,6 +83,8 @@ struct SharedState {
     handles: usize,
     /// The connection task finished: commands are refused.
     closed: bool,
+    /// Why the connection ended, when it failed: later requests get it too.
+    failure: Option<Error>,
 }
 
 impl Shared {
@@ -91,9 +93,10 @@ impl Shared {
     pub(crate) fn push(&self, cmd: Cmd) -> bool {
         let mut s = lock(&self.state);
         if s.closed {
+            let failure = s.failure.clone();
             drop(s);
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.unwrap_or_else(Error::closed).into()));
             }
             return false;
         }
@@ -232,6 +235,9 @@ struct StreamState {
     head_request: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
+    /// Client: the request, to send again if the peer refuses the stream
+    /// (see [`Pump::retry_refused`]); until the response head arrives.
+    replay: Option<Replay>,
     /// Server: cancels the stream's handler task when the state goes.
     _handler: Option<CancelOnDrop>,
 }
@@ -241,12 +247,12 @@ impl StreamState {
         self.in_done && self.out_done && self.response.is_none()
     }
 
-    fn fail(&mut self, kind: io::ErrorKind, msg: &'static str) {
-        if let Some(chan) = self.incoming.take() {
-            chan.fail(kind, msg);
-        }
+    fn fail(&mut self, error: Error) {
         if let Some(slot) = self.response.take() {
-            slot.put(Err(io::Error::new(kind, msg)));
+            slot.put(Err(error.clone().into()));
+        }
+        if let Some(chan) = self.incoming.take() {
+            chan.fail(error);
         }
         self.outgoing = None;
         self.remainder = None;
@@ -254,6 +260,25 @@ impl StreamState {
         self.out_done = true;
     }
 }
+
+/// Client: a request waiting for the connection to take another stream.
+struct Queued {
+    request: Request,
+    slot: Oneshot<io::Result<Response>>,
+    /// Times it was refused unprocessed and sent again.
+    retries: u8,
+}
+
+/// Client: what it takes to send a request again.
+struct Replay {
+    head: sockless_core::RequestHead,
+    body: Bytes,
+    retries: u8,
+}
+
+/// Most times one request is sent again after REFUSED_STREAM: a peer that
+/// keeps refusing is then believed.
+const MAX_REFUSED_RETRIES: u8 = 5;
 
 /// One connection's task.
 pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler> {
@@ -265,7 +290,7 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     mode: Mode<H>,
     streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
-    queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
+    queued: VecDeque<Queued>,
     /// Most unread bytes held for one incoming body before input stops
     /// (not on a flow-controlled connection, see [`Pump::input_paused`]).
     body_cap: usize,
@@ -286,6 +311,9 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     shutdown_sent: bool,
     /// Closing: the transport is being shut down.
     closing: bool,
+    /// Why the connection failed, once it did: what its unfinished
+    /// exchanges are told.
+    failure: Option<Error>,
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
@@ -321,6 +349,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             read_closed: false,
             shutdown_sent: false,
             closing: false,
+            failure: None,
         }
     }
 
@@ -376,7 +405,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match cmd {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
                 Cmd::Abort(stream) => self.respond(stream, framing::internal_error()),
-                Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
+                Cmd::Request(request, slot) => self.queued.push_back(Queued { request, slot, retries: 0 }),
                 Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
         }
@@ -450,14 +479,14 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         if !(st.in_done && st.out_done) {
             let _ = self.conn.reset_stream(stream, code);
         }
-        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+        st.fail(Error::reset(code, false));
     }
 
     /// Client: forgets a request whose caller stopped waiting, resetting its
     /// stream if it started (on HTTP/1.1 that closes the connection, the
     /// only way to abandon an exchange).
     fn cancel_request(&mut self, slot: &Oneshot<io::Result<Response>>) {
-        if let Some(i) = self.queued.iter().position(|(_, s)| s.same(slot)) {
+        if let Some(i) = self.queued.iter().position(|q| q.slot.same(slot)) {
             self.queued.remove(i);
             return;
         }
@@ -476,7 +505,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// Client: starts queued requests while the connection takes them.
     fn start_requests(&mut self) -> bool {
         let mut progress = false;
-        while let Some((request, slot)) = self.queued.pop_front() {
+        while let Some(Queued { request, slot, retries }) = self.queued.pop_front() {
             if slot.is_set() {
                 continue;
             }
@@ -484,25 +513,48 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match self.conn.send_request(&request.head, end) {
                 Ok(stream) => {
                     progress = true;
+                    let Request { head, body } = request;
+                    // Kept to send again if the peer refuses the stream
+                    // unprocessed: only when the body can be sent again.
+                    let replay = body.replayable().map(|body| Replay { head, body, retries });
                     let mut st = StreamState {
                         incoming: Some(Chan::new(self.body_cap)),
                         response: Some(slot),
                         out_done: end,
+                        replay,
                         ..StreamState::default()
                     };
                     if !end {
-                        st.outgoing = Some(request.body);
+                        st.outgoing = Some(body);
                     }
                     self.streams.insert(stream, st);
                 }
-                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
-                    self.queued.push_front((request, slot));
+                // Busy: the request waits for a stream. Closed: the
+                // connection is going, and its events say why (a TLS failure
+                // is reported once its alert is out): `fail_all` then tells
+                // every waiting request that.
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy | sockless_core::UserError::Closed)) => {
+                    self.queued.push_front(Queued { request, slot, retries });
                     break;
                 }
-                Err(e) => slot.put(Err(io::Error::other(e.to_string()))),
+                Err(e) => slot.put(Err(Error::refused(e).into())),
             }
         }
         progress
+    }
+
+    /// Client: a stream the peer refused before processing it (HTTP/2
+    /// REFUSED_STREAM, RFC 9113 section 8.7: say, more streams than its
+    /// limit before its SETTINGS arrived) is sent again on this connection,
+    /// first in line, when its body can be sent again (it was empty or one
+    /// buffer) and it was not retried [`MAX_REFUSED_RETRIES`] times already;
+    /// the caller never sees the refusal. `false` if it is not retried.
+    fn retry_refused(&mut self, st: &mut StreamState) -> bool {
+        let Some(replay) = st.replay.take_if(|r| r.retries < MAX_REFUSED_RETRIES) else { return false };
+        let Some(slot) = st.response.take() else { return false };
+        let request = Request::new(replay.head, replay.body);
+        self.queued.push_front(Queued { request, slot, retries: replay.retries + 1 });
+        true
     }
 
     /// Feeds outgoing bodies to the connection, returns consumed capacity,
@@ -632,6 +684,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 }
                 Event::Response { stream, head } => {
                     if let Some(st) = self.streams.get_mut(&stream) {
+                        st.replay = None;
                         if let (Some(slot), Some(chan)) = (st.response.take(), st.incoming.as_ref()) {
                             slot.put(Ok(Response { head, body: Body::from_chan(chan.clone()) }));
                         }
@@ -670,13 +723,37 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     }
                     self.reap(stream);
                 }
-                Event::Reset { stream, .. } => {
+                Event::Reset { stream, code, remote } => {
                     if let Some(mut st) = self.streams.remove(&stream) {
-                        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+                        let refused = remote && code == ErrorCode::REFUSED_STREAM;
+                        if !(refused && self.retry_refused(&mut st)) {
+                            st.fail(Error::reset(code, remote));
+                        }
                     }
                 }
-                Event::Closed(_) | Event::Upgrade { .. } => return (progress, true),
-                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } | Event::Error(_) => {}
+                Event::Error(e) => match e.stream {
+                    // A stream's own error (a malformed response): that
+                    // stream fails with it; the reset that follows finds it gone.
+                    Some(stream) if self.streams.contains_key(&stream) => {
+                        if let Some(mut st) = self.streams.remove(&stream) {
+                            st.fail(Error::protocol(e, None));
+                        }
+                    }
+                    _ => {
+                        let detail = self.conn.failure_detail();
+                        self.failure.get_or_insert_with(|| Error::protocol(e, detail));
+                    }
+                },
+                Event::GoAway { code, .. } if code != ErrorCode::NO_ERROR => {
+                    let message = format!("the peer closed the connection with GOAWAY {code}");
+                    self.failure.get_or_insert_with(|| Error::new(ErrorKind::GoAway(code), message));
+                }
+                Event::Closed(reason) => {
+                    self.failure.get_or_insert_with(|| Error::close(&reason));
+                    return (progress, true);
+                }
+                Event::Upgrade { .. } => return (progress, true),
+                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } => {}
             }
         }
         (progress, false)
@@ -882,23 +959,26 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         true
     }
 
-    /// Fails everything still open and refuses new commands.
+    /// Fails everything still open (with why the connection ended, when it
+    /// failed) and refuses new commands.
     fn fail_all(&mut self) {
+        let failure = self.failure.clone().unwrap_or_else(Error::closed);
         let cmds: Vec<Cmd> = {
             let mut s = lock(&self.shared.state);
             s.closed = true;
+            s.failure = Some(failure.clone());
             s.cmds.drain(..).collect()
         };
         for cmd in cmds {
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.clone().into()));
             }
         }
-        for (_, slot) in self.queued.drain(..) {
-            slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+        for q in self.queued.drain(..) {
+            q.slot.put(Err(failure.clone().into()));
         }
         for (_, mut st) in self.streams.drain() {
-            st.fail(io::ErrorKind::ConnectionAborted, "connection closed");
+            st.fail(failure.clone());
         }
         if let Mode::Server { flags, watch, .. } = &mut self.mode {
             flags.forget_watch(watch);
@@ -941,7 +1021,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 // bring: a request is read, answered and written in one round.
                 match this.read(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }
@@ -954,7 +1035,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 progress |= this.bodies(cx);
                 match this.transmit(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }

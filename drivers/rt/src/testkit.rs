@@ -132,14 +132,15 @@ fn get(path: &str) -> Request {
 }
 
 /// Runs `serve` as a task; the returned future completes when it returns.
-fn start_server<E, C, H, F>(
+fn start_server<E, M, C, H, F>(
     env: &E,
-    make: fn(Instant) -> C,
+    make: M,
     handler: H,
     options: ServerOptions,
 ) -> (SocketAddr, BoxFuture<io::Result<()>>)
 where
     E: Env,
+    M: Fn(Instant) -> C + Send + 'static,
     C: Connection + Send + 'static,
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -930,6 +931,276 @@ pub async fn known_length_date_and_server<E: Env>(env: E) {
             shutdown.trigger();
             server.await.expect("serve");
         }
+    })
+    .await
+}
+
+/// A listener that accepts one connection and closes it at once.
+fn accept_and_close<E: Env>(env: &E) -> SocketAddr {
+    let (mut listener, addr) = env.bind().expect("bind");
+    env.rt().spawn(async move {
+        if let Ok((io, _)) = poll_fn(|cx| listener.poll_accept(cx)).await {
+            drop(io);
+        }
+    });
+    addr
+}
+
+/// A TLS server for "localhost" (a fresh self-signed certificate) over
+/// HTTP/1.1, and a client config that trusts nothing.
+fn tls_pair() -> (
+    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + 'static,
+    sockless_tls::Tls<sockless_h1::ClientConnection>,
+) {
+    let (chain, key) = sockless_tls::self_signed_localhost().expect("a certificate");
+    let alpn: [&[u8]; 1] = [sockless_tls::ALPN_HTTP11];
+    let server_config = sockless_tls::server_config(chain, key, &alpn, None).expect("server config");
+    let make =
+        move |now| sockless_tls::Tls::server(server_config.clone(), now, |_, now| h1_server(now)).expect("TLS server");
+    let trusts_nothing = sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty());
+    let client_config = sockless_tls::client_config(trusts_nothing, &alpn, None).expect("client config");
+    let client = sockless_tls::Tls::client(client_config, "localhost", Instant::ZERO, |_, now| {
+        sockless_h1::ClientConnection::new(sockless_h1::Config::client(), now)
+    })
+    .expect("TLS client");
+    (make, client)
+}
+
+/// The kind of the sockless-rt error inside `e`.
+fn kind_of(e: &io::Error) -> Option<crate::ErrorKind> {
+    crate::Error::of(e).map(crate::Error::kind)
+}
+
+/// Client errors say what happened, with a kind the caller can match: a
+/// TLS failure with its TLS kind (not "connection closed"), a stream reset
+/// with its code, a connection closed before the response, a request that
+/// cannot be written, a body over the limit it is read with.
+pub async fn client_error_kinds<E: Env>(env: E) {
+    use crate::ErrorKind;
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        // TLS: the server's certificate is not trusted.
+        let (make_tls, tls_client) = tls_pair();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(
+            &env,
+            make_tls,
+            |_req: Request| async { Response::new(ResponseHead::new(200), "ok") },
+            options,
+        );
+        let tls = client(&env, addr, tls_client).await;
+        let e = tls.send(get("/")).await.expect_err("an untrusted certificate fails the request");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        assert!(e.to_string().starts_with("TLS: "), "{e}");
+        let e = tls.send(get("/")).await.expect_err("the connection stays failed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        drop(tls);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A stream reset, a head that cannot be written, a body over its limit.
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                if req.head.path() == b"/broken" {
+                    let (mut tx, body) = Body::channel();
+                    rt.spawn(async move {
+                        let _ = tx.send(Bytes::from_static(b"part")).await;
+                        YieldOnce(false).await;
+                        drop(tx);
+                    });
+                    return Response::new(ResponseHead::new(200), body);
+                }
+                Response::new(ResponseHead::new(200), "0123456789")
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let h2 = client(&env, addr, h2_client()).await;
+        let response = h2.send(get("/broken")).await.expect("the head");
+        let e = response.body.collect(1024).await.expect_err("the body breaks off");
+        assert_eq!(kind_of(&e), Some(ErrorKind::StreamReset(sockless_core::ErrorCode::CANCEL)), "{e}");
+        assert!(e.to_string().contains("reset by the peer"), "{e}");
+        let bad = RequestHead::new(Method::Get, "http://localhost/").header("x-bad", "a\nb");
+        let e = h2.send(Request::new(bad, Body::empty())).await.expect_err("not sendable");
+        let invalid = ErrorKind::InvalidRequest(sockless_core::UserError::InvalidHeaderValue);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        let response = h2.send(get("/ten")).await.expect("the connection serves on");
+        let e = response.body.collect(5).await.expect_err("over the limit");
+        assert_eq!(kind_of(&e), Some(ErrorKind::BodyTooLarge), "{e}");
+        drop(h2);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A connection the server closes before answering.
+        let addr = accept_and_close(&env);
+        let h1 = client(&env, addr, h1_client()).await;
+        let e = h1.send(get("/")).await.expect_err("closed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Closed), "{e}");
+    })
+    .await
+}
+
+/// A transport that keeps a copy of what it writes.
+struct Recording<I> {
+    io: I,
+    written: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<I: Io> Io for Recording<I> {
+    fn poll_read(&mut self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = self.io.poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut n)) = polled {
+            let mut written = self.written.lock().unwrap();
+            for b in bufs {
+                let take = n.min(b.len());
+                written.extend_from_slice(&b[..take]);
+                n -= take;
+            }
+        }
+        polled
+    }
+    fn poll_flush(&mut self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
+    }
+    fn poll_shutdown(&mut self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_shutdown(cx)
+    }
+}
+
+/// HTTP/2 HEADERS frames in what a client wrote (after its preface).
+fn headers_frames(written: &[u8]) -> usize {
+    let mut rest = written.get(24..).unwrap_or_default();
+    let mut count = 0;
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        count += usize::from(rest[3] == 0x1);
+        rest = rest.get(9 + len..).unwrap_or_default();
+    }
+    count
+}
+
+/// HTTP/2: requests the server refuses unprocessed (REFUSED_STREAM, RFC
+/// 9113 section 8.7) are sent again on the same connection, and the caller
+/// never sees the refusal. The server takes one stream at a time, and is
+/// started only once the client sent all eight of its requests (GETs, and
+/// POSTs with a body in one buffer), so they reach it at once, before the
+/// client could have seen its SETTINGS.
+pub async fn h2_refused_streams_are_retried<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |req: Request| async move {
+            YieldOnce(false).await; // the stream stays open a moment
+            let path = req.head.path().to_vec();
+            let body = req.body.collect(1024).await.expect("request body");
+            Response::new(ResponseHead::new(200), [path, body.to_vec()].concat())
+        };
+        let one_at_a_time = |now| {
+            let config = sockless_h2::Config { max_concurrent_streams: 1, ..sockless_h2::Config::server() };
+            sockless_h2::H2Connection::server(config, now)
+        };
+        let (listener, addr) = env.bind().expect("bind");
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let io = Recording { io: env.connect(addr).await.expect("connect"), written: written.clone() };
+        let client = ClientHandle::spawn(&rt, io, h2_client());
+        let requests: Vec<_> = (0..8)
+            .map(|i| {
+                let client = client.clone();
+                let request = if i % 2 == 0 {
+                    get(&format!("/{i}"))
+                } else {
+                    let head =
+                        RequestHead::new(Method::Post, format!("http://localhost/{i}")).header("Host", "localhost");
+                    Request::new(head, format!(" body {i}"))
+                };
+                spawn(&rt, async move {
+                    let response = client.send(request).await?;
+                    response.body.collect(1024).await
+                })
+            })
+            .collect();
+        while headers_frames(&written.lock().unwrap()) < 8 {
+            sleep(&rt, Duration::from_millis(1)).await;
+        }
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let server = spawn(&rt, serve(rt.clone(), listener, one_at_a_time, handler, options));
+        for (i, body) in join_all(requests).await.into_iter().enumerate() {
+            let body = body.unwrap_or_else(|e| panic!("request {i}: {e}"));
+            let expected = if i % 2 == 0 { format!("/{i}") } else { format!("/{i} body {i}") };
+            assert_eq!(&body[..], expected.as_bytes());
+        }
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// A relative target (`RequestHead::new(Method::Get, "/")`, no Host) is
+/// sent to the connection's authority (`ClientOptions::authority`) as Host
+/// or `:authority`; on a connection that has none it is refused before
+/// anything is sent, with an error that says why, instead of a 400 from
+/// the server.
+pub async fn relative_targets_get_the_authority<E: Env>(env: E, h2: bool) {
+    if h2 {
+        relative_targets_over(env, h2_server, h2_client).await
+    } else {
+        relative_targets_over(env, h1_server, h1_client).await
+    }
+}
+
+async fn relative_targets_over<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let served = Arc::new(Mutex::new(0usize));
+        let count = served.clone();
+        let handler = move |req: Request| {
+            *count.lock().unwrap() += 1;
+            let authority = req.head.authority().unwrap_or(b"none").to_vec();
+            async move { Response::new(ResponseHead::new(200), authority) }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let relative = || Request::new(RequestHead::new(Method::Get, "/"), Body::empty());
+
+        let io = env.connect(addr).await.expect("connect");
+        let options = crate::ClientOptions { authority: Some("example.test:1234".into()) };
+        let with_authority = ClientHandle::spawn_with(&rt, io, make_client(), options);
+        let response = with_authority.send(relative()).await.expect("response");
+        assert_eq!(response.head.status, 200);
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"example.test:1234");
+        // A Host of the request's own wins.
+        let own = RequestHead::new(Method::Get, "/").header("Host", "own.test");
+        let response = with_authority.send(Request::new(own, Body::empty())).await.expect("response");
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"own.test");
+        drop(with_authority);
+
+        let without = client(&env, addr, make_client()).await;
+        let e = without.send(relative()).await.expect_err("no authority to send it to");
+        let invalid = crate::ErrorKind::InvalidRequest(sockless_core::UserError::InvalidTarget);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        assert!(e.to_string().contains("no authority"), "{e}");
+        assert_eq!(*served.lock().unwrap(), 2, "the refused request was never sent");
+        drop(without);
+        shutdown.trigger();
+        server.await.expect("serve");
     })
     .await
 }

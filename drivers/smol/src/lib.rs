@@ -40,6 +40,9 @@ use std::task::{Context, Poll};
 
 pub use sockless_rt;
 
+mod client;
+pub use client::{client_with, Client, SmolDial};
+
 /// smol as a [`Runtime`]: tasks on smol's global executor, async-io timers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SmolRuntime;
@@ -184,9 +187,11 @@ where
 }
 
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on smol.
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on smol.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = Async::<TcpStream>::connect(addr).await?;
+    let stream = Async::<TcpStream>::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.get_ref().set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&SmolRuntime, FuturesIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&SmolRuntime, FuturesIo::tcp(stream), connection, options))
 }

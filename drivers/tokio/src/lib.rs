@@ -31,6 +31,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub use sockless_rt;
 
+mod client;
+pub use client::{client, client_with, BlockingClient, BlockingResponse, Client, TokioDial};
+
 /// The tokio runtime as a [`Runtime`]: tasks go to the runtime this handle
 /// belongs to, timers are tokio's (so paused time works in tests).
 #[derive(Clone, Debug)]
@@ -183,10 +186,12 @@ where
 }
 
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on the
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on the
 /// current runtime.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&TokioRuntime::current(), TokioIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&TokioRuntime::current(), TokioIo::tcp(stream), connection, options))
 }

@@ -30,7 +30,7 @@ pub struct Running {
 type Conn = Box<dyn Connection + Send>;
 
 /// Builds the protocol connection for each accepted transport.
-fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + Send + Sync + 'static {
+pub(super) fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + Send + Sync + 'static {
     move |now| -> Conn {
         let config = sockless_http::ServerConfig::default();
         match &tls {
@@ -159,6 +159,9 @@ fn start_with(
     addr: SocketAddr,
     threads: Option<usize>,
 ) -> Result<Running, Failure> {
+    if driver == Driver::Epoll {
+        return super::serve_epoll::start(mode, tls, chain, addr, threads);
+    }
     let listener = std::net::TcpListener::bind(addr).map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Failure::new(7, e.to_string()))?;
     listener.set_nonblocking(true).map_err(|e| Failure::new(7, e.to_string()))?;
@@ -193,6 +196,7 @@ fn start_with(
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
                 async_std::task::block_on(sockless_rt::serve(AsyncStdRuntime, listener, make, handle, options))
             }
+            Driver::Epoll => unreachable!("served by serve_epoll"),
         }
     });
     Ok(Running { addr, shutdown, thread, chain })

@@ -1,5 +1,6 @@
 //! The server side: detection, ALPN, and the h2c upgrade.
 
+use crate::unfed::Unfed;
 use crate::{delegate, Protocol};
 use bytes::{Bytes, BytesMut};
 use sockless_core::{
@@ -8,7 +9,8 @@ use sockless_core::{
 };
 use std::collections::VecDeque;
 
-/// Bytes enough to tell the HTTP/2 preface from anything else.
+/// Bytes enough to tell the HTTP/2 preface from an HTTP/1.x request line
+/// (a longer first line is HTTP/1.1's to refuse, 414).
 const DETECT_BUFFER: usize = 4096;
 use sockless_h2::frame::{check_preface, PrefaceCheck};
 use sockless_h2::{decode_settings_header, H2Connection};
@@ -24,6 +26,33 @@ pub struct ServerConfig {
     pub no_h2c_upgrade: bool,
 }
 
+/// Which protocol a cleartext connection whose first bytes are not the
+/// HTTP/2 preface speaks, judged by its first line (`None`: not complete
+/// yet, and `full` says the detection buffer has no room left).
+///
+/// A request line ending in `HTTP/1.x` is HTTP/1.1's to answer (its errors
+/// included). Anything else is an invalid HTTP/2 connection preface (RFC
+/// 9113 section 3.4): a first line starting `PRI ` is a preface that went
+/// wrong further on, and a first line that is not HTTP/1.x at all is no
+/// HTTP/1.1 request either, so an HTTP/1.1 error response would be bytes
+/// neither protocol can read (h2spec 3.5/2 reads it as a broken frame).
+/// HTTP/2 answers it with GOAWAY(PROTOCOL_ERROR) and closes.
+fn first_line_protocol(seen: &[u8], full: bool) -> Option<Protocol> {
+    // Empty lines before a request line are HTTP/1.1's (RFC 9112 section 2.2).
+    let start = seen.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let seen = &seen[start..];
+    let Some(lf) = seen.iter().position(|&b| b == b'\n') else {
+        // A request line longer than the buffer: HTTP/1.1 answers 414.
+        return full.then_some(Protocol::Http1);
+    };
+    let line = seen[..lf].strip_suffix(b"\r").unwrap_or(&seen[..lf]);
+    let http1 = match line {
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] => minor.is_ascii_digit(),
+        _ => false,
+    };
+    Some(if http1 && !line.starts_with(b"PRI ") { Protocol::Http1 } else { Protocol::Http2 })
+}
+
 // One per connection, never moved in a hot path: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Inner {
@@ -33,16 +62,39 @@ pub(crate) enum Inner {
     H2(H2Connection),
 }
 
+/// An h2c Upgrade (RFC 7540 section 3.2) under way: the request is held
+/// until its body is complete, then answered `101` and handed to HTTP/2 as
+/// stream 1. Its body arrives over HTTP/1.1 and is kept here, within
+/// `h1.max_buffered_events` bytes: past that the upgrade is declined and the
+/// request goes on over HTTP/1.1 (a server may ignore an Upgrade).
+struct Upgrade {
+    /// The HTTP/1.1 exchange carrying the request.
+    stream: StreamId,
+    head: RequestHead,
+    expects_continue: bool,
+    /// The decoded `HTTP2-Settings` payload.
+    settings: Vec<u8>,
+    /// The body so far, copied into one buffer (a body of one-byte chunks
+    /// costs its bytes, not an event per byte).
+    body: BytesMut,
+    trailers: Option<HeaderList>,
+    /// The request is complete and the `101` queued: the switch happens at
+    /// HTTP/1.1's `Upgrade` event, once the `101` is written.
+    answered: bool,
+}
+
 /// A server connection that speaks HTTP/1.1 or HTTP/2; see the crate docs.
 pub struct ServerConnection {
     inner: Inner,
     config: ServerConfig,
     created: Instant,
-    /// An h2c upgrade answered with 101 and waiting for it to be written.
-    upgrading: Option<(RequestHead, Vec<u8>)>,
-    /// The upgraded request's body, read over HTTP/1.1 before the switch;
-    /// delivered as HTTP/2 stream 1's data.
-    upgrade_body: Vec<Bytes>,
+    upgrade: Option<Upgrade>,
+    /// Bytes for the decided protocol that it has not taken yet.
+    unfed: Unfed,
+    /// Stream 1's body bytes that arrived over HTTP/1.1 before an h2c
+    /// switch: they never counted against an HTTP/2 window, so releasing
+    /// them credits nothing.
+    uncounted: usize,
     /// Events produced while switching, delivered before the new protocol's.
     pending: VecDeque<Event>,
     /// The latest time passed in (the switch to HTTP/2 starts its timers then).
@@ -57,8 +109,9 @@ impl ServerConnection {
             inner: Inner::Detecting(InputBuffer::new(DETECT_BUFFER, DETECT_BUFFER)),
             config,
             created: now,
-            upgrading: None,
-            upgrade_body: Vec::new(),
+            upgrade: None,
+            unfed: Unfed::default(),
+            uncounted: 0,
             pending: Default::default(),
             now,
         }
@@ -74,8 +127,9 @@ impl ServerConnection {
             inner,
             config,
             created: now,
-            upgrading: None,
-            upgrade_body: Vec::new(),
+            upgrade: None,
+            unfed: Unfed::default(),
+            uncounted: 0,
             pending: Default::default(),
             now,
         }
@@ -96,7 +150,10 @@ impl ServerConnection {
         let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
-            PrefaceCheck::Mismatch => Protocol::Http1,
+            PrefaceCheck::Mismatch => match first_line_protocol(seen.data(), seen.space() == 0) {
+                Some(protocol) => protocol,
+                None => return Ok(()),
+            },
         };
         self.settle(now, protocol)
     }
@@ -104,30 +161,33 @@ impl ServerConnection {
     /// Leaves detection for `protocol`, feeding it the bytes seen so far.
     fn settle(&mut self, now: Instant, protocol: Protocol) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
-        let seen = seen.take_all();
+        self.unfed.hold_bytes(seen.take_all());
         self.inner = match protocol {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
         };
-        self.feed(now, &seen)
+        self.feed_unfed(now)
     }
 
     /// Settles on HTTP/1.1 if nothing was decided yet (EOF, timeout, shutdown).
     fn settle_http1(&mut self, now: Instant) {
+        // A protocol error is also queued as the protocol's `Error` event.
         let _ = self.settle(now, Protocol::Http1);
     }
 
-    /// Feeds bytes to the decided protocol, all of them (buffering them is
-    /// the protocol's job; its cap applies).
-    fn feed(&mut self, now: Instant, mut bytes: &[u8]) -> Result<(), Error> {
-        while !bytes.is_empty() {
-            let n = delegate!(self, c => c.handle_input(now, bytes)?, 0);
-            if n == 0 {
-                return Err(UserError::Busy.into());
-            }
-            bytes = &bytes[n..];
+    /// Feeds the decided protocol the bytes it has not taken yet, as many as
+    /// it takes now; the rest wait for the next input or poll.
+    fn feed_unfed(&mut self, now: Instant) -> Result<(), Error> {
+        delegate!(self, c => self.unfed.feed(c, now), Ok(()))
+    }
+
+    /// Delegates new input once the bytes held back are all taken.
+    fn input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        self.feed_unfed(now)?;
+        if !self.unfed.is_empty() {
+            return Ok(0);
         }
-        Ok(())
+        delegate!(self, c => c.handle_input(now, input), Ok(0))
     }
 
     /// Whether an HTTP/1.1 request asks to switch to h2c, with its settings.
@@ -146,6 +206,123 @@ impl ServerConnection {
     }
 }
 
+impl ServerConnection {
+    /// Looks at an event of the protocol in use: what an h2c Upgrade takes
+    /// in is absorbed (`None`), the rest is delivered.
+    fn on_event(&mut self, event: Event) -> Option<Event> {
+        let Some(upgrade) = &mut self.upgrade else {
+            return match event {
+                Event::Request { stream, head, expects_continue } => self.on_request(stream, head, expects_continue),
+                other => Some(other),
+            };
+        };
+        match event {
+            Event::Data { stream, data } if stream == upgrade.stream && !upgrade.answered => {
+                if upgrade.body.len() + data.len() > self.config.h1.max_buffered_events {
+                    return self.decline(Event::Data { stream, data });
+                }
+                upgrade.body.extend_from_slice(&data);
+                None
+            }
+            Event::Trailers { stream, trailers } if stream == upgrade.stream && !upgrade.answered => {
+                upgrade.trailers = Some(trailers);
+                None
+            }
+            Event::EndStream { stream } if stream == upgrade.stream && !upgrade.answered => {
+                let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
+                let sent = match &mut self.inner {
+                    Inner::H1(h1) => h1.send_response(stream, &switch, false),
+                    _ => Err(UserError::WrongRole.into()),
+                };
+                match sent {
+                    Ok(()) => {
+                        upgrade.answered = true;
+                        None
+                    }
+                    // The exchange is gone (reset, shut down): HTTP/1.1 goes on.
+                    Err(_) => self.decline(Event::EndStream { stream }),
+                }
+            }
+            Event::Upgrade { leftover, .. } if upgrade.answered => self.switch(leftover),
+            // Anything else (an error, the connection closing) ends the
+            // upgrade: the request is delivered as HTTP/1.1's, then the event.
+            other if !upgrade.answered => self.decline(other),
+            other => Some(other),
+        }
+    }
+
+    /// An HTTP/1.1 request: held if it asks for h2c (and may have it),
+    /// else delivered.
+    fn on_request(&mut self, stream: StreamId, head: RequestHead, expects_continue: bool) -> Option<Event> {
+        let Inner::H1(h1) = &mut self.inner else {
+            return Some(Event::Request { stream, head, expects_continue });
+        };
+        let settings = match (self.config.no_h2c_upgrade, h1.upgrade_requested(stream)) {
+            (false, true) => Self::h2c_settings(&head),
+            _ => None,
+        };
+        // Reading the body (after `100 Continue` if asked for) is how the
+        // upgrade gets to the 101.
+        let Some(settings) = settings.filter(|_| h1.read_body(stream).is_ok()) else {
+            return Some(Event::Request { stream, head, expects_continue });
+        };
+        self.upgrade = Some(Upgrade {
+            stream,
+            head,
+            expects_continue,
+            settings,
+            body: BytesMut::new(),
+            trailers: None,
+            answered: false,
+        });
+        None
+    }
+
+    /// Gives up an upgrade that was not answered yet: the request and what
+    /// was held of its body are delivered as HTTP/1.1's, then `then`.
+    fn decline(&mut self, then: Event) -> Option<Event> {
+        let Upgrade { stream, head, expects_continue, body, trailers, .. } = self.upgrade.take()?;
+        self.pending.push_back(Event::Request { stream, head, expects_continue });
+        if !body.is_empty() {
+            self.pending.push_back(Event::Data { stream, data: body.freeze() });
+        }
+        if let Some(trailers) = trailers {
+            self.pending.push_back(Event::Trailers { stream, trailers });
+        }
+        self.pending.push_back(then);
+        self.pending.pop_front()
+    }
+
+    /// The 101 is written: HTTP/2 takes over with the request as stream 1
+    /// (its head, the body and trailers read so far; its end comes from
+    /// HTTP/2), then reads what followed the request.
+    fn switch(&mut self, leftover: Bytes) -> Option<Event> {
+        let Upgrade { mut head, settings, body, trailers, .. } = self.upgrade.take()?;
+        head.version = sockless_core::Version::Http2;
+        let now = self.now;
+        let mut h2 = match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
+            Ok(h2) => h2,
+            Err(e) => return Some(Event::Error(e)),
+        };
+        let one = StreamId::new(1);
+        if let Some(request) = h2.poll_event() {
+            self.pending.push_back(request);
+        }
+        if !body.is_empty() {
+            self.uncounted = body.len();
+            self.pending.push_back(Event::Data { stream: one, data: body.freeze() });
+        }
+        if let Some(trailers) = trailers {
+            self.pending.push_back(Event::Trailers { stream: one, trailers });
+        }
+        self.inner = Inner::H2(h2);
+        self.unfed.hold_bytes(leftover);
+        // An error is queued as HTTP/2's `Error` event, after stream 1's.
+        let _ = self.feed_unfed(now);
+        None
+    }
+}
+
 impl Connection for ServerConnection {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
         self.now = self.now.max(now);
@@ -154,7 +331,7 @@ impl Connection for ServerConnection {
             self.detect(now)?;
             return Ok(n);
         }
-        delegate!(self, c => c.handle_input(now, input), Ok(0))
+        self.input(now, input)
     }
 
     fn handle_eof(&mut self, now: Instant) {
@@ -165,6 +342,10 @@ impl Connection for ServerConnection {
     }
 
     fn input_buffer(&mut self) -> &mut [u8] {
+        // Bytes held back go first; until they are taken, lend nothing.
+        if self.feed_unfed(self.now).is_err() || !self.unfed.is_empty() {
+            return &mut [];
+        }
         match &mut self.inner {
             Inner::Detecting(seen) => seen.lend(),
             Inner::H1(c) => c.input_buffer(),
@@ -195,6 +376,11 @@ impl Connection for ServerConnection {
             seen.give_back(buf);
             return self.detect(now);
         }
+        if !self.unfed.is_empty() {
+            // Taken while bytes were held back: these go after them.
+            self.unfed.hold(&buf);
+            return self.feed_unfed(now);
+        }
         delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
     }
 
@@ -207,57 +393,28 @@ impl Connection for ServerConnection {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        if let Some(e) = self.pending.pop_front() {
-            return Some(e);
-        }
-        let event = delegate!(self, c => c.poll_event(), None)?;
-        match event {
-            Event::Request { stream, head, expects_continue } if matches!(&self.inner, Inner::H1(h1) if h1.upgrade_requested(stream)) => {
-                match (self.config.no_h2c_upgrade, Self::h2c_settings(&head)) {
-                    (false, Some(settings)) => {
-                        let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
-                        if let Inner::H1(h1) = &mut self.inner {
-                            let _ = h1.read_body(stream);
-                            if h1.send_response(stream, &switch, false).is_ok() {
-                                self.upgrading = Some((head, settings));
-                                return self.poll_event();
-                            }
-                        }
-                        Some(Event::Request { stream, head, expects_continue })
+        // A loop, not recursion: an upgraded request's body may be any
+        // number of events, each absorbed here.
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            let event = match delegate!(self, c => c.poll_event(), None) {
+                Some(event) => event,
+                None if !self.unfed.is_empty() => {
+                    let before = self.unfed.len();
+                    // An error is queued as the protocol's `Error` event.
+                    let _ = self.feed_unfed(self.now);
+                    if self.unfed.len() == before {
+                        return None;
                     }
-                    _ => Some(Event::Request { stream, head, expects_continue }),
+                    continue;
                 }
+                None => return None,
+            };
+            if let Some(event) = self.on_event(event) {
+                return Some(event);
             }
-            // The upgraded request's body arrives over HTTP/1.1 before the
-            // switch: keep it for stream 1.
-            Event::Data { data, .. } if self.upgrading.is_some() => {
-                self.upgrade_body.push(data);
-                self.poll_event()
-            }
-            Event::Trailers { .. } | Event::EndStream { .. } if self.upgrading.is_some() => self.poll_event(),
-            Event::Upgrade { leftover, .. } if self.upgrading.is_some() => {
-                let (mut head, settings) = self.upgrading.take().expect("checked");
-                head.version = sockless_core::Version::Http2;
-                let now = self.now;
-                match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
-                    Ok(mut h2) => {
-                        // Stream 1: its Request, the body read so far, then its end.
-                        if let Some(request) = h2.poll_event() {
-                            self.pending.push_back(request);
-                        }
-                        for data in self.upgrade_body.drain(..) {
-                            self.pending.push_back(Event::Data { stream: StreamId::new(1), data });
-                        }
-                        self.inner = Inner::H2(h2);
-                        if !leftover.is_empty() {
-                            let _ = self.feed(now, &leftover);
-                        }
-                        self.poll_event()
-                    }
-                    Err(e) => Some(Event::Error(e)),
-                }
-            }
-            other => Some(other),
         }
     }
 
@@ -297,7 +454,12 @@ impl Connection for ServerConnection {
         delegate!(self, c => c.read_body(stream), Err(UserError::UnknownStream.into()))
     }
 
-    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
+    fn release_capacity(&mut self, stream: StreamId, mut n: usize) -> Result<(), Error> {
+        if stream == StreamId::new(1) && matches!(self.inner, Inner::H2(_)) {
+            let uncounted = n.min(self.uncounted);
+            self.uncounted -= uncounted;
+            n -= uncounted;
+        }
         delegate!(self, c => c.release_capacity(stream, n), Ok(()))
     }
 
@@ -326,7 +488,7 @@ impl Connection for ServerConnection {
     fn is_closed(&self) -> bool {
         match &self.inner {
             Inner::Detecting(_) => false,
-            Inner::H1(c) => c.is_closed() && self.upgrading.is_none(),
+            Inner::H1(c) => c.is_closed() && self.upgrade.is_none(),
             Inner::H2(c) => c.is_closed(),
         }
     }
