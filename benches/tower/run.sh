@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # axum on sockless against axum on hyper: one axum hello app (benches/tower/axum-hello), served by
-# sockless-tower on sockless's tokio driver and by axum::serve (hyper), same release profile.
+# sockless-tower on sockless's tokio driver ("sockless"), on the epoll driver through
+# sockless_tower::handler ("epoll"), and by axum::serve (hyper), same release profile.
 #
 # Goals (issue 15), sockless-tower over axum::serve:
 #   * HTTP/1.1 keep-alive, wrk -t1 -c64:        at least 1.0x
@@ -14,6 +15,8 @@
 #
 # Usage: benches/tower/run.sh
 #   ROUNDS=3  DURATION=3 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  LOADS="h1 h2"
+#   SERVERS="sockless epoll" (compared with hyper; "native" is sockless's own hello handler on the
+#   tokio driver, without tower or axum: what the adapter and axum cost)
 # Needs wrk, h2load (Debian: apt-get install -y wrk nghttp2-client), taskset, curl, python3.
 set -euo pipefail
 
@@ -24,6 +27,7 @@ duration=${DURATION:-3}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 loads=${LOADS:-h1 h2}
+servers=${SERVERS:-sockless epoll}
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for tool in wrk h2load taskset python3 curl; do
@@ -100,12 +104,12 @@ PY
 }
 
 echo "machine: $(nproc) cores; $(uptime | sed 's/^ *//')" >&2
-echo "servers: one tokio worker on core $server_cpu; load generator on core $load_cpu; $rounds rounds of ${duration}s" >&2
+echo "servers ($servers against hyper): one worker thread on core $server_cpu; load generator on core $load_cpu; $rounds rounds of ${duration}s" >&2
 results="$logs/results.tsv"
 : >"$results"
 for load in $loads; do
     for round in $(seq "$rounds"); do
-        if (( round % 2 )); then order="sockless hyper"; else order="hyper sockless"; fi
+        if (( round % 2 )); then order="$servers hyper"; else order="hyper $servers"; fi
         for name in $order; do
             port=$(free_port)
             start_server "$name" "$port"
@@ -120,21 +124,26 @@ done
 python3 - "$results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-data, order = {}, []
+data, order, names = {}, [], []
 for load, name, rps in rows:
     order += [load] if load not in order else []
+    names += [name] if name != "hyper" and name not in names else []
     data.setdefault((load, name), []).append(float(rps))
 desc = {"h1": ("wrk -t1 -c64 (HTTP/1.1)", 1.0), "h2": ("h2load -c16 -m16 (h2c)", 1.5)}
+label = {"sockless": "sockless-tower (tokio)", "epoll": "sockless-tower (epoll)", "native": "sockless native (tokio)"}
 ok = True
-print(f"\n{'load':<26}{'axum::serve':>14}{'sockless-tower':>16}{'ratio':>8}{'goal':>7}  result   round by round")
+print(f"\n{'load':<26}{'server':<26}{'req/s':>10}{'axum::serve':>13}{'ratio':>8}{'goal':>7}  result   round by round")
 for load in order:
-    label, goal = desc[load]
-    h, s = data[(load, "hyper")], data[(load, "sockless")]
-    ratio = statistics.median(s) / statistics.median(h)
-    ok &= ratio >= goal
-    rounds = " ".join(f"{b / a:.2f}" for a, b in zip(h, s))
-    print(f"{label:<26}{statistics.median(h):>14.0f}{statistics.median(s):>16.0f}{ratio:>7.2f}x{goal:>6.1f}x  "
-          f"{'met   ' if ratio >= goal else 'MISSED'}   {rounds}")
+    text, goal = desc[load]
+    h = data[(load, "hyper")]
+    for name in names:
+        s = data[(load, name)]
+        ratio = statistics.median(s) / statistics.median(h)
+        if name != "native":
+            ok &= ratio >= goal
+        rounds = " ".join(f"{b / a:.2f}" for a, b in zip(h, s))
+        print(f"{text:<26}{label.get(name, name):<26}{statistics.median(s):>10.0f}{statistics.median(h):>13.0f}"
+              f"{ratio:>7.2f}x{goal:>6.1f}x  {'met   ' if ratio >= goal else 'MISSED'}   {rounds}")
 print(f"(median of {len(data[(order[0], 'hyper')])} runs each; all runs 0 failed/errored)")
 sys.exit(0 if ok else 1)
 PY

@@ -100,6 +100,43 @@ where
     sockless_rt::serve(rt, listener, make_connection, handler, options).await
 }
 
+/// A boxed future of a [`handler`].
+pub type HandlerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// `service` as a sockless handler (`Fn(Request) -> impl Future<Output =
+/// Response>`), for drivers that take one without an accept loop of
+/// sockless-rt's: the epoll driver, a by-hand driver. Each request runs a
+/// clone of the service as [`serve`] runs it; response bodies that have to
+/// wait are streamed by tasks spawned on `rt` (any runtime will do: the
+/// body channel wakes the driver's thread when a chunk is ready).
+///
+/// The future is boxed (one allocation per request), since a handler's
+/// future type must be named; [`serve`] runs the same code unboxed.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// use sockless_epoll::{serve, EpollOptions};
+///
+/// fn main() -> std::io::Result<()> {
+///     let app = Router::new().route("/", get(|| async { "Hello from epoll" })).with_state(());
+///     let handler = sockless_tower::handler(sockless_smol::SmolRuntime, app);
+///     let make = |now| sockless_http::ServerConnection::cleartext(Default::default(), now);
+///     serve("127.0.0.1:8080".parse().unwrap(), make, handler, EpollOptions::default())?.join()
+/// }
+/// ```
+pub fn handler<R, S, B>(rt: R, service: S) -> impl Fn(Request) -> HandlerFuture + Send + Sync + 'static
+where
+    R: Runtime,
+    S: Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Into<Bytes> + Send,
+    B::Error: Into<BoxError>,
+{
+    move |request: Request| Box::pin(call(rt.clone(), service.clone(), request))
+}
+
 /// One request through one clone of the service.
 async fn call<R, S, B>(rt: R, mut service: S, request: Request) -> Response
 where

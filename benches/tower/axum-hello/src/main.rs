@@ -4,7 +4,7 @@
 //! Every request to `/` gets 200 `Hello, World!` (text/plain, content-length 13), as
 //! benches/server's hello servers answer. HTTP/1.1 and h2c (prior knowledge) on one port.
 //!
-//! Usage: axum-hello --server sockless|hyper|native [--addr 127.0.0.1:8080] [--threads N]
+//! Usage: axum-hello --server sockless|hyper|native|epoll [--addr 127.0.0.1:8080] [--threads N]
 
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +16,7 @@ fn app() -> Router {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("axum-hello: {msg}\nusage: axum-hello --server sockless|hyper|native [--addr 127.0.0.1:8080] [--threads N]");
+    eprintln!("axum-hello: {msg}\nusage: axum-hello --server sockless|hyper|native|epoll [--addr 127.0.0.1:8080] [--threads N]");
     std::process::exit(2);
 }
 
@@ -34,6 +34,17 @@ fn main() {
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
+    }
+    if server.as_deref() == Some("epoll") {
+        // No tokio: one epoll loop thread per --threads (default 1), the same app through
+        // sockless_tower::handler (a streamed body would be pumped on smol; hello has none).
+        let options = sockless_epoll::EpollOptions { threads: threads.unwrap_or(1), ..Default::default() };
+        let make = |now| sockless_http::ServerConnection::cleartext(Default::default(), now);
+        let handler = sockless_tower::handler(sockless_smol::SmolRuntime, app().with_state(()));
+        let server = sockless_epoll::serve(addr, make, handler, options).unwrap_or_else(|e| usage(&format!("bind {addr}: {e}")));
+        eprintln!("axum-hello (epoll) listening on http://{}", server.local_addr());
+        server.join().expect("serve");
+        return;
     }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
