@@ -21,9 +21,11 @@ fn calm(goaway: Option<(u32, u32)>) -> bool {
     matches!(goaway, Some((_, code::ENHANCE_YOUR_CALM | code::PROTOCOL_ERROR)))
 }
 
-fn describe(goaway: Option<(u32, u32)>) -> String {
-    match goaway {
-        Some((last, c)) => format!("GOAWAY {} (last stream {last})", h2::code_name(c)),
+/// How the attacking connection ended, as far as the client could see.
+fn describe(c: &H2) -> String {
+    match c.goaway {
+        Some((last, code)) => format!("GOAWAY {} (last stream {last})", h2::code_name(code)),
+        None if c.reset_by_peer => "reset by the server, no GOAWAY readable (closed with unread input?)".to_string(),
         None => "no GOAWAY".to_string(),
     }
 }
@@ -76,7 +78,7 @@ pub fn rapid_reset(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
             format!(
                 "{} of {n} HEADERS+RST_STREAM pairs written ({end:?}), {answered} answered: {}",
                 sent / 2,
-                describe(c.goaway)
+                describe(&c)
             ),
         );
         Ok(())
@@ -111,7 +113,7 @@ pub fn continuation_flood(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
         c.read_until(Instant::now() + h1::IO_TIMEOUT, |c| c.goaway.is_some())?;
         r.bound(
             calm(c.goaway),
-            format!("{} of {n} CONTINUATION frames written ({end:?}): {}", sent.saturating_sub(1), describe(c.goaway)),
+            format!("{} of {n} CONTINUATION frames written ({end:?}): {}", sent.saturating_sub(1), describe(&c)),
         );
         Ok(())
     })
@@ -138,7 +140,7 @@ fn control_flood(ctx: &Ctx, r: &mut Report, frame_kind: u8) -> Result<(), String
         c.read_until(Instant::now() + Duration::from_secs(10), |c| c.goaway.is_some() || acks(c) >= sent)?;
         let name = if frame_kind == kind::PING { "PING" } else { "SETTINGS" };
         let what =
-            format!("{sent} of {n} {name} frames written ({end:?}), {} acknowledged: {}", acks(&c), describe(c.goaway));
+            format!("{sent} of {n} {name} frames written ({end:?}), {} acknowledged: {}", acks(&c), describe(&c));
         if c.goaway.is_some() {
             r.bound(matches!(c.goaway, Some((_, code::ENHANCE_YOUR_CALM))), what);
         } else {
