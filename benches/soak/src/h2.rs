@@ -324,8 +324,7 @@ impl H2 {
     pub fn get(&mut self, path: &str) -> Result<StreamSeen, String> {
         let id = self.send_head("GET", path, &[], true)?;
         let seen = self.finish(id, Instant::now() + crate::h1::IO_TIMEOUT)?;
-        self.seen.remove(&id);
-        self.windows.remove(&id);
+        self.forget(id);
         Ok(seen)
     }
 
