@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 /// Most RSS growth an attack may cause: the connection's own buffers (1 MiB
 /// send buffer, 64 KiB input, 1 000 queued control frames) and room to spare.
 const HELD_KIB: i64 = 4 * 1024;
-/// How long the flood may find the server not reading before it stops.
-const STALL: Duration = Duration::from_secs(2);
+/// How long the flood may find the server not reading before it stops (a
+/// pause of a loaded machine that stops it early only shortens the flood).
+const STALL: Duration = Duration::from_millis(500);
 
 /// The answers an attack may get.
 fn calm(goaway: Option<(u32, u32)>) -> bool {
@@ -124,7 +125,9 @@ pub fn continuation_flood(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
 /// many acknowledgements are queued) or it keeps up; then every frame is
 /// acknowledged once the client reads, and the connection still serves.
 fn control_flood(ctx: &Ctx, r: &mut Report, frame_kind: u8) -> Result<(), String> {
-    let n = ctx.pick(100_000u64, 1_000_000);
+    // Both forms send enough to fill loopback's buffers (about 500 000
+    // PINGs), so that the server stops reading and its queue limit is reached.
+    let n = 1_000_000u64;
     attack(ctx, r, |server, r| {
         let mut c = H2::connect(server.addr)?;
         let acks_before = c.settings_acks;
