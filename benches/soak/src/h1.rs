@@ -111,29 +111,6 @@ pub fn probe(addr: SocketAddr) -> Result<u16, String> {
     Client::connect(addr)?.get().map(|r| r.status)
 }
 
-/// Waits until the peer closes `stream` (EOF or reset), reading and
-/// discarding whatever it sends first. `Ok(true)` if it closed within `wait`.
-pub fn closed_within(stream: &mut TcpStream, wait: Duration) -> Result<bool, String> {
-    let deadline = std::time::Instant::now() + wait;
-    let mut chunk = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Ok(false);
-        }
-        stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok(true),
-            Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return Ok(false)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(true),
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
-
 /// Whether the peer has closed `stream` already, without waiting.
 pub fn is_closed(stream: &mut TcpStream) -> Result<bool, String> {
     stream.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -179,6 +179,10 @@ pub struct H2 {
     pub ping_acks: u64,
     /// SETTINGS acknowledgements received.
     pub settings_acks: u64,
+    /// The connection ended in a TCP reset rather than a clean close (a
+    /// server that closes with unread input sends RST, and the client's
+    /// kernel then drops what it had not read yet: a GOAWAY can be lost so).
+    pub reset_by_peer: bool,
 }
 
 impl H2 {
@@ -204,6 +208,7 @@ impl H2 {
             unacked_received: 0,
             ping_acks: 0,
             settings_acks: 0,
+            reset_by_peer: false,
         };
         let mut hello = PREFACE.to_vec();
         hello.extend(settings(&[(0x2, 0), (0x4, OUR_WINDOW)]));
@@ -319,8 +324,7 @@ impl H2 {
     pub fn get(&mut self, path: &str) -> Result<StreamSeen, String> {
         let id = self.send_head("GET", path, &[], true)?;
         let seen = self.finish(id, Instant::now() + crate::h1::IO_TIMEOUT)?;
-        self.seen.remove(&id);
-        self.windows.remove(&id);
+        self.forget(id);
         Ok(seen)
     }
 
@@ -354,7 +358,10 @@ impl H2 {
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                     return Err("timed out waiting for a frame".into())
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    self.reset_by_peer = true;
+                    return Ok(None);
+                }
                 Err(e) => return Err(format!("read: {e}")),
             }
         }

@@ -93,12 +93,33 @@ impl Report {
     }
 }
 
+/// Open files the largest scenario needs on each side: 10 000 connections
+/// (the server's default ceiling), and room for the probes and the process.
+pub const FILES_NEEDED: u64 = 10_000 + 200;
+
+/// Raises this process's soft open-file limit to its hard limit (the server
+/// child inherits it); Err if even that is below [`FILES_NEEDED`].
+pub fn raise_open_file_limit() -> Result<(), String> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        setrlimit(Resource::Nofile, limit).map_err(|e| format!("raising the open-file limit: {e}"))?;
+    }
+    match limit.current {
+        Some(n) if n < FILES_NEEDED => {
+            Err(format!("the open-file limit is {n}, the suite needs {FILES_NEEDED} (ulimit -Hn)"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs `scenario` in `ctx`, turning an early error into a broken bound.
 pub fn run(ctx: &Ctx, scenario: &Scenario) -> Report {
     let mut report =
         Report { name: format!("{}/{}", scenario.name, ctx.driver), figures: Vec::new(), broken: Vec::new() };
     let started = std::time::Instant::now();
-    if let Err(e) = (scenario.run)(ctx, &mut report) {
+    if let Err(e) = raise_open_file_limit().and_then(|()| (scenario.run)(ctx, &mut report)) {
         report.figure(format!("FAILED: {e}"));
         report.broken.push(e);
     }

@@ -210,7 +210,24 @@ pub fn idle_timeouts(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
     let latest = H1_IDLE_TIMEOUT + opened + SLACK;
     let h2c_count = h2c.len();
     let mut all: Vec<Watched> = keep_alive.drain(..).chain(h2c.drain(..)).collect();
+    // Silent connections the header-read timeout missed are watched on, to
+    // say when (or whether) they closed at all.
+    let late_silent: Vec<Watched> = silent.into_iter().filter(|c| c.closed_after.is_none()).collect();
+    let late_count = late_silent.len();
+    all.extend(late_silent);
     watch(&mut all, keep_alive_start, latest)?;
+    let late_silent = all.split_off(all.len() - late_count);
+    if late_count > 0 {
+        let closed: Vec<Duration> = late_silent.iter().filter_map(|c| c.closed_after).collect();
+        let last = closed.iter().max().map_or("-".to_string(), |d| {
+            format!("{:.1} s", d.as_secs_f64() + (keep_alive_start - start).as_secs_f64())
+        });
+        r.figure(format!(
+            "the {late_count} late silent connections: {} closed by {:.0} s, the last at {last}",
+            closed.len(),
+            (latest + (keep_alive_start - start)).as_secs_f64()
+        ));
+    }
     let h2c = all.split_off(all.len() - h2c_count);
     let earliest = H1_IDLE_TIMEOUT - Duration::from_secs(1);
     judge(r, "keep-alive HTTP/1.1 (idle timeout 60 s)", &all, earliest, Some(latest));
