@@ -2,7 +2,7 @@
 //! `sockless serve` (on every driver), and `sockless get` as a client of
 //! nghttpd, nginx and hypercorn.
 //!
-//! The peers are installed by `.ci/run` (Debian: curl, nghttp2-client,
+//! The peers are installed by `scripts/test.sh`, the README's test command (Debian: curl, nghttp2-client,
 //! nghttp2-server, nginx, openssl; PyPI: httpx[http2], hypercorn, h2). A
 //! missing peer fails its test with a message saying what to install: these
 //! tests never skip silently. Every peer listens on 127.0.0.1 on a free port,
@@ -66,7 +66,7 @@ fn require(tool: &str, package: &str) -> PathBuf {
     }
     panic!(
         "`{tool}` is not installed; the interop tests need it \
-         (CI installs it in .ci/run: apt-get install {package})"
+         (`bash scripts/test.sh` installs it: apt-get install {package})"
     );
 }
 
@@ -76,7 +76,7 @@ fn require_python(modules: &str) {
     let out = run(Command::new("python3").args(["-c", &format!("import {modules}")]));
     assert!(
         out.status.success(),
-        "python3 cannot import {modules} (CI installs them: python3 -m pip install -r requirements-test.txt): {}",
+        "python3 cannot import {modules} (`bash scripts/test.sh` installs them): {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -418,6 +418,50 @@ fn curl_against_sockless_epoll() {
 }
 
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
+/// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
+/// send and a Date field; curl sees no framing error (over HTTP/2 a body
+/// would be a protocol error). (That a keep-alive connection serves the
+/// requests after a HEAD is the testkit's `h1_no_body_responses`.)
+#[test]
+fn curl_head_against_sockless() {
+    let hello = sockless_serve("tokio", &["--hello"]);
+    let url = hello.http("/");
+    for flag in ["--http1.1", "--http2-prior-knowledge"] {
+        let (head, _) = curl_one(&[flag, "-I", &url]);
+        let head = head.to_ascii_lowercase();
+        assert!(head.starts_with("http/"), "{flag}: {head}\n{}", hello.log());
+        assert!(head.contains(" 200") && head.contains("content-length: 13\r\n"), "{flag}: {head}");
+        assert!(head.contains("\r\ndate: "), "{flag}: {head}");
+    }
+}
+
+/// `sockless serve --echo` answers CONNECT with 200 and then echoes the
+/// tunnel's bytes, those sent with the CONNECT first, on every driver.
+/// (curl -p -x makes the tunnel too, but then reads its own request echoed
+/// back as a response, so a raw client checks the bytes.)
+#[test]
+fn connect_tunnel_against_sockless() {
+    use std::io::Write;
+    for driver in DRIVERS {
+        let echo = sockless_serve(driver, &["--echo"]);
+        let mut s = TcpStream::connect(echo.addr).expect("connect");
+        s.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("timeout");
+        s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\nearly|").expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"early|") {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("{driver}: {e}\n{}", echo.log()));
+            assert!(n > 0, "{driver}: closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "{driver}: {}", String::from_utf8_lossy(&got));
+        s.write_all(b"through the tunnel").expect("write");
+        let mut more = vec![0u8; 18];
+        s.read_exact(&mut more).expect("echoed");
+        assert_eq!(&more[..], b"through the tunnel", "{driver}");
+    }
+}
+
 #[test]
 fn curl_verifies_given_certificate() {
     let certs = TempDir::new("certs");
@@ -644,7 +688,7 @@ fn sockless_get_against_nginx() {
     let (cert, key) = make_cert(certs.path());
     // `http2 on;` arrived in 1.25.1; older versions take it on `listen`.
     let (h2_listen, h2_directive) = if nginx_version() >= (1, 25, 1) { ("", "http2 on;") } else { (" http2", "") };
-    let nginx = start_on_free_ports("nginx", 2, |ports, dir| {
+    let nginx = start_on_free_ports("nginx", 3, |ports, dir| {
         let d = dir.path().display();
         let conf = format!(
             r#"daemon off;
@@ -671,10 +715,17 @@ http {{
         ssl_certificate_key {key};
         location / {{ return 200 "hello over h2\n"; }}
     }}
+    server {{
+        listen 127.0.0.1:{p3};
+        keepalive_timeout 1s;
+        keepalive_requests 2;
+        location / {{ return 200 "short keepalive\n"; }}
+    }}
 }}
 "#,
             p1 = ports[0],
             p2 = ports[1],
+            p3 = ports[2],
             cert = cert.display(),
             key = key.display(),
         );
@@ -701,6 +752,29 @@ http {{
     let out = get(&["-k", "-i", "--http1.1", &tls_url]);
     assert!(status_line(&out).starts_with("HTTP/1.1 200"), "{out}\n{}", nginx.log());
     assert!(out.ends_with("hello over h2\n"), "{out}");
+
+    // keepalive_requests 2: nginx closes every second connection after its
+    // answer; the connection is replaced and each URL still answered.
+    let short = format!("http://127.0.0.1:{}", nginx.ports[2]);
+    let urls: Vec<String> = (0..5).map(|i| format!("{short}/{i}")).collect();
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    assert_eq!(get(&args), "short keepalive\n".repeat(5), "{}", nginx.log());
+
+    // keepalive_timeout 1s: nginx closes the idle connection after a second;
+    // the client sees the EOF on the idle socket and retires it, so the next
+    // request goes out on a new connection without a failed attempt.
+    let client = sockless_tokio::BlockingClient::new(Default::default()).expect("client");
+    let r = client.get(&format!("{short}/idle")).expect("first request");
+    assert_eq!(&r.bytes(1024).expect("body")[..], b"short keepalive\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.client().connections() > 0 {
+        assert!(Instant::now() < deadline, "the idle connection's EOF was not seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = client.get(&format!("{short}/again")).expect("request after the idle close");
+    assert_eq!(r.head.status, 200);
+    let stats = client.client().stats();
+    assert_eq!((stats.connects, stats.retries), (2, 0), "{stats:?}");
 }
 
 const HYPERCORN_APP: &str = r#"
@@ -747,4 +821,30 @@ fn sockless_get_against_hypercorn() {
     // Prior knowledge too.
     let out = get(&["--http2-prior-knowledge", "-d", "pk body", &hypercorn.http("/pk")]);
     assert_eq!(out, "POST HTTP/2 /pk [pk body]\n", "{}", hypercorn.log());
+}
+
+// ---------------------------------------------------------------------------
+// `sockless bench` against `sockless serve`
+// ---------------------------------------------------------------------------
+
+#[test]
+fn sockless_bench_against_sockless_serve() {
+    let hello = sockless_serve("tokio", &["--hello"]);
+    let url = hello.http("/");
+    for (flags, conns) in
+        [(&["--http1.1", "-c", "3"][..], 3), (&["--http2-prior-knowledge", "-c", "1", "-m", "16"][..], 1)]
+    {
+        let out = run_ok(Command::new(SOCKLESS).args(["bench", &url, "-n", "2000"]).args(flags));
+        assert!(out.contains("2000 total, 2000 done, 2000 succeeded, 0 failed"), "{flags:?}: {out}");
+        assert!(out.contains("2000 2xx"), "{out}");
+        assert!(out.contains(&format!("connections: {conns} opened")), "{flags:?}: {out}");
+        assert!(out.contains("p50") && out.contains("p99") && out.contains("req/s"), "{out}");
+    }
+    // A POST with a body, and a failure count when nothing listens.
+    let out = run_ok(Command::new(SOCKLESS).args(["bench", &url, "-n", "50", "-c", "2", "-d", "x"]));
+    assert!(out.contains("50 succeeded, 0 failed"), "{out}");
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let out = run(Command::new(SOCKLESS).args(["bench", &format!("http://{closed}/"), "-n", "3"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 failed"), "{out:?}");
 }

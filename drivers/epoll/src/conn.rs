@@ -97,7 +97,7 @@ impl<F> Stream<F> {
 impl<F> Drop for Stream<F> {
     fn drop(&mut self) {
         if let (Some(feed), false) = (&self.incoming, self.in_done) {
-            feed.fail(io::ErrorKind::ConnectionReset, "stream reset");
+            feed.fail(sockless_rt::Error::new(sockless_rt::ErrorKind::BodyAborted, "stream reset"));
         }
         if let Some((reply, _)) = self.response.take() {
             reply.put(Err(io::Error::new(io::ErrorKind::ConnectionReset, "stream reset before the response")));
@@ -561,7 +561,7 @@ fn start<C, H, F>(
         let (feed, body) = BodyFeed::new(sh.body_cap);
         (body, Some(feed))
     };
-    let request = Request { head, body };
+    let request = Request::new(head, body);
     let mut st = Stream::new(stream, incoming);
     if let Some(workers) = sh.workers {
         st.worker = Some(workers.submit(sh.handler.clone(), request, sh.inbox.clone(), token, stream));

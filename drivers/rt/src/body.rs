@@ -1,6 +1,7 @@
 //! Message bodies: an async stream of [`Bytes`] chunks and optional
 //! trailers, over a tiny internal channel (a mutex and two wakers).
 
+use crate::{Error, ErrorKind};
 use sockless_core::{Bytes, BytesMut, HeaderList};
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,7 +22,7 @@ pub(crate) struct ChanState {
     cap: usize,
     /// The sender finished cleanly (trailers, if any, are in `trailers`).
     ended: bool,
-    error: Option<(io::ErrorKind, &'static str)>,
+    error: Option<Error>,
     trailers: Option<HeaderList>,
     rx_waker: Option<Waker>,
     tx_waker: Option<Waker>,
@@ -31,6 +32,8 @@ pub(crate) struct ChanState {
     consumed: usize,
     /// The receiver polled at least once (it started reading the body).
     rx_started: bool,
+    /// The body's length, declared when the channel was made ([`Body::sized_channel`]).
+    declared_len: Option<usize>,
 }
 
 /// One end of a body channel (both ends hold the same `Arc`).
@@ -51,6 +54,7 @@ impl Chan {
             rx_closed: false,
             consumed: 0,
             rx_started: false,
+            declared_len: None,
         })))
     }
 
@@ -116,12 +120,12 @@ impl Chan {
     }
 
     /// Sender side: the body is broken; the receiver sees an error.
-    pub(crate) fn fail(&self, kind: io::ErrorKind, msg: &'static str) {
+    pub(crate) fn fail(&self, error: Error) {
         let mut s = self.lock();
         if Self::finished(&s) {
             return;
         }
-        s.error = Some((kind, msg));
+        s.error = Some(error);
         if let Some(w) = s.rx_waker.take() {
             drop(s);
             w.wake();
@@ -166,8 +170,8 @@ impl Chan {
             s.buffered -= chunk.len();
             s.consumed += chunk.len();
             Poll::Ready(Some(Ok(chunk)))
-        } else if let Some((kind, msg)) = s.error {
-            Poll::Ready(Some(Err(io::Error::new(kind, msg))))
+        } else if let Some(error) = &s.error {
+            Poll::Ready(Some(Err(error.clone().into())))
         } else if s.ended {
             Poll::Ready(None)
         } else {
@@ -254,6 +258,18 @@ impl Body {
         (BodySender { chan: chan.clone(), done: false }, Body::from_chan(chan))
     }
 
+    /// A body of `len` bytes fed through the returned [`BodySender`] (a
+    /// file of known size, say), holding at most [`DEFAULT_CHANNEL_CAPACITY`]
+    /// unread bytes. Its length is known in advance, so a response carrying
+    /// it goes out with `Content-Length` rather than chunked. The sender must
+    /// send exactly `len` bytes: the connection refuses more, and fewer
+    /// breaks the message off (HTTP/1.1 closes, HTTP/2 resets the stream).
+    pub fn sized_channel(len: usize) -> (BodySender, Body) {
+        let (tx, body) = Body::channel();
+        tx.chan.lock().declared_len = Some(len);
+        (tx, body)
+    }
+
     pub(crate) fn from_chan(chan: Chan) -> Body {
         Body { kind: Kind::Chan(chan), trailers: None }
     }
@@ -268,12 +284,13 @@ impl Body {
         }
     }
 
-    /// The length, when known in advance (an empty or a full body).
+    /// The length, when known in advance: an empty or a full body, or one
+    /// from [`Body::sized_channel`].
     pub fn known_len(&self) -> Option<usize> {
         match &self.kind {
             Kind::Empty => Some(0),
             Kind::Full(b) => Some(b.len()),
-            Kind::Chan(_) => None,
+            Kind::Chan(c) => c.lock().declared_len,
         }
     }
 
@@ -331,12 +348,23 @@ impl Body {
         }
     }
 
+    /// The bytes of a body that can be sent again as it is (an empty or
+    /// a full body without trailers); `None` for a streamed one.
+    pub(crate) fn replayable(&self) -> Option<Bytes> {
+        match (&self.kind, &self.trailers) {
+            (Kind::Empty, None) => Some(Bytes::new()),
+            (Kind::Full(b), None) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn peek_trailers(&mut self) -> Option<HeaderList> {
         self.trailers.take().map(|t| *t)
     }
 
     /// Reads the whole body into one buffer; an error of kind
-    /// `InvalidData` if it exceeds `limit` bytes.
+    /// [`ErrorKind::BodyTooLarge`] (`io::ErrorKind::InvalidData`) if it
+    /// exceeds `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> io::Result<Bytes> {
         let mut first: Option<Bytes> = None;
         let mut all = BytesMut::new();
@@ -345,7 +373,8 @@ impl Body {
             let chunk = chunk?;
             total += chunk.len();
             if total > limit {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "body exceeds the limit"));
+                let message = format!("body exceeds the limit of {limit} bytes");
+                return Err(Error::new(ErrorKind::BodyTooLarge, message).into());
             }
             match first.take() {
                 None if all.is_empty() => first = Some(chunk),
@@ -389,6 +418,54 @@ impl From<&'static str> for Body {
 impl From<Vec<u8>> for Body {
     fn from(v: Vec<u8>) -> Body {
         Body::from(Bytes::from(v))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(b: &'static [u8]) -> Body {
+        Body::from(Bytes::from_static(b))
+    }
+}
+
+impl From<Box<[u8]>> for Body {
+    fn from(b: Box<[u8]>) -> Body {
+        Body::from(Bytes::from(b))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<Box<str>> for Body {
+    fn from(s: Box<str>) -> Body {
+        Body::from(String::from(s))
+    }
+}
+
+impl From<std::borrow::Cow<'static, str>> for Body {
+    fn from(s: std::borrow::Cow<'static, str>) -> Body {
+        match s {
+            std::borrow::Cow::Borrowed(s) => Body::from(s),
+            std::borrow::Cow::Owned(s) => Body::from(s),
+        }
+    }
+}
+
+impl From<std::borrow::Cow<'static, [u8]>> for Body {
+    fn from(b: std::borrow::Cow<'static, [u8]>) -> Body {
+        match b {
+            std::borrow::Cow::Borrowed(b) => Body::from(b),
+            std::borrow::Cow::Owned(b) => Body::from(b),
+        }
+    }
+}
+
+impl From<BytesMut> for Body {
+    fn from(b: BytesMut) -> Body {
+        Body::from(b.freeze())
     }
 }
 
@@ -443,14 +520,14 @@ impl BodySender {
     /// Breaks the body off: the reader sees an error (a stream being sent is reset).
     pub fn abort(mut self) {
         self.done = true;
-        self.chan.fail(io::ErrorKind::ConnectionAborted, "body aborted by its sender");
+        self.chan.fail(Error::new(ErrorKind::BodyAborted, "body aborted by its sender"));
     }
 }
 
 impl Drop for BodySender {
     fn drop(&mut self) {
         if !self.done {
-            self.chan.fail(io::ErrorKind::ConnectionAborted, "body sender dropped before finish");
+            self.chan.fail(Error::new(ErrorKind::BodyAborted, "body sender dropped before finish"));
         }
     }
 }
@@ -468,6 +545,12 @@ struct Slot<T> {
     value: Option<T>,
     waker: Option<Waker>,
     set: bool,
+}
+
+impl<T> fmt::Debug for Oneshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Oneshot").field("set", &self.is_set()).finish()
+    }
 }
 
 impl<T> Clone for Oneshot<T> {
@@ -554,6 +637,27 @@ mod tests {
     }
 
     #[test]
+    fn common_types_convert_into_full_bodies() {
+        let bodies = [
+            Body::from(String::from("abc")),
+            Body::from(Box::<[u8]>::from(&b"abc"[..])),
+            Body::from(Box::<str>::from("abc")),
+            Body::from(&b"abc"[..]),
+            Body::from(std::borrow::Cow::Borrowed("abc")),
+            Body::from(std::borrow::Cow::<'static, [u8]>::Owned(b"abc".to_vec())),
+            Body::from(BytesMut::from(&b"abc"[..])),
+            Body::from(vec![b'a', b'b', b'c']),
+        ];
+        for body in bodies {
+            assert_eq!(body.known_len(), Some(3));
+            assert_eq!(&block_on(body.collect(3)).unwrap()[..], b"abc");
+        }
+        let (_tx, sized) = Body::sized_channel(10);
+        assert_eq!(sized.known_len(), Some(10));
+        assert!(!sized.is_empty());
+    }
+
+    #[test]
     fn dropped_sender_breaks_the_body() {
         let (tx, body) = Body::channel();
         drop(tx);
@@ -562,7 +666,8 @@ mod tests {
 
     #[test]
     fn collect_enforces_its_limit() {
-        assert!(block_on(Body::from("0123456789").collect(5)).is_err());
+        let e = block_on(Body::from("0123456789").collect(5)).unwrap_err();
+        assert_eq!(Error::of(&e).map(Error::kind), Some(ErrorKind::BodyTooLarge), "{e}");
         assert_eq!(&block_on(Body::from("01234").collect(5)).unwrap()[..], b"01234");
         assert!(block_on(Body::empty().collect(0)).unwrap().is_empty());
     }

@@ -4,7 +4,6 @@
 
 use crate::body::{Body, Chan};
 use sockless_core::{Bytes, HeaderList};
-use std::io;
 use std::task::Waker;
 
 /// Feeds a received body (a request body on a server, a response body on a
@@ -51,9 +50,9 @@ impl BodyFeed {
     }
 
     /// The body broke off (the stream was reset, the connection closed):
-    /// the reader sees an error of `kind`.
-    pub fn fail(&self, kind: io::ErrorKind, msg: &'static str) {
-        self.chan.fail(kind, msg)
+    /// the reader sees `error`.
+    pub fn fail(&self, error: crate::Error) {
+        self.chan.fail(error)
     }
 
     /// Bytes the reader consumed since the last call (to give back to

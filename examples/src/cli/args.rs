@@ -81,6 +81,33 @@ pub struct GetArgs {
     pub max_time: Option<f64>,
 }
 
+/// `sockless bench` options (h2load's names).
+#[derive(Clone, Debug)]
+pub struct BenchArgs {
+    /// The URL every request goes to.
+    pub url: String,
+    /// `-c`: the connection cap (default 1).
+    pub connections: usize,
+    /// `-n`: requests in all (default 1, unless `-D`).
+    pub requests: Option<u64>,
+    /// `-D`: run for this long instead.
+    pub duration: Option<std::time::Duration>,
+    /// `-m`: concurrent streams per HTTP/2 connection (default 1).
+    pub streams: usize,
+    /// The protocol choice.
+    pub version: HttpVersion,
+    /// `-X`.
+    pub method: Option<String>,
+    /// `-d`.
+    pub data: Option<Vec<u8>>,
+    /// `-H 'Name: value'`.
+    pub headers: Vec<(String, String)>,
+    /// `-k`.
+    pub insecure: bool,
+    /// `-t`: runtime worker threads (default 1).
+    pub threads: usize,
+}
+
 /// The parsed command.
 #[derive(Clone, Debug)]
 pub enum Command {
@@ -88,6 +115,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// `sockless get`.
     Get(GetArgs),
+    /// `sockless bench`.
+    Bench(BenchArgs),
     /// `sockless demo`.
     Demo,
 }
@@ -98,6 +127,8 @@ pub const USAGE: &str = "usage:
                  [--echo | --hello | --dir PATH] [--threads N]
   sockless get URL... [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file F] [-o FILE] [-i] [-k]
                [--http1.1 | --http2 | --http2-prior-knowledge] [--max-time SECS]
+  sockless bench URL [-c CONNS] [-n REQUESTS | -D SECS] [-m STREAMS] [--http1.1 | --http2-prior-knowledge]
+                 [-X METHOD] [-d DATA] [-H 'Name: value']... [-k] [-t THREADS]
   sockless demo";
 
 fn usage(msg: impl std::fmt::Display) -> Failure {
@@ -194,6 +225,57 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
                 return Err(usage("get needs at least one URL"));
             }
             Ok(Command::Get(a))
+        }
+        "bench" => {
+            let mut a = BenchArgs {
+                url: String::new(),
+                connections: 1,
+                requests: None,
+                duration: None,
+                streams: 1,
+                version: HttpVersion::Default,
+                method: None,
+                data: None,
+                headers: Vec::new(),
+                insecure: false,
+                threads: 1,
+            };
+            let number = |flag: &str, v: String| v.parse::<u64>().map_err(|e| usage(format!("{flag}: {e}")));
+            while let Some(flag) = it.next() {
+                match flag.as_str() {
+                    "-c" => a.connections = number(flag, value(flag, &mut it)?)? as usize,
+                    "-n" => a.requests = Some(number(flag, value(flag, &mut it)?)?),
+                    "-D" => {
+                        let secs: f64 = value(flag, &mut it)?.parse().map_err(|e| usage(format!("-D: {e}")))?;
+                        a.duration = Some(std::time::Duration::from_secs_f64(secs.max(0.0)));
+                    }
+                    "-m" => a.streams = number(flag, value(flag, &mut it)?)? as usize,
+                    "-t" => a.threads = number(flag, value(flag, &mut it)?)? as usize,
+                    "-X" => a.method = Some(value(flag, &mut it)?),
+                    "-d" => a.data = Some(value(flag, &mut it)?.into_bytes()),
+                    "-H" => {
+                        let h = value(flag, &mut it)?;
+                        let (n, v) =
+                            h.split_once(':').ok_or_else(|| usage(format!("-H {h}: expected 'Name: value'")))?;
+                        a.headers.push((n.trim().to_string(), v.trim().to_string()));
+                    }
+                    "-k" => a.insecure = true,
+                    "--http1.1" => a.version = HttpVersion::Http11,
+                    "--http2-prior-knowledge" => a.version = HttpVersion::Http2PriorKnowledge,
+                    url if !url.starts_with('-') && a.url.is_empty() => a.url = url.to_string(),
+                    other => return Err(usage(format!("unknown option {other}"))),
+                }
+            }
+            if a.url.is_empty() {
+                return Err(usage("bench needs a URL"));
+            }
+            if a.requests.is_some() && a.duration.is_some() {
+                return Err(usage("-n and -D exclude each other"));
+            }
+            if a.duration.is_none() && a.requests.is_none() {
+                a.requests = Some(1);
+            }
+            Ok(Command::Bench(a))
         }
         "demo" => Ok(Command::Demo),
         "-h" | "--help" | "help" => Err(Failure::new(0, USAGE)),

@@ -1,6 +1,7 @@
-//! The `sockless` command: `serve`, `get` and `demo`.
+//! The `sockless` command: `serve`, `get`, `bench` and `demo`.
 
 pub mod args;
+pub mod bench;
 pub mod demo;
 pub mod get;
 pub mod json;

@@ -2,7 +2,7 @@
 //! the async drivers, on sockless-epoll's loop threads.
 
 use super::args::Mode;
-use super::serve::{handler, maker, Running};
+use super::serve::{connection_at, handler, Running};
 use super::Failure;
 use sockless_epoll::EpollOptions;
 use sockless_rt::{ServerOptions, ShutdownSignal};
@@ -26,7 +26,19 @@ pub fn start(
         server: ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() },
         ..EpollOptions::default()
     };
-    let server = sockless_epoll::serve(addr, maker(tls), handler(mode), options)
+    // A TLS configuration that cannot make a connection fails here, once,
+    // rather than on every accepted connection.
+    connection_at(&tls, sockless_core::Instant::ZERO).map_err(|e| Failure::new(7, format!("TLS set-up: {e}")))?;
+    let make = move |now| match connection_at(&tls, now) {
+        Ok(conn) => conn,
+        Err(e) => unreachable!("the TLS set-up was checked at start: {e}"),
+    };
+    // The epoll loops hand no transport over after an upgrade, so the tunnel
+    // of `--echo` never starts there; its task would run on a thread of its own.
+    let spawn: super::serve::Spawn = Arc::new(|task| {
+        std::thread::spawn(move || smol::block_on(task));
+    });
+    let server = sockless_epoll::serve(addr, make, handler(mode, spawn), options)
         .map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?;
     let addr = server.local_addr();
     let thread = std::thread::spawn(move || server.join());

@@ -169,6 +169,36 @@ pub trait Connection {
 
     /// Whether the connection is finished and its output is flushed.
     fn is_closed(&self) -> bool;
+
+    /// Why the connection failed, in more detail than the [`ProtocolError`](crate::ProtocolError)
+    /// of its [`Event::Error`] says, from the layer that knows: sockless-tls
+    /// gives its `TlsError` (unknown issuer, name mismatch, the peer's
+    /// alert, ...), which a driver can downcast and hand to the application.
+    /// `None` by default.
+    fn failure_detail(&self) -> Option<&(dyn core::error::Error + Send + Sync + 'static)> {
+        None
+    }
+
+    /// What the secure channel under HTTP negotiated, once its handshake is
+    /// done (ALPN, SNI, the peer's certificates): a driver hands it to the
+    /// application with each request. `None` on cleartext (the default).
+    fn tls_facts(&self) -> Option<TlsFacts> {
+        None
+    }
+}
+
+/// What a TLS handshake negotiated, as [`Connection::tls_facts`] reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// The ALPN protocol both sides agreed on (`h2`, `http/1.1`), if any.
+    pub alpn: Option<Bytes>,
+    /// Server: the name the client asked for (SNI), if it sent one. Client:
+    /// the server name it connected to.
+    pub sni: Option<alloc::string::String>,
+    /// The peer's certificate chain, leaf first, in DER: the server's on a
+    /// client; on a server the client's when it presented one (mTLS), else
+    /// empty.
+    pub peer_certificates: alloc::vec::Vec<Bytes>,
 }
 
 /// A boxed connection is a connection, so a driver can hold
@@ -240,5 +270,11 @@ impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
     }
     fn is_closed(&self) -> bool {
         (**self).is_closed()
+    }
+    fn failure_detail(&self) -> Option<&(dyn core::error::Error + Send + Sync + 'static)> {
+        (**self).failure_detail()
+    }
+    fn tls_facts(&self) -> Option<TlsFacts> {
+        (**self).tls_facts()
     }
 }

@@ -40,7 +40,7 @@ mod time;
 pub use buffer_in::InputBuffer;
 pub use buffer_out::TransmitQueue;
 pub use bytes::{Bytes, BytesMut};
-pub use connection::Connection;
+pub use connection::{Connection, TlsFacts};
 pub use cycle::{poll_events, transmit_all};
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};
 pub use event::{CloseReason, Event};

@@ -73,5 +73,60 @@ macro_rules! suite {
         fn worker_pool() {
             $run(testkit::worker_pool($env));
         }
+
+        #[test]
+        fn h1_no_body_responses() {
+            $run(testkit::h1_no_body_responses($env));
+        }
+
+        #[test]
+        fn handler_panics_h1() {
+            $run(testkit::handler_panics($env, false));
+        }
+
+        #[test]
+        fn handler_panics_h2() {
+            $run(testkit::handler_panics($env, true));
+        }
+
+        #[test]
+        fn known_length_date_and_server() {
+            $run(testkit::known_length_date_and_server($env));
+        }
+
+        #[test]
+        fn client_error_kinds() {
+            $run(testkit::client_error_kinds($env));
+        }
+
+        #[test]
+        fn h2_refused_streams_are_retried() {
+            $run(testkit::h2_refused_streams_are_retried($env));
+        }
+
+        #[test]
+        fn relative_targets_get_the_authority_h1() {
+            $run(testkit::relative_targets_get_the_authority($env, false));
+        }
+
+        #[test]
+        fn relative_targets_get_the_authority_h2() {
+            $run(testkit::relative_targets_get_the_authority($env, true));
+        }
+
+        #[test]
+        fn connection_facts() {
+            $run(testkit::connection_facts($env));
+        }
+
+        #[test]
+        fn upgrades_hand_over_the_transport() {
+            $run(testkit::upgrades_hand_over_the_transport($env));
+        }
+
+        #[test]
+        fn h2_no_body_responses() {
+            $run(testkit::h2_no_body_responses($env));
+        }
     };
 }
