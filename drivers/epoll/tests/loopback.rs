@@ -537,3 +537,34 @@ fn a_panicking_handler_resets_its_stream_and_the_loop_goes_on() {
         stop(server);
     }
 }
+
+/// Graceful shutdown over HTTP/2: the stream in flight completes after the
+/// GOAWAY, then the connection closes and the server returns.
+#[test]
+fn graceful_shutdown_over_h2_completes_the_stream_in_flight() {
+    let state = Arc::new(State::default());
+    let (gate_tx, gate_rx) = Body::channel();
+    *state.gate.lock().unwrap() = Some(gate_rx);
+    let server = start(&state, ServerOptions::default(), 1);
+    let addr = server.local_addr();
+    let signal = server.shutdown_signal();
+    let joined = std::thread::spawn(move || server.join());
+    runtime().block_on(async {
+        let conn = sockless_http::ClientConnection::prior_knowledge(sockless_h2::Config::client(), Instant::ZERO);
+        let client = sockless_tokio::connect(addr, conn).await.unwrap();
+        let slow = tokio::spawn(fetch(client.clone(), "/slow"));
+        while state.started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Triggered from elsewhere: `join` carries the signal to the loop.
+        signal.trigger();
+        // The loop has begun shutting down once its listener is closed.
+        while TcpStream::connect(addr).is_ok() {
+            tokio::task::yield_now().await;
+        }
+        gate_tx.finish();
+        assert_eq!(slow.await.unwrap(), "slow");
+    });
+    joined.join().unwrap().expect("the server drained and stopped");
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
