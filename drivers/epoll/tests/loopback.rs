@@ -288,7 +288,7 @@ fn a_reset_stream_cancels_its_handler() {
         let hang = client.send(get("/hang"));
         assert!(tokio::time::timeout(Duration::from_millis(300), hang).await.is_err());
         // The dropped send future reset the stream.
-        for _ in 0..200 {
+        for _ in 0..1000 {
             if state.cancelled.load(Ordering::SeqCst) == 1 {
                 break;
             }
