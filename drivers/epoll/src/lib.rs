@@ -9,7 +9,9 @@
 //! [cycle](sockless_rt::cycle); handlers are the async drivers' own
 //! (`Fn(Request) -> impl Future<Output = Response>`, streamed [`Body`]s
 //! with backpressure, cancellation when a stream is reset), polled on the
-//! thread that owns the connection.
+//! thread that owns the connection. [`ClientLoops`] carries client
+//! connections on loops of their own, and its [`Client`] can be used from
+//! plain blocking threads ([`Client::send_blocking`]).
 //!
 //! ```no_run
 //! use sockless_core::{Bytes, Instant, ResponseHead};
