@@ -1430,3 +1430,37 @@ pub async fn upgrades_hand_over_the_transport<E: Env>(env: E) {
     })
     .await
 }
+
+/// HTTP/1.1: a burst of pipelined requests larger than the connection's
+/// receive buffer arrives in one read (copied in while the connection is
+/// idle): what the connection does not take at once is offered again, and
+/// every request is answered in order.
+pub async fn h1_pipelined_burst_over_the_input_cap<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let small = |now| {
+            let config = sockless_h1::Config { max_buffered_input: 0, ..sockless_h1::Config::server() };
+            sockless_h1::ServerConnection::new(config, now) // holds max_head_bytes + 1 bytes
+        };
+        let handler =
+            |req: Request| std::future::ready(Response::new(ResponseHead::new(200), req.head.path().to_vec()));
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, small, handler, options);
+        let padding = "p".repeat(400);
+        let mut burst = String::new();
+        for i in 0..40 {
+            let close = if i == 39 { "Connection: close\r\n" } else { "" };
+            burst.push_str(&format!("GET /{i} HTTP/1.1\r\nHost: x\r\nX-Pad: {padding}\r\n{close}\r\n"));
+        }
+        assert!(burst.len() > 16 * 1024, "over the cap and over one read");
+        let reply = String::from_utf8(raw_exchange(&env, addr, burst.as_bytes()).await).expect("text");
+        let bodies: Vec<String> =
+            reply.split("\r\n\r\n").skip(1).map(|b| b.split("HTTP/1.1").next().unwrap_or("").to_string()).collect();
+        let expected: Vec<String> = (0..40).map(|i| format!("/{i}")).collect();
+        assert_eq!(bodies, expected, "{reply}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}

@@ -141,6 +141,11 @@ fn upgrades_hand_over_the_transport() {
 }
 
 #[test]
+fn h1_pipelined_burst_over_the_input_cap() {
+    run(testkit::h1_pipelined_burst_over_the_input_cap(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

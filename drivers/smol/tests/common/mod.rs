@@ -125,6 +125,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn h1_pipelined_burst_over_the_input_cap() {
+            $run(testkit::h1_pipelined_burst_over_the_input_cap($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
