@@ -403,3 +403,16 @@ fn h2c_upgrade_turns_the_first_connection_into_http2_for_the_next_requests() {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn http_crate_requests_in_and_responses_out() {
+    run(async {
+        let (addr, _) = serve_cleartext();
+        let client = sockless_tokio::client();
+        let request = http::Request::post(format!("http://{addr}/typed")).body(Body::from("four")).unwrap();
+        let response = client.send_http(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let body = response.into_body().collect(1024).await.unwrap();
+        assert_eq!(&body[..], b"POST /typed 4");
+    });
+}
