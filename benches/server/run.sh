@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Server throughput: `sockless serve --hello` (tokio driver) against a hyper 1.x hello server
+# Server throughput: `sockless serve --hello` on the tokio driver ("sockless") and on the epoll
+# driver ("epoll", `--driver epoll --threads 1`) against a hyper 1.x hello server
 # (benches/server/hyper-hello, same release profile: fat LTO, one codegen unit).
 #
-# Goals for the tokio driver:
-#   * HTTP/1.1 keep-alive, wrk -t1 -c64:          at least 1.0x hyper's req/s
-#   * h2c (prior knowledge), h2load -c16 -m16:     at least 1.5x hyper's req/s
-#   * h2c (prior knowledge), h2load -c1 -m100:     at least 1.5x hyper's req/s
+# Goals (ratios of req/s to hyper's, unless said otherwise):
+#   * HTTP/1.1 keep-alive, wrk -t1 -c64:               tokio 1.0x, epoll 1.0x
+#   * HTTP/1.1 pipelined x16, wrk -c64 + pipeline.lua: epoll 3.0x
+#   * h2c (prior knowledge), h2load -c16 -m16:         tokio 1.5x, epoll 1.5x, and epoll 1.2x tokio
+#   * h2c (prior knowledge), h2load -c1 -m100:         tokio 1.5x, epoll 1.5x
+# With wrk on one core the load generator bounds keep-alive req/s, so the servers' CPU time per
+# request (printed last) is what separates them there.
 #
 # Each server runs with one worker thread pinned to core SERVER_CPU (default 0); the load
 # generator (one thread) is pinned to core LOAD_CPU (default 1). For each load the servers
@@ -17,7 +21,10 @@
 #
 # Usage: benches/server/run.sh
 #   ROUNDS=7  DURATION=4 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  THREADS=1 (server workers)
-#   LOADS="h1 h2-16x16 h2-1x100" (a subset may be chosen)  KEEP_LOGS=1 (keep the run logs)
+#   LOADS="h1 h1-pipe16 h2-16x16 h2-1x100" (a subset may be chosen)  KEEP_LOGS=1 (keep the run logs)
+#   SERVERS="hyper sockless epoll" (hyper must be one of them: ratios are to it; add nginx for
+#   nginx with one process, `master_process off; worker_processes 1;`, on the HTTP/1.1 loads only:
+#   this nginx takes h2c only on a port of its own)
 # Needs wrk and h2load (Debian: apt-get install -y wrk nghttp2-client) and taskset.
 # Prints a table of req/s and ratios (exits 1 if a goal is missed), then each server's CPU time
 # per request and how busy its core was (read from /proc/PID/stat around each run).
@@ -30,7 +37,9 @@ duration=${DURATION:-4}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 threads=${THREADS:-1}
-loads=${LOADS:-h1 h2-16x16 h2-1x100}
+loads=${LOADS:-h1 h1-pipe16 h2-16x16 h2-1x100}
+servers=${SERVERS:-hyper sockless epoll}
+[[ " $servers " == *" hyper "* ]] || { echo "run.sh: SERVERS must include hyper" >&2; exit 2; }
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for tool in wrk h2load taskset python3 curl; do
@@ -74,6 +83,10 @@ start_server() {
     case $name in
         sockless) taskset -c "$server_cpu" "$sockless_bin" serve --addr "127.0.0.1:$port" --driver tokio --hello --threads "$threads" \
                       >"$logs/server.out" 2>&1 & ;;
+        nginx)    sed "s/@PORT@/$port/; s|@LOGS@|$logs|g" "$here/nginx.conf" >"$logs/nginx.conf"
+                  taskset -c "$server_cpu" nginx -p "$logs" -c "$logs/nginx.conf" >"$logs/server.out" 2>&1 & ;;
+        epoll)    taskset -c "$server_cpu" "$sockless_bin" serve --addr "127.0.0.1:$port" --driver epoll --hello --threads "$threads" \
+                      >"$logs/server.out" 2>&1 & ;;
         hyper)    taskset -c "$server_cpu" "$hyper_bin" --addr "127.0.0.1:$port" --threads "$threads" \
                       >"$logs/server.out" 2>&1 & ;;
     esac
@@ -92,6 +105,8 @@ run_load() {
     local load=$1 port=$2 log=$3 url="http://127.0.0.1:$2/"
     case $load in
         h1)        taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "wrk failed"; } ;;
+        h1-pipe16) taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" -s "$here/pipeline.lua" "$url" -- 16 >"$log" 2>&1 \
+                       || { cat "$log" >&2; die "wrk failed"; } ;;
         h2-16x16)  taskset -c "$load_cpu" h2load -c16 -m16 -D "$duration" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "h2load failed"; } ;;
         h2-1x100)  taskset -c "$load_cpu" h2load -c1 -m100 -D "$duration" "$url" >"$log" 2>&1 || { cat "$log" >&2; die "h2load failed"; } ;;
         *) die "unknown load $load" ;;
@@ -103,7 +118,7 @@ text = open(path).read()
 def fail(msg):
     print(f"run.sh: {load}: {msg}", file=sys.stderr)
     sys.exit(1)
-if load == "h1":
+if load.startswith("h1"):
     if "Non-2xx or 3xx responses" in text:
         fail("wrk saw non-2xx/3xx responses")
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
@@ -147,8 +162,13 @@ results="$logs/results.tsv"
 : >"$results"
 for load in $loads; do
     for round in $(seq "$rounds"); do
-        # Alternate which server goes first, so neither always runs on a warmer/cooler machine.
-        if (( round % 2 )); then order="sockless hyper"; else order="hyper sockless"; fi
+        # Rotate which server goes first, so none always runs on a warmer/cooler machine.
+        list=()
+        for name in $servers; do
+            [[ $name == nginx && $load == h2* ]] || list+=("$name")
+        done
+        shift_by=$(( (round - 1) % ${#list[@]} ))
+        order="${list[*]:$shift_by} ${list[*]:0:$shift_by}"
         for name in $order; do
             port=$(free_port)
             start_server "$name" "$port"
@@ -165,9 +185,9 @@ for load in $loads; do
     done
 done
 
-python3 - "$results" "$duration" <<'PY'
+python3 - "$results" "$duration" "$servers" <<'PY'
 import statistics, sys
-path, duration = sys.argv[1], float(sys.argv[2])
+path, duration, servers = sys.argv[1], float(sys.argv[2]), sys.argv[3].split()
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 order = []
 data, cpu = {}, {}
@@ -178,43 +198,56 @@ for load, name, rps, count, secs in rows:
     if int(count) > 0:
         cpu.setdefault((load, name), []).append((float(secs) / int(count) * 1e6, float(secs) / duration))
 desc = {
-    "h1": ("wrk -t1 -c64 (HTTP/1.1)", 1.0),
-    "h2-16x16": ("h2load -c16 -m16 (h2c)", 1.5),
-    "h2-1x100": ("h2load -c1 -m100 (h2c)", 1.5),
+    "h1": "wrk -t1 -c64 (HTTP/1.1)",
+    "h1-pipe16": "wrk -c64 pipelined x16",
+    "h2-16x16": "h2load -c16 -m16 (h2c)",
+    "h2-1x100": "h2load -c1 -m100 (h2c)",
 }
+# (load, server, baseline) -> goal: the least ratio of server's median req/s to baseline's.
+goals = {
+    ("h1", "sockless", "hyper"): 1.0, ("h1", "epoll", "hyper"): 1.0,
+    ("h1-pipe16", "epoll", "hyper"): 3.0,
+    ("h1", "epoll", "nginx"): 1.0,
+    ("h2-16x16", "sockless", "hyper"): 1.5, ("h2-16x16", "epoll", "hyper"): 1.5,
+    ("h2-16x16", "epoll", "sockless"): 1.2,
+    ("h2-1x100", "sockless", "hyper"): 1.5, ("h2-1x100", "epoll", "hyper"): 1.5,
+}
+names = {"sockless": "tokio driver", "epoll": "epoll driver", "hyper": "hyper", "nginx": "nginx"}
 ok = True
+med = {k: statistics.median(v) for k, v in data.items()}
 print()
-print(f"{'load':<26}{'hyper req/s':>14}{'sockless req/s':>16}{'ratio':>8}{'goal':>7}  result")
+print(f"{'load':<26}" + "".join(f"{names.get(s, s) + ' req/s':>20}" for s in servers))
 for load in order:
-    label, goal = desc[load]
-    h = statistics.median(data[(load, "hyper")])
-    s = statistics.median(data[(load, "sockless")])
-    ratio = s / h
-    met = ratio >= goal
-    ok &= met
-    print(f"{label:<26}{h:>14.0f}{s:>16.0f}{ratio:>7.2f}x{goal:>6.1f}x  {'met' if met else 'MISSED'}")
-print(f"(median of {len(data[(order[0], 'hyper')])} runs of {duration:g}s each; all runs 0 failed/errored)")
+    print(f"{desc[load]:<26}" + "".join(f"{med.get((load, s), float('nan')):>20.0f}" for s in servers))
+print(f"(median of {len(data[(order[0], servers[0])])} runs of {duration:g}s each; all runs 0 failed/errored)")
 print()
-# Round by round: the two servers of one round ran back to back, so their ratio is free of the
+# Round by round: the servers of one round ran back to back, so their ratio is free of the
 # machine's slow drift, though not of its fast changes.
-print(f"{'load':<26}  round-by-round ratios (median; lowest, highest)")
+print(f"{'load':<26}{'ratio':<30}{'median':>8}{'goal':>7}  result  round by round")
 for load in order:
-    label, _ = desc[load]
-    pairs = [s / h for h, s in zip(data[(load, "hyper")], data[(load, "sockless")])]
-    print(f"{label:<26}  {statistics.median(pairs):.2f}x ({min(pairs):.2f}x, {max(pairs):.2f}x): "
-          + " ".join(f"{p:.2f}" for p in pairs))
+    for (gl, server, base), goal in goals.items():
+        if gl != load or (load, server) not in data or (load, base) not in data:
+            continue
+        ratio = med[(load, server)] / med[(load, base)]
+        met = ratio >= goal
+        ok &= met
+        pairs = [s / b for b, s in zip(data[(load, base)], data[(load, server)])]
+        label = f"{names[server]} / {names[base]}"
+        print(f"{desc[load]:<26}{label:<30}{ratio:>7.2f}x{goal:>6.1f}x  {'met   ' if met else 'MISSED'}  "
+              + " ".join(f"{p:.2f}" for p in pairs))
 print()
 # Server CPU per request: what each server spends, whatever the load generator manages. A
 # server below ~95% of a core was waiting for the load generator, not the other way round.
-print(f"{'load':<26}{'hyper CPU/req':>14}{'sockless CPU/req':>18}{'hyper core':>12}{'sockless core':>15}")
+print(f"{'load':<26}" + "".join(f"{names.get(s, s) + ' CPU/req (core)':>28}" for s in servers))
 for load in order:
-    label, _ = desc[load]
-    if (load, "hyper") not in cpu or (load, "sockless") not in cpu:
-        continue
-    h = statistics.median(c for c, _ in cpu[(load, "hyper")])
-    s = statistics.median(c for c, _ in cpu[(load, "sockless")])
-    hb = statistics.median(b for _, b in cpu[(load, "hyper")])
-    sb = statistics.median(b for _, b in cpu[(load, "sockless")])
-    print(f"{label:<26}{h:>11.2f} us{s:>15.2f} us{hb:>11.0%}{sb:>15.0%}")
+    cells = []
+    for s in servers:
+        if (load, s) in cpu:
+            c = statistics.median(x for x, _ in cpu[(load, s)])
+            b = statistics.median(y for _, y in cpu[(load, s)])
+            cells.append(f"{c:.2f} us ({b:.0%})")
+        else:
+            cells.append("-")
+    print(f"{desc[load]:<26}" + "".join(f"{c:>28}" for c in cells))
 sys.exit(0 if ok else 1)
 PY

@@ -1,15 +1,17 @@
 //! A blocking driver: one thread per connection, `std::io::Read + Write`,
 //! the wall clock mapped onto [`Instant`]. It shows everything a driver
-//! does: read into the connection, transmit vectored, poll events, sleep
-//! until the next deadline.
+//! adds to the shared [`cycle`]: a way to wait (a blocking read with a
+//! timeout until the next deadline) and the application's handling of
+//! events.
 
 use bytes::Bytes;
+use sockless_core::cycle::{self, Input, StdIo};
 use sockless_core::{Connection, Event, Instant, RequestHead, ResponseHead, StreamId};
 use sockless_h1::{ClientConnection, Config, ServerConnection};
 use std::collections::HashMap;
-use std::io::{self, IoSlice, Read, Write};
+use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Instant as StdInstant;
 
 /// Maps the process's monotonic clock onto sockless [`Instant`]s.
 #[derive(Clone, Copy, Debug)]
@@ -33,54 +35,25 @@ impl Default for Clock {
     }
 }
 
-/// Writes everything the connection has queued, as vectored writes.
-pub fn flush(conn: &mut impl Connection, io: &mut impl Write) -> io::Result<()> {
-    loop {
-        let mut slices: [&[u8]; 32] = [&[]; 32];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            return io.flush();
+/// Waits for input until the connection's next deadline, then reads once
+/// into it (EOF becomes `handle_eof`) or fires its timers.
+pub fn wait_and_read(conn: &mut impl Connection, io: &mut StdIo<TcpStream>, clock: Clock) -> io::Result<Input> {
+    let now = clock.now();
+    let wait = match conn.poll_timeout() {
+        Some(deadline) if deadline <= now => {
+            conn.handle_timeout(now);
+            return Ok(Input::WouldBlock);
         }
-        let io_slices: Vec<IoSlice<'_>> = slices[..n].iter().map(|s| IoSlice::new(s)).collect();
-        let written = io.write_vectored(&io_slices)?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        conn.advance_transmit(written);
+        Some(deadline) => Some(deadline - now),
+        None => None,
+    };
+    io.0.set_read_timeout(wait)?;
+    let input = cycle::read_lent(conn, io, clock.now())?;
+    if input == Input::WouldBlock {
+        // The read timed out: a deadline passed.
+        cycle::fire_timers(conn, clock.now());
     }
-}
-
-/// Reads once into the connection's lent buffer (EOF becomes `handle_eof`).
-/// Returns `Ok(false)` on EOF.
-pub fn read_once(conn: &mut impl Connection, io: &mut TcpStream, clock: Clock) -> io::Result<bool> {
-    let deadline = conn.poll_timeout();
-    let wait = deadline.map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(clock.now().as_nanos())));
-    if wait == Some(Duration::ZERO) {
-        conn.handle_timeout(clock.now());
-        return Ok(true);
-    }
-    io.set_read_timeout(wait)?;
-    let buf = conn.input_buffer();
-    if buf.is_empty() {
-        // Backpressure: the application must make progress first.
-        return Ok(true);
-    }
-    match io.read(buf) {
-        Ok(0) => {
-            conn.handle_eof(clock.now());
-            Ok(false)
-        }
-        Ok(n) => {
-            let _ = conn.commit_input(clock.now(), n);
-            Ok(true)
-        }
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-            let _ = conn.commit_input(clock.now(), 0);
-            conn.handle_timeout(clock.now());
-            Ok(true)
-        }
-        Err(e) => Err(e),
-    }
+    Ok(input)
 }
 
 /// What a server does with a complete request.
@@ -90,54 +63,54 @@ pub trait Handler {
 }
 
 /// Serves one connection until it closes.
-pub fn serve_connection(mut io: TcpStream, handler: &mut impl Handler, config: Config) -> io::Result<()> {
+pub fn serve_connection(io: TcpStream, handler: &mut impl Handler, config: Config) -> io::Result<()> {
     io.set_nodelay(true)?;
     let clock = Clock::new();
+    let mut io = StdIo(io);
     let mut conn = ServerConnection::new(config, clock.now());
     let mut pending: HashMap<StreamId, (RequestHead, Vec<u8>)> = HashMap::new();
+    // Response bodies the connection did not take whole yet (its send
+    // buffer is bounded): offered again once the cycle wrote some out.
+    let mut unsent: Vec<(StreamId, Bytes)> = Vec::new();
     loop {
-        flush(&mut conn, &mut io)?;
-        while let Some(event) = conn.poll_event() {
-            match event {
-                Event::Request { stream, head, .. } => {
-                    let _ = conn.read_body(stream);
-                    pending.insert(stream, (head, Vec::new()));
-                }
-                Event::Data { stream, data } => {
-                    if let Some((_, body)) = pending.get_mut(&stream) {
-                        body.extend_from_slice(&data);
-                    }
-                }
-                Event::EndStream { stream } => {
-                    if let Some((head, body)) = pending.remove(&stream) {
-                        let (response, body) = handler.handle(&head, &body);
-                        let response = response.header("Content-Length", body.len().to_string());
-                        if conn.send_response(stream, &response, body.is_empty()).is_ok() {
-                            // The connection takes what fits in its send buffer;
-                            // a blocking driver writes that out and offers the rest.
-                            let mut rest = body;
-                            while !rest.is_empty() {
-                                match conn.send_data(stream, rest.clone(), true) {
-                                    Ok(n) => rest = rest.slice(n..),
-                                    Err(_) => break,
-                                }
-                                flush(&mut conn, &mut io)?;
-                            }
-                        }
-                    }
-                }
-                Event::Closed(_) | Event::Upgrade { .. } => {
-                    flush(&mut conn, &mut io)?;
-                    return Ok(());
-                }
-                _ => {}
+        let settled = cycle::settle(&mut conn, &mut io, |conn, event| match event {
+            Event::Request { stream, head, .. } => {
+                let _ = conn.read_body(stream);
+                pending.insert(stream, (head, Vec::new()));
             }
-            flush(&mut conn, &mut io)?;
-        }
-        if conn.is_closed() {
+            Event::Data { stream, data } => {
+                if let Some((_, body)) = pending.get_mut(&stream) {
+                    body.extend_from_slice(&data);
+                }
+            }
+            Event::EndStream { stream } => {
+                if let Some((head, body)) = pending.remove(&stream) {
+                    let (response, body) = handler.handle(&head, &body);
+                    let response = response.header("Content-Length", body.len().to_string());
+                    if conn.send_response(stream, &response, body.is_empty()).is_ok() && !body.is_empty() {
+                        unsent.push((stream, body));
+                    }
+                }
+            }
+            _ => {}
+        })?;
+        if settled.finished || conn.is_closed() {
             return Ok(());
         }
-        read_once(&mut conn, &mut io, clock)?;
+        let mut offered = false;
+        for (stream, rest) in unsent.iter_mut() {
+            if let Ok(n) = conn.send_data(*stream, rest.clone(), true) {
+                offered |= n > 0;
+                *rest = rest.slice(n..);
+            } else {
+                *rest = Bytes::new();
+            }
+        }
+        unsent.retain(|(_, rest)| !rest.is_empty());
+        if offered {
+            continue; // write it out before waiting for input
+        }
+        wait_and_read(&mut conn, &mut io, clock)?;
     }
 }
 
@@ -162,7 +135,7 @@ pub struct Fetched {
 
 /// A persistent blocking HTTP/1.1 client connection.
 pub struct Client {
-    io: TcpStream,
+    io: StdIo<TcpStream>,
     conn: ClientConnection,
     clock: Clock,
 }
@@ -173,7 +146,7 @@ impl Client {
         let io = TcpStream::connect(addr)?;
         io.set_nodelay(true)?;
         let clock = Clock::new();
-        Ok(Client { io, conn: ClientConnection::new(Config::client(), clock.now()), clock })
+        Ok(Client { io: StdIo(io), conn: ClientConnection::new(Config::client(), clock.now()), clock })
     }
 
     /// Sends a request with `body` (streamed in `piece`-sized parts, chunked
@@ -183,37 +156,47 @@ impl Client {
         let stream = self.conn.send_request(head, body.is_empty()).map_err(err)?;
         let mut rest = Bytes::copy_from_slice(body);
         let mut result = Fetched { head: ResponseHead::new(0), body: Vec::new(), reusable: false };
+        let mut outcome: Option<io::Result<()>> = None;
         loop {
+            // Offer the body while the connection takes it; what it holds
+            // back waits until the cycle wrote some out (the server reads
+            // concurrently).
             while !rest.is_empty() {
                 let n = self.conn.send_data(stream, rest.slice(..piece.min(rest.len())), false).map_err(err)?;
                 if n == 0 {
-                    // The send buffer is full: a blocking client writes it
-                    // out before reading (the server reads concurrently).
-                    flush(&mut self.conn, &mut self.io)?;
-                    continue;
+                    break;
                 }
                 let _ = rest.split_to(n);
                 if rest.is_empty() {
                     self.conn.send_data(stream, Bytes::new(), true).map_err(err)?;
                 }
             }
-            flush(&mut self.conn, &mut self.io)?;
-            while let Some(event) = self.conn.poll_event() {
-                match event {
-                    Event::Response { head, .. } => result.head = head,
-                    Event::Data { data, .. } => result.body.extend_from_slice(&data),
-                    Event::Ready { reusable } => {
-                        result.reusable = reusable;
-                        return Ok(result);
-                    }
-                    Event::Error(e) => return Err(io::Error::other(e.to_string())),
-                    Event::Closed(reason) => return Err(io::Error::other(format!("closed: {reason:?}"))),
-                    _ => {}
+            let settled = cycle::settle(&mut self.conn, &mut self.io, |_conn, event| match event {
+                Event::Response { head, .. } => result.head = head,
+                Event::Data { data, .. } => result.body.extend_from_slice(&data),
+                Event::Ready { reusable } => {
+                    result.reusable = reusable;
+                    outcome.get_or_insert(Ok(()));
                 }
+                Event::Error(e) => {
+                    outcome.get_or_insert(Err(io::Error::other(e.to_string())));
+                }
+                Event::Closed(reason) => {
+                    outcome.get_or_insert(Err(io::Error::other(format!("closed: {reason:?}"))));
+                }
+                _ => {}
+            })?;
+            if let Some(outcome) = outcome.take() {
+                return outcome.map(|()| result);
             }
-            if !read_once(&mut self.conn, &mut self.io, self.clock)? {
-                // EOF: the events it caused are polled on the next round.
+            if settled.finished {
+                return Err(io::Error::other("closed"));
             }
+            if !rest.is_empty() {
+                continue; // the cycle made room: offer more of the body
+            }
+            // EOF is passed to the connection; its events come next round.
+            wait_and_read(&mut self.conn, &mut self.io, self.clock)?;
         }
     }
 }

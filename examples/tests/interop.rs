@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const SOCKLESS: &str = env!("CARGO_BIN_EXE_sockless");
-const DRIVERS: [&str; 3] = ["tokio", "smol", "async-std"];
+const DRIVERS: [&str; 4] = ["tokio", "smol", "async-std", "epoll"];
 /// Longest any one client command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest a peer may take to accept connections.
@@ -412,6 +412,11 @@ fn curl_against_sockless_async_std() {
     curl_against("async-std");
 }
 
+#[test]
+fn curl_against_sockless_epoll() {
+    curl_against("epoll");
+}
+
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
 /// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
 /// send and a Date field; curl sees no framing error (over HTTP/2 a body
@@ -427,6 +432,33 @@ fn curl_head_against_sockless() {
         assert!(head.starts_with("http/"), "{flag}: {head}\n{}", hello.log());
         assert!(head.contains(" 200") && head.contains("content-length: 13\r\n"), "{flag}: {head}");
         assert!(head.contains("\r\ndate: "), "{flag}: {head}");
+    }
+}
+
+/// `sockless serve --echo` answers CONNECT with 200 and then echoes the
+/// tunnel's bytes, those sent with the CONNECT first, on every driver.
+/// (curl -p -x makes the tunnel too, but then reads its own request echoed
+/// back as a response, so a raw client checks the bytes.)
+#[test]
+fn connect_tunnel_against_sockless() {
+    use std::io::Write;
+    for driver in DRIVERS {
+        let echo = sockless_serve(driver, &["--echo"]);
+        let mut s = TcpStream::connect(echo.addr).expect("connect");
+        s.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("timeout");
+        s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\nearly|").expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"early|") {
+            let n = s.read(&mut buf).unwrap_or_else(|e| panic!("{driver}: {e}\n{}", echo.log()));
+            assert!(n > 0, "{driver}: closed after {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "{driver}: {}", String::from_utf8_lossy(&got));
+        s.write_all(b"through the tunnel").expect("write");
+        let mut more = vec![0u8; 18];
+        s.read_exact(&mut more).expect("echoed");
+        assert_eq!(&more[..], b"through the tunnel", "{driver}");
     }
 }
 
@@ -541,8 +573,10 @@ fn h2load_against_sockless() {
         let hello = sockless_serve(driver, &["--hello"]);
         h2load_ok(&hello.http("/"), 2000, driver);
     }
-    let tls = sockless_serve("tokio", &["--tls", "--hello"]);
-    h2load_ok(&tls.https("/"), 500, "tokio over TLS");
+    for driver in ["tokio", "epoll"] {
+        let tls = sockless_serve(driver, &["--tls", "--hello"]);
+        h2load_ok(&tls.https("/"), 500, &format!("{driver} over TLS"));
+    }
 }
 
 const HTTPX_SCRIPT: &str = r#"

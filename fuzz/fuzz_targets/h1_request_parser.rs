@@ -19,14 +19,14 @@ fuzz_target!(|data: &[u8]| {
     let [limit, split, input @ ..] = data else { return };
     let limit = usize::from(*limit % 8) + 1;
     for end in 0..=input.len() {
-        sockless_h1::check_canonical_request(&input[..end], limit);
+        sockless_h1::oracles::check_canonical_request(&input[..end], limit);
     }
 
     let mut config = Config::server();
     config.max_headers = limit;
     config.max_head_bytes = 512;
 
-    sockless_h1::check_in_place_matches_owned(input, &config);
+    sockless_h1::oracles::check_in_place_matches_owned(input, &config);
 
     let whole = RequestParser::new().parse_ref(input, &config);
     // The same bytes arriving in two reads give the same verdict.

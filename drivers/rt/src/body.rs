@@ -1,6 +1,7 @@
 //! Message bodies: an async stream of [`Bytes`] chunks and optional
 //! trailers, over a tiny internal channel (a mutex and two wakers).
 
+use crate::{Error, ErrorKind};
 use sockless_core::{Bytes, BytesMut, HeaderList};
 use std::collections::VecDeque;
 use std::fmt;
@@ -21,7 +22,7 @@ pub(crate) struct ChanState {
     cap: usize,
     /// The sender finished cleanly (trailers, if any, are in `trailers`).
     ended: bool,
-    error: Option<(io::ErrorKind, &'static str)>,
+    error: Option<Error>,
     trailers: Option<HeaderList>,
     rx_waker: Option<Waker>,
     tx_waker: Option<Waker>,
@@ -119,12 +120,12 @@ impl Chan {
     }
 
     /// Sender side: the body is broken; the receiver sees an error.
-    pub(crate) fn fail(&self, kind: io::ErrorKind, msg: &'static str) {
+    pub(crate) fn fail(&self, error: Error) {
         let mut s = self.lock();
         if Self::finished(&s) {
             return;
         }
-        s.error = Some((kind, msg));
+        s.error = Some(error);
         if let Some(w) = s.rx_waker.take() {
             drop(s);
             w.wake();
@@ -169,8 +170,8 @@ impl Chan {
             s.buffered -= chunk.len();
             s.consumed += chunk.len();
             Poll::Ready(Some(Ok(chunk)))
-        } else if let Some((kind, msg)) = s.error {
-            Poll::Ready(Some(Err(io::Error::new(kind, msg))))
+        } else if let Some(error) = &s.error {
+            Poll::Ready(Some(Err(error.clone().into())))
         } else if s.ended {
             Poll::Ready(None)
         } else {
@@ -347,12 +348,23 @@ impl Body {
         }
     }
 
+    /// The bytes of a body that can be sent again as it is (an empty or
+    /// a full body without trailers); `None` for a streamed one.
+    pub(crate) fn replayable(&self) -> Option<Bytes> {
+        match (&self.kind, &self.trailers) {
+            (Kind::Empty, None) => Some(Bytes::new()),
+            (Kind::Full(b), None) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn peek_trailers(&mut self) -> Option<HeaderList> {
         self.trailers.take().map(|t| *t)
     }
 
     /// Reads the whole body into one buffer; an error of kind
-    /// `InvalidData` if it exceeds `limit` bytes.
+    /// [`ErrorKind::BodyTooLarge`] (`io::ErrorKind::InvalidData`) if it
+    /// exceeds `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> io::Result<Bytes> {
         let mut first: Option<Bytes> = None;
         let mut all = BytesMut::new();
@@ -361,7 +373,8 @@ impl Body {
             let chunk = chunk?;
             total += chunk.len();
             if total > limit {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "body exceeds the limit"));
+                let message = format!("body exceeds the limit of {limit} bytes");
+                return Err(Error::new(ErrorKind::BodyTooLarge, message).into());
             }
             match first.take() {
                 None if all.is_empty() => first = Some(chunk),
@@ -507,14 +520,14 @@ impl BodySender {
     /// Breaks the body off: the reader sees an error (a stream being sent is reset).
     pub fn abort(mut self) {
         self.done = true;
-        self.chan.fail(io::ErrorKind::ConnectionAborted, "body aborted by its sender");
+        self.chan.fail(Error::new(ErrorKind::BodyAborted, "body aborted by its sender"));
     }
 }
 
 impl Drop for BodySender {
     fn drop(&mut self) {
         if !self.done {
-            self.chan.fail(io::ErrorKind::ConnectionAborted, "body sender dropped before finish");
+            self.chan.fail(Error::new(ErrorKind::BodyAborted, "body sender dropped before finish"));
         }
     }
 }
@@ -532,6 +545,12 @@ struct Slot<T> {
     value: Option<T>,
     waker: Option<Waker>,
     set: bool,
+}
+
+impl<T> fmt::Debug for Oneshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Oneshot").field("set", &self.is_set()).finish()
+    }
 }
 
 impl<T> Clone for Oneshot<T> {
@@ -647,7 +666,8 @@ mod tests {
 
     #[test]
     fn collect_enforces_its_limit() {
-        assert!(block_on(Body::from("0123456789").collect(5)).is_err());
+        let e = block_on(Body::from("0123456789").collect(5)).unwrap_err();
+        assert_eq!(Error::of(&e).map(Error::kind), Some(ErrorKind::BodyTooLarge), "{e}");
         assert_eq!(&block_on(Body::from("01234").collect(5)).unwrap()[..], b"01234");
         assert!(block_on(Body::empty().collect(0)).unwrap().is_empty());
     }

@@ -63,7 +63,9 @@ pub(crate) fn header_map(list: &HeaderList) -> io::Result<http::HeaderMap> {
 impl From<http::Request<Body>> for Request {
     fn from(request: http::Request<Body>) -> Request {
         let (parts, body) = request.into_parts();
-        Request { head: RequestHead::from_http(&parts), body }
+        let mut converted = Request::new(RequestHead::from_http(&parts), body);
+        converted.extensions = parts.extensions;
+        converted
     }
 }
 
@@ -73,7 +75,8 @@ impl TryFrom<Request> for http::Request<Body> {
     /// Fails if the head is not valid for `http` (a method, target or header
     /// it does not accept).
     fn try_from(request: Request) -> Result<Self, ConversionError> {
-        let parts = request.head.to_http()?;
+        let mut parts = request.head.to_http()?;
+        parts.extensions = request.extensions;
         Ok(http::Request::from_parts(parts, request.body))
     }
 }

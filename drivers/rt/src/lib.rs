@@ -53,20 +53,30 @@
 
 mod body;
 mod client;
+mod connection_info;
+pub mod cycle;
+mod error;
+mod feed;
 mod framing;
 #[cfg(feature = "http")]
 mod http_compat;
 #[cfg(feature = "client")]
 mod hub;
+mod idle;
 mod pump;
 mod server;
 mod sync;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
+mod upgrade;
 
 pub use body::{Body, BodySender, DEFAULT_CHANNEL_CAPACITY};
-pub use client::ClientHandle;
+pub use client::{ClientHandle, ClientOptions};
+pub use connection_info::{Accept, ConnectionInfo};
+pub use error::{Error, ErrorKind};
+pub use feed::BodyFeed;
+pub use http::Extensions;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};
 #[cfg(feature = "client")]
@@ -74,8 +84,9 @@ pub use hub::{
     Client, ClientConfig, ClientError, ClientRequest, ClientResponse, Dial, HttpVersion, RequestBody, RequestBuilder,
     ResponseBody,
 };
-pub use server::{serve, ErrorLog, ServerOptions, ShutdownSignal};
+pub use server::{serve, serve_with, ErrorLog, ServerOptions, ShutdownSignal};
 pub use sockless_core::{Connection, Instant};
+pub use upgrade::{OnUpgrade, Upgraded};
 
 use sockless_core::{RequestHead, ResponseHead};
 use std::future::Future;
@@ -109,6 +120,13 @@ pub trait Io: Unpin + Send + 'static {
 
     /// Shuts down the writing side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Our address of the connection, when the transport has one (a TCP
+    /// stream); `None` by default. Servers hand it to requests
+    /// ([`ConnectionInfo::local_addr`]).
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
 
     /// Sets `TCP_NODELAY` where the transport is TCP; a no-op by default.
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
@@ -174,20 +192,56 @@ impl Clock {
     }
 }
 
-/// A request: its head and its (streamed) body.
+/// A request: its head and its (streamed) body, a typed map of request
+/// extensions, and on a server the facts of the connection it came on.
 #[derive(Debug)]
 pub struct Request {
     /// The request head. Over HTTP/2 the target is absolute-form
-    /// (`https://host/path`); see [`RequestHead`].
+    /// (`https://host/path`); see [`RequestHead`]. Its `version` is the
+    /// protocol the request came over.
     pub head: RequestHead,
     /// The body.
     pub body: Body,
+    /// Request-scoped values for the application and middleware (empty
+    /// when the request arrives; allocates nothing until one is inserted).
+    pub extensions: Extensions,
+    connection: Option<std::sync::Arc<ConnectionInfo>>,
+    upgrade: Option<upgrade::UpgradeSlot>,
 }
 
 impl Request {
     /// A request from its parts.
     pub fn new(head: RequestHead, body: impl Into<Body>) -> Request {
-        Request { head, body: body.into() }
+        Request { head, body: body.into(), extensions: Extensions::new(), connection: None, upgrade: None }
+    }
+
+    /// A request a server received on `connection`.
+    pub(crate) fn received(
+        head: RequestHead,
+        body: Body,
+        connection: std::sync::Arc<ConnectionInfo>,
+        upgrade: Option<upgrade::UpgradeSlot>,
+    ) -> Request {
+        Request { head, body, extensions: Extensions::new(), connection: Some(connection), upgrade }
+    }
+
+    /// Server: the upgrade of this request, for a request that can switch
+    /// protocols (HTTP/1.1 CONNECT, or one with an `Upgrade` field): once
+    /// the handler's `101 Switching Protocols` (or 2xx to CONNECT) went
+    /// out, the returned future completes with the connection's transport
+    /// and the bytes the client already sent past its request, for the
+    /// application to speak the new protocol over (a tunnel, WebSocket).
+    /// With another response it completes with an error. `None` for other
+    /// requests, and the second time it is asked.
+    pub fn upgrade(&mut self) -> Option<OnUpgrade> {
+        self.upgrade.take().map(OnUpgrade::new)
+    }
+
+    /// Server: the connection this request arrived on (peer and local
+    /// address, TLS facts, per-connection state); `None` for a request
+    /// built with [`Request::new`].
+    pub fn connection(&self) -> Option<&ConnectionInfo> {
+        self.connection.as_deref()
     }
 }
 

@@ -5,13 +5,15 @@
 use crate::body::{Body, Chan, Oneshot};
 use crate::framing;
 use crate::sync::{lock, IdMap, Notify, Semaphore, Watch};
-use crate::{Clock, ErrorLog, Io, Request, Response, Runtime};
+use crate::upgrade::{not_upgraded, UpgradeSlot, Upgraded};
+use crate::{Accept, Clock, ConnectionInfo, Error, ErrorKind, ErrorLog, Io, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, ErrorCode, Event, HeaderList, StreamId};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -73,6 +75,13 @@ pub(crate) enum Cmd {
 #[derive(Default)]
 pub(crate) struct Shared {
     state: Mutex<SharedState>,
+    /// Server: since when the connection is idle (no exchange in flight),
+    /// as nanoseconds on the server's clock plus one; 0 while busy. Read by
+    /// the accept loop at the connection ceiling (see [`crate::idle`]).
+    pub(crate) idle_since: AtomicU64,
+    /// Server: the accept loop asks this idle connection to close, to make
+    /// room for a new one.
+    pub(crate) evict: AtomicBool,
 }
 
 #[derive(Default)]
@@ -83,6 +92,8 @@ struct SharedState {
     handles: usize,
     /// The connection task finished: commands are refused.
     closed: bool,
+    /// Why the connection ended, when it failed: later requests get it too.
+    failure: Option<Error>,
 }
 
 impl Shared {
@@ -91,9 +102,10 @@ impl Shared {
     pub(crate) fn push(&self, cmd: Cmd) -> bool {
         let mut s = lock(&self.state);
         if s.closed {
+            let failure = s.failure.clone();
             drop(s);
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.unwrap_or_else(Error::closed).into()));
             }
             return false;
         }
@@ -118,6 +130,14 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         lock(&self.state).closed
+    }
+
+    /// Wakes the connection task (it then looks at its signals).
+    pub(crate) fn wake(&self) {
+        let waker = lock(&self.state).waker.take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -187,6 +207,41 @@ pub(crate) struct ServerCtx {
     pub(crate) rules: framing::Rules,
 }
 
+/// A server connection's facts: known at accept, completed (with what TLS
+/// negotiated) when the first request arrives, then shared by every request.
+pub(crate) enum Facts {
+    Accepted(Box<Accept>),
+    Known(Arc<ConnectionInfo>),
+}
+
+impl Facts {
+    fn get(&mut self, conn: &impl Connection) -> Arc<ConnectionInfo> {
+        match self {
+            Facts::Known(info) => info.clone(),
+            Facts::Accepted(accept) => {
+                let empty = Accept { local_addr: None, extensions: Default::default(), ..**accept };
+                let accept = std::mem::replace(&mut **accept, empty);
+                let info = Arc::new(ConnectionInfo::new(accept, conn.tls_facts()));
+                *self = Facts::Known(info.clone());
+                info
+            }
+        }
+    }
+}
+
+/// A response to the request that could switch protocols: one that does
+/// not switch (not a 101, nor a 2xx to CONNECT) tells its upgrade so.
+fn settle_upgrade(upgrade: &mut Option<(StreamId, bool, UpgradeSlot)>, stream: StreamId, status: u16) {
+    let switches = |connect: bool| status == 101 || (connect && (200..300).contains(&status));
+    if let Some((s, connect, _)) = upgrade {
+        if *s == stream && !switches(*connect) {
+            if let Some((_, _, slot)) = upgrade.take() {
+                slot.put(Err(not_upgraded(&format!("the response was {status}")).into()));
+            }
+        }
+    }
+}
+
 /// The message of a panic's payload (`panic!` gives a `&str` or a `String`).
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
@@ -212,6 +267,8 @@ pub(crate) enum Mode<H: Handler> {
         flags: Arc<Notify>,
         watch: Watch,
         ctx: Arc<ServerCtx>,
+        /// What every request of this connection is told about it.
+        info: Facts,
     },
     Client,
 }
@@ -232,6 +289,9 @@ struct StreamState {
     head_request: bool,
     /// Client: where the response head goes.
     response: Option<Oneshot<io::Result<Response>>>,
+    /// Client: the request, to send again if the peer refuses the stream
+    /// (see [`Pump::retry_refused`]); until the response head arrives.
+    replay: Option<Replay>,
     /// Server: cancels the stream's handler task when the state goes.
     _handler: Option<CancelOnDrop>,
 }
@@ -241,12 +301,12 @@ impl StreamState {
         self.in_done && self.out_done && self.response.is_none()
     }
 
-    fn fail(&mut self, kind: io::ErrorKind, msg: &'static str) {
-        if let Some(chan) = self.incoming.take() {
-            chan.fail(kind, msg);
-        }
+    fn fail(&mut self, error: Error) {
         if let Some(slot) = self.response.take() {
-            slot.put(Err(io::Error::new(kind, msg)));
+            slot.put(Err(error.clone().into()));
+        }
+        if let Some(chan) = self.incoming.take() {
+            chan.fail(error);
         }
         self.outgoing = None;
         self.remainder = None;
@@ -254,6 +314,25 @@ impl StreamState {
         self.out_done = true;
     }
 }
+
+/// Client: a request waiting for the connection to take another stream.
+struct Queued {
+    request: Request,
+    slot: Oneshot<io::Result<Response>>,
+    /// Times it was refused unprocessed and sent again.
+    retries: u8,
+}
+
+/// Client: what it takes to send a request again.
+struct Replay {
+    head: sockless_core::RequestHead,
+    body: Bytes,
+    retries: u8,
+}
+
+/// Most times one request is sent again after REFUSED_STREAM: a peer that
+/// keeps refusing is then believed.
+const MAX_REFUSED_RETRIES: u8 = 5;
 
 /// One connection's task.
 pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler> {
@@ -265,7 +344,7 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     mode: Mode<H>,
     streams: IdMap<StreamId, StreamState>,
     /// Client: requests waiting until the connection takes another stream.
-    queued: VecDeque<(Request, Oneshot<io::Result<Response>>)>,
+    queued: VecDeque<Queued>,
     /// Most unread bytes held for one incoming body before input stops
     /// (not on a flow-controlled connection, see [`Pump::input_paused`]).
     body_cap: usize,
@@ -286,6 +365,26 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     shutdown_sent: bool,
     /// Closing: the transport is being shut down.
     closing: bool,
+    /// Why the connection failed, once it did: what its unfinished
+    /// exchanges are told.
+    failure: Option<Error>,
+    /// Server: the request that may switch protocols (at most one: HTTP/1.1
+    /// reads no further until it is answered), whether it is a CONNECT, and
+    /// where its transport goes.
+    upgrade: Option<(StreamId, bool, UpgradeSlot)>,
+    /// The connection switched protocols: the bytes received past the
+    /// request, handed over with the transport (see [`Pump::hand_over`]).
+    upgraded: Option<Bytes>,
+    /// Server: the idleness last published in [`Shared::idle_since`].
+    idle: bool,
+}
+
+/// How a connection task ended.
+pub(crate) enum Ended {
+    /// The connection closed.
+    Closed,
+    /// It switched protocols: [`Pump::hand_over`] gives the transport away.
+    Upgraded,
 }
 
 // The pump never pins its fields (the timer is boxed), so it may move.
@@ -321,6 +420,10 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             read_closed: false,
             shutdown_sent: false,
             closing: false,
+            failure: None,
+            upgrade: None,
+            upgraded: None,
+            idle: false,
         }
     }
 
@@ -341,7 +444,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 if f & ABORT != 0 {
                     return Err(());
                 }
-                shutdown = f & SHUTDOWN != 0;
+                // Evicted at the connection ceiling: close as a graceful
+                // shutdown does (the connection is idle: at once).
+                shutdown = f & SHUTDOWN != 0 || self.shared.evict.load(Ordering::Relaxed);
             }
             Mode::Client => {
                 let s = lock(&self.shared.state);
@@ -376,7 +481,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match cmd {
                 Cmd::Respond(stream, response) => self.respond(stream, response),
                 Cmd::Abort(stream) => self.respond(stream, framing::internal_error()),
-                Cmd::Request(request, slot) => self.queued.push_back((request, slot)),
+                Cmd::Request(request, slot) => self.queued.push_back(Queued { request, slot, retries: 0 }),
                 Cmd::Cancel(slot) => self.cancel_request(&slot),
             }
         }
@@ -386,6 +491,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     fn respond(&mut self, stream: StreamId, mut response: Response) {
         let Mode::Server { ctx, .. } = &self.mode else { return };
         let Some(st) = self.streams.get_mut(&stream) else { return };
+        settle_upgrade(&mut self.upgrade, stream, response.head.status);
         if Self::send_head(&mut self.conn, &ctx.rules, stream, st, &mut response).is_err() {
             self.reset(stream, ErrorCode::INTERNAL_ERROR);
             return;
@@ -450,14 +556,14 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         if !(st.in_done && st.out_done) {
             let _ = self.conn.reset_stream(stream, code);
         }
-        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+        st.fail(Error::reset(code, false));
     }
 
     /// Client: forgets a request whose caller stopped waiting, resetting its
     /// stream if it started (on HTTP/1.1 that closes the connection, the
     /// only way to abandon an exchange).
     fn cancel_request(&mut self, slot: &Oneshot<io::Result<Response>>) {
-        if let Some(i) = self.queued.iter().position(|(_, s)| s.same(slot)) {
+        if let Some(i) = self.queued.iter().position(|q| q.slot.same(slot)) {
             self.queued.remove(i);
             return;
         }
@@ -476,7 +582,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// Client: starts queued requests while the connection takes them.
     fn start_requests(&mut self) -> bool {
         let mut progress = false;
-        while let Some((request, slot)) = self.queued.pop_front() {
+        while let Some(Queued { request, slot, retries }) = self.queued.pop_front() {
             if slot.is_set() {
                 continue;
             }
@@ -484,25 +590,48 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             match self.conn.send_request(&request.head, end) {
                 Ok(stream) => {
                     progress = true;
+                    let Request { head, body, .. } = request;
+                    // Kept to send again if the peer refuses the stream
+                    // unprocessed: only when the body can be sent again.
+                    let replay = body.replayable().map(|body| Replay { head, body, retries });
                     let mut st = StreamState {
                         incoming: Some(Chan::new(self.body_cap)),
                         response: Some(slot),
                         out_done: end,
+                        replay,
                         ..StreamState::default()
                     };
                     if !end {
-                        st.outgoing = Some(request.body);
+                        st.outgoing = Some(body);
                     }
                     self.streams.insert(stream, st);
                 }
-                Err(sockless_core::Error::User(sockless_core::UserError::Busy)) => {
-                    self.queued.push_front((request, slot));
+                // Busy: the request waits for a stream. Closed: the
+                // connection is going, and its events say why (a TLS failure
+                // is reported once its alert is out): `fail_all` then tells
+                // every waiting request that.
+                Err(sockless_core::Error::User(sockless_core::UserError::Busy | sockless_core::UserError::Closed)) => {
+                    self.queued.push_front(Queued { request, slot, retries });
                     break;
                 }
-                Err(e) => slot.put(Err(io::Error::other(e.to_string()))),
+                Err(e) => slot.put(Err(Error::refused(e).into())),
             }
         }
         progress
+    }
+
+    /// Client: a stream the peer refused before processing it (HTTP/2
+    /// REFUSED_STREAM, RFC 9113 section 8.7: say, more streams than its
+    /// limit before its SETTINGS arrived) is sent again on this connection,
+    /// first in line, when its body can be sent again (it was empty or one
+    /// buffer) and it was not retried [`MAX_REFUSED_RETRIES`] times already;
+    /// the caller never sees the refusal. `false` if it is not retried.
+    fn retry_refused(&mut self, st: &mut StreamState) -> bool {
+        let Some(replay) = st.replay.take_if(|r| r.retries < MAX_REFUSED_RETRIES) else { return false };
+        let Some(slot) = st.response.take() else { return false };
+        let request = Request::new(replay.head, replay.body);
+        self.queued.push_front(Queued { request, slot, retries: replay.retries + 1 });
+        true
     }
 
     /// Feeds outgoing bodies to the connection, returns consumed capacity,
@@ -632,6 +761,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                 }
                 Event::Response { stream, head } => {
                     if let Some(st) = self.streams.get_mut(&stream) {
+                        st.replay = None;
                         if let (Some(slot), Some(chan)) = (st.response.take(), st.incoming.as_ref()) {
                             slot.put(Ok(Response { head, body: Body::from_chan(chan.clone()) }));
                         }
@@ -670,13 +800,42 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     }
                     self.reap(stream);
                 }
-                Event::Reset { stream, .. } => {
+                Event::Reset { stream, code, remote } => {
                     if let Some(mut st) = self.streams.remove(&stream) {
-                        st.fail(io::ErrorKind::ConnectionReset, "stream reset");
+                        let refused = remote && code == ErrorCode::REFUSED_STREAM;
+                        if !(refused && self.retry_refused(&mut st)) {
+                            st.fail(Error::reset(code, remote));
+                        }
                     }
                 }
-                Event::Closed(_) | Event::Upgrade { .. } => return (progress, true),
-                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } | Event::Error(_) => {}
+                Event::Error(e) => match e.stream {
+                    // A stream's own error (a malformed response): that
+                    // stream fails with it; the reset that follows finds it gone.
+                    Some(stream) if self.streams.contains_key(&stream) => {
+                        if let Some(mut st) = self.streams.remove(&stream) {
+                            st.fail(Error::protocol(e, None));
+                        }
+                    }
+                    _ => {
+                        let detail = self.conn.failure_detail();
+                        self.failure.get_or_insert_with(|| Error::protocol(e, detail));
+                    }
+                },
+                Event::GoAway { code, .. } if code != ErrorCode::NO_ERROR => {
+                    let message = format!("the peer closed the connection with GOAWAY {code}");
+                    self.failure.get_or_insert_with(|| Error::new(ErrorKind::GoAway(code), message));
+                }
+                Event::Closed(reason) => {
+                    self.failure.get_or_insert_with(|| Error::close(&reason));
+                    return (progress, true);
+                }
+                Event::Upgrade { stream, leftover } => {
+                    if self.upgrade.as_ref().is_some_and(|(s, _, _)| *s == stream) {
+                        self.upgraded = Some(leftover);
+                    }
+                    return (progress, true);
+                }
+                Event::Informational { .. } | Event::GoAway { .. } | Event::Ready { .. } => {}
             }
         }
         (progress, false)
@@ -687,7 +846,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
     /// moving the request head (a memcpy) into the call.
     #[inline(always)]
     fn on_request(&mut self, stream: StreamId, head: sockless_core::RequestHead, ended: bool) {
-        let Mode::Server { handler, pool, slot, ctx, .. } = &mut self.mode else { return };
+        let Mode::Server { handler, pool, slot, ctx, info, .. } = &mut self.mode else { return };
+        let info = info.get(&self.conn);
         let (body, incoming) = if ended {
             (Body::empty(), None)
         } else {
@@ -695,7 +855,18 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             (Body::from_chan(chan.clone()), Some(chan))
         };
         let head_request = head.method == sockless_core::Method::Head;
-        let request = Request { head, body };
+        let connect = head.method == sockless_core::Method::Connect;
+        // Not over HTTP/2 (no upgrades there), nor inside TLS (the new
+        // protocol's bytes would be encrypted in the transport).
+        let can_switch = !self.conn.flow_controlled() && info.tls().is_none();
+        let upgrade = if can_switch && (connect || head.headers.contains("upgrade")) {
+            let slot = Oneshot::new();
+            self.upgrade = Some((stream, connect, slot.clone()));
+            Some(slot)
+        } else {
+            None
+        };
+        let request = Request::received(head, body, info, upgrade);
         let mut st = StreamState { incoming, in_done: ended, head_request, ..StreamState::default() };
         if pool.is_none() {
             // Most handlers answer at once (a static page, a cached value):
@@ -738,6 +909,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
                     framing::internal_error()
                 }
             };
+            settle_upgrade(&mut self.upgrade, stream, response.head.status);
             if Self::send_head(&mut self.conn, &ctx.rules, stream, &mut st, &mut response).is_err() {
                 self.reset_state(stream, st, ErrorCode::INTERNAL_ERROR);
             } else if !st.finished() {
@@ -882,26 +1054,57 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
         true
     }
 
-    /// Fails everything still open and refuses new commands.
+    /// Fails everything still open (with why the connection ended, when it
+    /// failed) and refuses new commands.
     fn fail_all(&mut self) {
+        let failure = self.failure.clone().unwrap_or_else(Error::closed);
         let cmds: Vec<Cmd> = {
             let mut s = lock(&self.shared.state);
             s.closed = true;
+            s.failure = Some(failure.clone());
             s.cmds.drain(..).collect()
         };
         for cmd in cmds {
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+                slot.put(Err(failure.clone().into()));
             }
         }
-        for (_, slot) in self.queued.drain(..) {
-            slot.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")));
+        for q in self.queued.drain(..) {
+            q.slot.put(Err(failure.clone().into()));
         }
         for (_, mut st) in self.streams.drain() {
-            st.fail(io::ErrorKind::ConnectionAborted, "connection closed");
+            st.fail(failure.clone());
+        }
+        if self.upgraded.is_none() {
+            if let Some((_, _, slot)) = self.upgrade.take() {
+                slot.put(Err(not_upgraded("the connection closed").into()));
+            }
         }
         if let Mode::Server { flags, watch, .. } = &mut self.mode {
             flags.forget_watch(watch);
+        }
+    }
+
+    /// Gives the transport of a connection that switched protocols, with
+    /// the bytes received past the request, to the request's upgrade.
+    pub(crate) fn hand_over(self) {
+        if let (Some((_, _, slot)), Some(leftover)) = (self.upgrade, self.upgraded) {
+            slot.put(Ok(Upgraded::new(Box::new(self.io), leftover)));
+        }
+    }
+
+    /// Server: publishes whether the connection is idle (no exchange in
+    /// flight) and since when, for the accept loop's eviction at the
+    /// connection ceiling. An atomic store, and only on a change.
+    fn publish_idle(&mut self) {
+        if !matches!(self.mode, Mode::Server { .. }) {
+            return;
+        }
+        let idle = self.streams.is_empty();
+        if idle != self.idle {
+            self.idle = idle;
+            let since = if idle { self.now().as_nanos().saturating_add(1) } else { 0 };
+            self.shared.idle_since.store(since, Ordering::Relaxed);
         }
     }
 
@@ -914,9 +1117,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
 }
 
 impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
-    type Output = ();
+    type Output = Ended;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ended> {
         let this = self.get_mut();
         this.now = None;
         this.read_once = false;
@@ -941,7 +1144,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 // bring: a request is read, answered and written in one round.
                 match this.read(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }
@@ -954,7 +1158,8 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 progress |= this.bodies(cx);
                 match this.transmit(cx) {
                     Ok(p) => progress |= p,
-                    Err(_) => {
+                    Err(e) => {
+                        this.failure.get_or_insert_with(|| Error::transport(e));
                         this.start_close();
                         break;
                     }
@@ -971,6 +1176,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 let (fired, deadline) = this.timers();
                 progress |= fired;
                 if !progress && !this.arm_timer(cx, deadline) {
+                    this.publish_idle();
                     return Poll::Pending;
                 }
             }
@@ -980,9 +1186,13 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                 return Poll::Pending;
             }
         }
+        if this.upgraded.is_some() {
+            // The transport is the new protocol's: it is not shut down.
+            return Poll::Ready(Ended::Upgraded);
+        }
         match this.io.poll_shutdown(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Ready(_) => Poll::Ready(Ended::Closed),
         }
     }
 }
@@ -1052,6 +1262,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(std::time::Instant::now());
         let mut pump = Pump::new(NoRuntime, io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);
@@ -1133,6 +1349,12 @@ mod tests {
             flags: Arc::new(Notify::default()),
             watch: Watch::default(),
             ctx: Arc::default(),
+            info: Facts::Accepted(Box::new(Accept {
+                now: Instant::ZERO,
+                peer_addr: ([127, 0, 0, 1], 1).into(),
+                local_addr: None,
+                extensions: Default::default(),
+            })),
         };
         let clock = Clock::new(rt.epoch);
         let mut pump = Pump::new(rt.clone(), io, conn, clock, Arc::new(Shared::default()), mode, 1 << 16);

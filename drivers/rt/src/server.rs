@@ -1,13 +1,15 @@
 //! The server: an accept loop that runs one connection task per
 //! connection, a ceiling on open connections, and graceful shutdown.
 
-use crate::pump::{Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
+use crate::idle::Connections;
+use crate::pump::{Ended, Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
-use crate::{Clock, Io, Listener, Request, Response, Runtime};
+use crate::{Accept, Clock, Io, Listener, Request, Response, Runtime};
 use sockless_core::{Bytes, Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,9 +51,13 @@ impl fmt::Debug for ShutdownSignal {
 /// How a server runs.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// Most connections open at once; beyond it the server stops accepting
-    /// (new connections wait in the listen backlog) until one closes.
-    /// Default 10 000.
+    /// Most connections open at once. A client arriving at the ceiling
+    /// makes room: the longest-idle connection (no exchange in flight) is
+    /// closed, as nginx closes keep-alive connections; when every
+    /// connection is busy the client waits (accepted, then further ones in
+    /// the listen backlog) until one closes or goes idle. While the evicted
+    /// ones close, the count may pass the ceiling by the number being
+    /// closed. Default 10 000.
     pub max_connections: usize,
     /// Triggers graceful shutdown: stop accepting, tell every connection to
     /// finish (HTTP/2 GOAWAY, HTTP/1.1 `Connection: close`), and wait for
@@ -142,6 +148,10 @@ impl Default for ServerOptions {
     }
 }
 
+/// How often a client waiting at the ceiling looks again for an idle
+/// connection to make room (a busy one may have gone idle).
+const EVICTION_RETRY: Duration = Duration::from_millis(250);
+
 /// Counts a live connection; the count drops when its task ends or is dropped.
 struct Live(Arc<Notify>);
 
@@ -158,12 +168,63 @@ impl Drop for Live {
 /// transport (an HTTP/1.1 or HTTP/2 server, possibly under TLS); `now` is
 /// on the clock the driver then keeps feeding it. Each request (each
 /// HTTP/2 stream) runs `handler` in its own task, so a slow handler never
-/// delays the other streams of its connection.
+/// delays the other streams of its connection. [`serve_with`] is the same
+/// with a `make_connection` that sees the peer, can attach per-connection
+/// state, and may fail.
 ///
 /// Returns an error only if the listener fails for good; transient accept
 /// errors (a connection reset before it was accepted, file descriptors
 /// exhausted) are retried after a pause.
 pub async fn serve<R, L, M, C, H, F>(
+    rt: R,
+    listener: L,
+    make_connection: M,
+    handler: H,
+    options: ServerOptions,
+) -> io::Result<()>
+where
+    R: Runtime,
+    L: Listener,
+    M: Fn(Instant) -> C,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let make = move |accept: &mut Accept| Ok::<C, std::convert::Infallible>(make_connection(accept.now));
+    serve_with(rt, listener, make, handler, options).await
+}
+
+/// [`serve`], with a `make_connection` that sees each accepted connection
+/// ([`Accept`]: the instant to create it at, the peer's and our address),
+/// may attach per-connection state to it (`accept.extensions`, which every
+/// request on it then carries in [`ConnectionInfo::extensions`](crate::ConnectionInfo::extensions)),
+/// and may fail: a TLS configuration error, a peer refused by an allow
+/// list. A failure is reported to `options.error_log` and that connection
+/// is closed; the server serves on.
+///
+/// ```no_run
+/// use sockless_rt::{serve_with, Accept, Listener, Request, Response, Runtime, ServerOptions};
+/// use sockless_core::ResponseHead;
+///
+/// #[derive(Clone)]
+/// struct Tenant(&'static str);
+///
+/// async fn run<R: Runtime, L: Listener>(rt: R, listener: L) -> std::io::Result<()> {
+///     let make = |accept: &mut Accept| {
+///         if !accept.peer_addr.ip().is_loopback() {
+///             return Err("only local clients");
+///         }
+///         accept.extensions.insert(Tenant("local"));
+///         Ok(sockless_h1::ServerConnection::new(sockless_h1::Config::server(), accept.now))
+///     };
+///     let handler = |req: Request| async move {
+///         let tenant = req.connection().and_then(|c| c.extensions().get::<Tenant>()).map_or("?", |t| t.0);
+///         Response::new(ResponseHead::new(200), format!("hello, {tenant}"))
+///     };
+///     serve_with(rt, listener, make, handler, ServerOptions::default()).await
+/// }
+/// ```
+pub async fn serve_with<R, L, M, C, E, H, F>(
     rt: R,
     mut listener: L,
     make_connection: M,
@@ -173,7 +234,8 @@ pub async fn serve<R, L, M, C, H, F>(
 where
     R: Runtime,
     L: Listener,
-    M: Fn(Instant) -> C,
+    M: Fn(&mut Accept) -> Result<C, E>,
+    E: fmt::Display,
     C: Connection + Send + 'static,
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -193,24 +255,61 @@ where
         Accepted(io::Result<T>),
         Shutdown,
     }
+    let connections = Connections::default();
+    // At the ceiling with every connection busy: the client accepted and
+    // waiting for room, and when to look for an idle connection again.
+    let mut waiting = None;
+    let mut retry: Option<Pin<Box<R::Sleep>>> = None;
     loop {
         let next = poll_fn(|cx| {
             if options.shutdown.0.poll_get(cx, &mut shutdown_id) != 0 {
                 return Poll::Ready(Next::Shutdown);
             }
-            if live.poll_get(cx, &mut live_id) >= max {
-                return Poll::Pending; // woken when a connection closes
+            let full = live.poll_get(cx, &mut live_id) >= max; // woken when a connection closes
+            if let Some(accepted) = waiting.take() {
+                let retry_due = retry.as_mut().is_none_or(|r| r.as_mut().poll(cx).is_ready());
+                if !full || (retry_due && connections.evict_longest_idle()) {
+                    retry = None;
+                    return Poll::Ready(Next::Accepted(Ok(accepted)));
+                }
+                if retry_due {
+                    let mut again = Box::pin(rt.sleep_until(rt.now() + EVICTION_RETRY));
+                    let _ = again.as_mut().poll(cx);
+                    retry = Some(again);
+                }
+                waiting = Some(accepted);
+                return Poll::Pending;
             }
-            listener.poll_accept(cx).map(Next::Accepted)
+            match listener.poll_accept(cx) {
+                // Room is made by closing the longest-idle connection; if
+                // none is idle the client waits, accepted, for room.
+                Poll::Ready(Ok(accepted)) if full && !connections.evict_longest_idle() => {
+                    waiting = Some(accepted);
+                    let mut again = Box::pin(rt.sleep_until(rt.now() + EVICTION_RETRY));
+                    let _ = again.as_mut().poll(cx);
+                    retry = Some(again);
+                    Poll::Pending
+                }
+                polled => polled.map(Next::Accepted),
+            }
         })
         .await;
         match next {
             Next::Shutdown => break,
-            Next::Accepted(Ok((io, _peer))) => {
+            Next::Accepted(Ok((io, peer_addr))) => {
                 if options.nodelay {
                     let _ = io.set_nodelay(true);
                 }
-                let conn = make_connection(clock.at(rt.now()));
+                let now = clock.at(rt.now());
+                let local_addr = io.local_addr();
+                let mut accept = Accept { now, peer_addr, local_addr, extensions: Default::default() };
+                let conn = match make_connection(&mut accept) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        options.error_log.log(&format!("connection from {peer_addr} not served: {e}"));
+                        continue; // its transport closes as it drops
+                    }
+                };
                 let mode = Mode::Server {
                     handler: handler.clone(),
                     slot: None,
@@ -218,20 +317,18 @@ where
                     flags: flags.clone(),
                     watch: Watch::default(),
                     ctx: ctx.clone(),
+                    info: Facts::Accepted(Box::new(accept)),
                 };
-                let pump = Pump::new(
-                    rt.clone(),
-                    io,
-                    conn,
-                    clock,
-                    Arc::new(Shared::default()),
-                    mode,
-                    options.max_buffered_body,
-                );
+                let shared = Arc::new(Shared::default());
+                connections.add(&shared);
+                let pump = Pump::new(rt.clone(), io, conn, clock, shared, mode, options.max_buffered_body);
                 live.update(|n| n + 1);
                 let guard = Live(live.clone());
                 rt.spawn(async move {
-                    pump.await;
+                    let mut pump = pump;
+                    if let Ended::Upgraded = (&mut pump).await {
+                        pump.hand_over();
+                    }
                     drop(guard);
                 });
             }

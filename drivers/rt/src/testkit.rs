@@ -132,14 +132,15 @@ fn get(path: &str) -> Request {
 }
 
 /// Runs `serve` as a task; the returned future completes when it returns.
-fn start_server<E, C, H, F>(
+fn start_server<E, M, C, H, F>(
     env: &E,
-    make: fn(Instant) -> C,
+    make: M,
     handler: H,
     options: ServerOptions,
 ) -> (SocketAddr, BoxFuture<io::Result<()>>)
 where
     E: Env,
+    M: Fn(Instant) -> C + Send + 'static,
     C: Connection + Send + 'static,
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
@@ -301,32 +302,69 @@ where
     })
     .await
 }
-
-/// With `max_connections = 1` a second connection is served only once the
-/// first one closed.
+/// The connection ceiling: with `max_connections = 1` and the first
+/// connection busy (its request in a handler), a second connection is not
+/// served until the first one closes; with the first connection idle, the
+/// second one is served at once and the idle one closed to make room.
 pub async fn max_connections<E: Env>(env: E) {
     let rt = env.rt();
     with_timeout(&rt, Duration::from_secs(20), async {
-        let handler = |_req: Request| async move { Response::new(ResponseHead::new(200), "ok") };
+        let (gate_tx, gate_rx) = Body::channel();
+        let gate = Arc::new(Mutex::new(Some(gate_rx)));
+        let (started_tx, mut started_rx) = Body::channel();
+        let started_tx = Arc::new(Mutex::new(Some(started_tx)));
+        let handler = move |req: Request| {
+            let gate = gate.clone();
+            let started = started_tx.clone();
+            async move {
+                if req.head.path() == b"/hold" {
+                    if let Some(tx) = started.lock().unwrap().take() {
+                        tx.finish();
+                    }
+                    let gate_rx = gate.lock().unwrap().take();
+                    if let Some(mut rx) = gate_rx {
+                        let _ = rx.next_chunk().await;
+                    }
+                }
+                Response::new(ResponseHead::new(200), "ok")
+            }
+        };
         let shutdown = ShutdownSignal::new();
         let options = ServerOptions { shutdown: shutdown.clone(), max_connections: 1, ..ServerOptions::default() };
         let (addr, server) = start_server(&env, h1_server, handler, options);
         let first = client(&env, addr, h1_client()).await;
-        let r = first.send(get("/1")).await.expect("first connection served");
-        assert_eq!(&r.body.collect(16).await.unwrap()[..], b"ok");
+        let held = {
+            let first = first.clone();
+            spawn(&rt, async move { first.send(get("/hold")).await.map(|r| r.head.status) })
+        };
+        assert!(started_rx.next_chunk().await.is_none(), "the first request is in its handler");
 
         let second = client(&env, addr, h1_client()).await;
         let mut waiting = {
             let second = second.clone();
             spawn(&rt, async move { second.send(get("/2")).await.map(|r| r.head.status) })
         };
-        // Over the ceiling: not served while the first connection is open.
-        let early = completes_within(&rt, Duration::from_millis(300), &mut waiting).await;
+        // Over the ceiling: not served while the first connection is busy.
+        let early = completes_within(&rt, Duration::from_millis(600), &mut waiting).await;
         assert!(early.is_none(), "second connection served over the ceiling");
-        drop(first); // the first connection closes...
+        gate_tx.finish(); // the first request is answered...
+        assert_eq!(held.await.expect("first connection served"), 200);
+        drop(first);
         let status = waiting.await.expect("second connection served");
         assert_eq!(status, 200); // ...and the second one is accepted
-        drop(second);
+
+        // The second connection is idle now: a third client takes its place.
+        let third = client(&env, addr, h1_client()).await;
+        let status = third.send(get("/3")).await.expect("third connection served").head.status;
+        assert_eq!(status, 200);
+        for _ in 0..500 {
+            if second.is_closed() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        assert!(second.is_closed(), "the idle connection was closed to make room");
+        drop((second, third));
         shutdown.trigger();
         server.await.expect("serve");
     })
@@ -930,6 +968,465 @@ pub async fn known_length_date_and_server<E: Env>(env: E) {
             shutdown.trigger();
             server.await.expect("serve");
         }
+    })
+    .await
+}
+
+/// A listener that accepts one connection and closes it at once.
+fn accept_and_close<E: Env>(env: &E) -> SocketAddr {
+    let (mut listener, addr) = env.bind().expect("bind");
+    env.rt().spawn(async move {
+        if let Ok((io, _)) = poll_fn(|cx| listener.poll_accept(cx)).await {
+            drop(io);
+        }
+    });
+    addr
+}
+
+/// A TLS server for "localhost" (a fresh self-signed certificate) over
+/// HTTP/1.1, and a client that trusts that certificate or nothing.
+fn tls_pair(
+    trusted: bool,
+) -> (
+    impl Fn(Instant) -> sockless_tls::Tls<sockless_h1::ServerConnection> + Send + Clone + 'static,
+    sockless_tls::Tls<sockless_h1::ClientConnection>,
+) {
+    let (chain, key) = sockless_tls::self_signed_localhost().expect("a certificate");
+    let alpn: [&[u8]; 1] = [sockless_tls::ALPN_HTTP11];
+    let roots = match trusted {
+        true => sockless_tls::Roots::from_certificates(&chain).expect("roots"),
+        false => sockless_tls::Roots::Store(sockless_tls::rustls::RootCertStore::empty()),
+    };
+    let server_config = sockless_tls::server_config(chain, key, &alpn, None).expect("server config");
+    let make =
+        move |now| sockless_tls::Tls::server(server_config.clone(), now, |_, now| h1_server(now)).expect("TLS server");
+    let client_config = sockless_tls::client_config(roots, &alpn, None).expect("client config");
+    let client = sockless_tls::Tls::client(client_config, "localhost", Instant::ZERO, |_, now| {
+        sockless_h1::ClientConnection::new(sockless_h1::Config::client(), now)
+    })
+    .expect("TLS client");
+    (make, client)
+}
+
+/// The kind of the sockless-rt error inside `e`.
+fn kind_of(e: &io::Error) -> Option<crate::ErrorKind> {
+    crate::Error::of(e).map(crate::Error::kind)
+}
+
+/// Client errors say what happened, with a kind the caller can match: a
+/// TLS failure with its TLS kind (not "connection closed"), a stream reset
+/// with its code, a connection closed before the response, a request that
+/// cannot be written, a body over the limit it is read with.
+pub async fn client_error_kinds<E: Env>(env: E) {
+    use crate::ErrorKind;
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        // TLS: the server's certificate is not trusted.
+        let (make_tls, tls_client) = tls_pair(false);
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(
+            &env,
+            make_tls,
+            |_req: Request| async { Response::new(ResponseHead::new(200), "ok") },
+            options,
+        );
+        let tls = client(&env, addr, tls_client).await;
+        let e = tls.send(get("/")).await.expect_err("an untrusted certificate fails the request");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        assert!(e.to_string().starts_with("TLS: "), "{e}");
+        let e = tls.send(get("/")).await.expect_err("the connection stays failed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Tls(sockless_tls::TlsErrorKind::UnknownIssuer)), "{e}");
+        drop(tls);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A stream reset, a head that cannot be written, a body over its limit.
+        let handler_rt = rt.clone();
+        let handler = move |req: Request| {
+            let rt = handler_rt.clone();
+            async move {
+                if req.head.path() == b"/broken" {
+                    let (mut tx, body) = Body::channel();
+                    rt.spawn(async move {
+                        let _ = tx.send(Bytes::from_static(b"part")).await;
+                        YieldOnce(false).await;
+                        drop(tx);
+                    });
+                    return Response::new(ResponseHead::new(200), body);
+                }
+                Response::new(ResponseHead::new(200), "0123456789")
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let h2 = client(&env, addr, h2_client()).await;
+        let response = h2.send(get("/broken")).await.expect("the head");
+        let e = response.body.collect(1024).await.expect_err("the body breaks off");
+        assert_eq!(kind_of(&e), Some(ErrorKind::StreamReset(sockless_core::ErrorCode::CANCEL)), "{e}");
+        assert!(e.to_string().contains("reset by the peer"), "{e}");
+        let bad = RequestHead::new(Method::Get, "http://localhost/").header("x-bad", "a\nb");
+        let e = h2.send(Request::new(bad, Body::empty())).await.expect_err("not sendable");
+        let invalid = ErrorKind::InvalidRequest(sockless_core::UserError::InvalidHeaderValue);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        let response = h2.send(get("/ten")).await.expect("the connection serves on");
+        let e = response.body.collect(5).await.expect_err("over the limit");
+        assert_eq!(kind_of(&e), Some(ErrorKind::BodyTooLarge), "{e}");
+        drop(h2);
+        shutdown.trigger();
+        server.await.expect("serve");
+
+        // A connection the server closes before answering.
+        let addr = accept_and_close(&env);
+        let h1 = client(&env, addr, h1_client()).await;
+        let e = h1.send(get("/")).await.expect_err("closed");
+        assert_eq!(kind_of(&e), Some(ErrorKind::Closed), "{e}");
+    })
+    .await
+}
+
+/// A transport that keeps a copy of what it writes.
+struct Recording<I> {
+    io: I,
+    written: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<I: Io> Io for Recording<I> {
+    fn poll_read(&mut self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = self.io.poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(mut n)) = polled {
+            let mut written = self.written.lock().unwrap();
+            for b in bufs {
+                let take = n.min(b.len());
+                written.extend_from_slice(&b[..take]);
+                n -= take;
+            }
+        }
+        polled
+    }
+    fn poll_flush(&mut self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
+    }
+    fn poll_shutdown(&mut self, cx: &mut std::task::Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_shutdown(cx)
+    }
+}
+
+/// HTTP/2 HEADERS frames in what a client wrote (after its preface).
+fn headers_frames(written: &[u8]) -> usize {
+    let mut rest = written.get(24..).unwrap_or_default();
+    let mut count = 0;
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        count += usize::from(rest[3] == 0x1);
+        rest = rest.get(9 + len..).unwrap_or_default();
+    }
+    count
+}
+
+/// HTTP/2: requests the server refuses unprocessed (REFUSED_STREAM, RFC
+/// 9113 section 8.7) are sent again on the same connection, and the caller
+/// never sees the refusal. The server takes one stream at a time, and is
+/// started only once the client sent all eight of its requests (GETs, and
+/// POSTs with a body in one buffer), so they reach it at once, before the
+/// client could have seen its SETTINGS.
+pub async fn h2_refused_streams_are_retried<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |req: Request| async move {
+            YieldOnce(false).await; // the stream stays open a moment
+            let path = req.head.path().to_vec();
+            let body = req.body.collect(1024).await.expect("request body");
+            Response::new(ResponseHead::new(200), [path, body.to_vec()].concat())
+        };
+        let one_at_a_time = |now| {
+            let config = sockless_h2::Config { max_concurrent_streams: 1, ..sockless_h2::Config::server() };
+            sockless_h2::H2Connection::server(config, now)
+        };
+        let (listener, addr) = env.bind().expect("bind");
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let io = Recording { io: env.connect(addr).await.expect("connect"), written: written.clone() };
+        let client = ClientHandle::spawn(&rt, io, h2_client());
+        let requests: Vec<_> = (0..8)
+            .map(|i| {
+                let client = client.clone();
+                let request = if i % 2 == 0 {
+                    get(&format!("/{i}"))
+                } else {
+                    let head =
+                        RequestHead::new(Method::Post, format!("http://localhost/{i}")).header("Host", "localhost");
+                    Request::new(head, format!(" body {i}"))
+                };
+                spawn(&rt, async move {
+                    let response = client.send(request).await?;
+                    response.body.collect(1024).await
+                })
+            })
+            .collect();
+        while headers_frames(&written.lock().unwrap()) < 8 {
+            sleep(&rt, Duration::from_millis(1)).await;
+        }
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let server = spawn(&rt, serve(rt.clone(), listener, one_at_a_time, handler, options));
+        for (i, body) in join_all(requests).await.into_iter().enumerate() {
+            let body = body.unwrap_or_else(|e| panic!("request {i}: {e}"));
+            let expected = if i % 2 == 0 { format!("/{i}") } else { format!("/{i} body {i}") };
+            assert_eq!(&body[..], expected.as_bytes());
+        }
+        drop(client);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// A relative target (`RequestHead::new(Method::Get, "/")`, no Host) is
+/// sent to the connection's authority (`ClientOptions::authority`) as Host
+/// or `:authority`; on a connection that has none it is refused before
+/// anything is sent, with an error that says why, instead of a 400 from
+/// the server.
+pub async fn relative_targets_get_the_authority<E: Env>(env: E, h2: bool) {
+    if h2 {
+        relative_targets_over(env, h2_server, h2_client).await
+    } else {
+        relative_targets_over(env, h1_server, h1_client).await
+    }
+}
+
+async fn relative_targets_over<E, S, C>(env: E, make_server: fn(Instant) -> S, make_client: fn() -> C)
+where
+    E: Env,
+    S: Connection + Send + 'static,
+    C: Connection + Send + 'static,
+{
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let served = Arc::new(Mutex::new(0usize));
+        let count = served.clone();
+        let handler = move |req: Request| {
+            *count.lock().unwrap() += 1;
+            let authority = req.head.authority().unwrap_or(b"none").to_vec();
+            async move { Response::new(ResponseHead::new(200), authority) }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, make_server, handler, options);
+        let relative = || Request::new(RequestHead::new(Method::Get, "/"), Body::empty());
+
+        let io = env.connect(addr).await.expect("connect");
+        let options = crate::ClientOptions { authority: Some("example.test:1234".into()) };
+        let with_authority = ClientHandle::spawn_with(&rt, io, make_client(), options);
+        let response = with_authority.send(relative()).await.expect("response");
+        assert_eq!(response.head.status, 200);
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"example.test:1234");
+        // A Host of the request's own wins.
+        let own = RequestHead::new(Method::Get, "/").header("Host", "own.test");
+        let response = with_authority.send(Request::new(own, Body::empty())).await.expect("response");
+        assert_eq!(&response.body.collect(64).await.expect("body")[..], b"own.test");
+        drop(with_authority);
+
+        let without = client(&env, addr, make_client()).await;
+        let e = without.send(relative()).await.expect_err("no authority to send it to");
+        let invalid = crate::ErrorKind::InvalidRequest(sockless_core::UserError::InvalidTarget);
+        assert_eq!(kind_of(&e), Some(invalid), "{e}");
+        assert!(e.to_string().contains("no authority"), "{e}");
+        assert_eq!(*served.lock().unwrap(), 2, "the refused request was never sent");
+        drop(without);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Per-connection state the test attaches when a connection is made.
+#[derive(Clone, Debug)]
+struct ConnTag(usize);
+
+/// Connection facts on every request: the peer's and our address, the
+/// protocol version, TLS facts (ALPN, SNI) and state attached when the
+/// connection was made (`serve_with`'s `make_connection`, which may also
+/// refuse a connection: it is closed, logged, and the server serves on).
+pub async fn connection_facts<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |req: Request| {
+            let info = req.connection().expect("a server request knows its connection");
+            let tls = info.tls().map(|t| {
+                let alpn = String::from_utf8_lossy(t.alpn.as_deref().unwrap_or_default()).into_owned();
+                format!("{alpn}@{}", t.sni.as_deref().unwrap_or("-"))
+            });
+            let text = format!(
+                "peer={} local={:?} tag={:?} version={:?} tls={}",
+                info.peer_addr(),
+                info.local_addr(),
+                info.extensions().get::<ConnTag>().map(|t| t.0),
+                req.head.version,
+                tls.as_deref().unwrap_or("none"),
+            );
+            std::future::ready(Response::new(ResponseHead::new(200), text))
+        };
+        let (make_tls, tls_client) = tls_pair(true);
+        let accepted = Arc::new(Mutex::new(0usize));
+        let make = move |accept: &mut crate::Accept| -> Result<Box<dyn Connection + Send>, &'static str> {
+            let n = {
+                let mut a = accepted.lock().unwrap();
+                *a += 1;
+                *a - 1
+            };
+            accept.extensions.insert(ConnTag(n));
+            match n {
+                0 => Ok(Box::new(h1_server(accept.now))),
+                1 => Ok(Box::new(h2_server(accept.now))),
+                2 => Err("refused by the test"),
+                _ => Ok(Box::new(make_tls(accept.now))),
+            }
+        };
+        let logged = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = logged.clone();
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions {
+            shutdown: shutdown.clone(),
+            error_log: crate::ErrorLog::new(move |m| sink.lock().unwrap().push(m.to_string())),
+            ..ServerOptions::default()
+        };
+        let (listener, addr) = env.bind().expect("bind");
+        let server = spawn(&rt, crate::serve_with(rt.clone(), listener, make, handler, options));
+
+        async fn facts<E: Env, C: Connection + Send + 'static>(
+            env: &E,
+            addr: SocketAddr,
+            conn: C,
+        ) -> io::Result<String> {
+            let io = env.connect(addr).await.expect("connect");
+            let ours = io.local_addr().expect("a TCP stream knows its address");
+            let client = ClientHandle::spawn(&env.rt(), io, conn);
+            let response = client.send(get("/")).await?;
+            let body = response.body.collect(1024).await?;
+            Ok(String::from_utf8_lossy(&body).replace(&ours.to_string(), "CLIENT"))
+        }
+        let server_addr = format!("local=Some({addr})");
+        let h1 = facts(&env, addr, h1_client()).await.expect("h1");
+        assert_eq!(h1, format!("peer=CLIENT {server_addr} tag=Some(0) version=Http11 tls=none"));
+        let h2 = facts(&env, addr, h2_client()).await.expect("h2");
+        assert_eq!(h2, format!("peer=CLIENT {server_addr} tag=Some(1) version=Http2 tls=none"));
+        let e = facts(&env, addr, h1_client()).await.expect_err("the third connection is refused");
+        assert_eq!(kind_of(&e), Some(crate::ErrorKind::Closed), "{e}");
+        let tls = facts(&env, addr, tls_client).await.expect("tls");
+        assert_eq!(tls, format!("peer=CLIENT {server_addr} tag=Some(3) version=Http11 tls=http/1.1@localhost"));
+        let log = logged.lock().unwrap().clone();
+        assert!(log.len() == 1 && log[0].contains("refused by the test"), "{log:?}");
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// Echoes what `tunnel` reads until its end.
+async fn echo_tunnel(mut tunnel: crate::Upgraded) {
+    let mut buf = vec![0u8; 4096];
+    while let Ok(n @ 1..) = tunnel.read(&mut buf).await {
+        if tunnel.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+    let _ = tunnel.shutdown().await;
+}
+
+/// Reads from `io` until `out` ends with `end` (or the stream ends).
+async fn read_until<I: Io>(io: &mut I, out: &mut Vec<u8>, end: &[u8]) {
+    let mut buf = [0u8; 1024];
+    while !out.ends_with(end) {
+        match poll_fn(|cx| io.poll_read(cx, &mut buf)).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Upgrades: a CONNECT the handler accepts (200) and a `101 Switching
+/// Protocols` hand the transport to the application, with the bytes the
+/// client sent right after its request (leftover) first; here the
+/// application echoes them. A refused upgrade (a 404 to the Upgrade
+/// request) completes its upgrade future with an error and the
+/// connection serves on.
+pub async fn upgrades_hand_over_the_transport<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let refused = Arc::new(Mutex::new(None::<String>));
+        let seen = refused.clone();
+        let handler_rt = rt.clone();
+        let handler = move |mut req: Request| {
+            let upgrade = req.upgrade();
+            let (rt, seen) = (handler_rt.clone(), seen.clone());
+            async move {
+                let Some(upgrade) = upgrade else {
+                    return Response::new(ResponseHead::new(200), "plain");
+                };
+                if req.head.path() == b"/refuse" {
+                    rt.spawn(async move { *seen.lock().unwrap() = upgrade.await.err().map(|e| e.to_string()) });
+                    return Response::new(ResponseHead::new(404), Body::empty());
+                }
+                rt.spawn(async move {
+                    if let Ok(tunnel) = upgrade.await {
+                        echo_tunnel(tunnel).await;
+                    }
+                });
+                let status = if req.head.method == Method::Connect { 200 } else { 101 };
+                let mut head = ResponseHead::new(status);
+                if status == 101 {
+                    head = head.header("Connection", "upgrade").header("Upgrade", "echo");
+                }
+                Response::new(head, Body::empty())
+            }
+        };
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h1_server, handler, options);
+        let opening: [&[u8]; 2] = [
+            b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\nearly bytes|",
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly bytes|",
+        ];
+        for (request, status) in opening.into_iter().zip(["200", "101"]) {
+            let mut io = env.connect(addr).await.expect("connect");
+            write_all(&mut io, request).await.expect("write");
+            let mut got = Vec::new();
+            read_until(&mut io, &mut got, b"early bytes|").await;
+            let text = String::from_utf8_lossy(&got).into_owned();
+            assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+            assert!(text.ends_with("\r\n\r\nearly bytes|"), "the leftover bytes are echoed first: {text}");
+            write_all(&mut io, b"and more").await.expect("write in the tunnel");
+            let mut more = Vec::new();
+            read_until(&mut io, &mut more, b"and more").await;
+            assert_eq!(&more[..], b"and more", "{status}");
+        }
+        let reply = raw_exchange(
+            &env,
+            addr,
+            b"GET /refuse HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n\
+              GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        assert!(reply.starts_with("HTTP/1.1 404 ") && reply.ends_with("plain"), "{reply}");
+        for _ in 0..500 {
+            if refused.lock().unwrap().is_some() {
+                break;
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        let refused = refused.lock().unwrap().clone();
+        assert!(refused.as_deref().is_some_and(|e| e.contains("the response was 404")), "{refused:?}");
+        shutdown.trigger();
+        server.await.expect("serve");
     })
     .await
 }

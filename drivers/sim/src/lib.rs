@@ -57,6 +57,7 @@ pub use rng::Rng;
 
 use bytes::Bytes;
 use link::Link;
+use sockless_core::cycle::{self, Transfer};
 use sockless_core::{Connection, Duration, Event, Instant};
 
 /// What happens to the transport, at a virtual time.
@@ -347,29 +348,49 @@ fn fault_time(f: &Fault) -> Option<Instant> {
     }
 }
 
-/// Moves what `conn` has queued into `link`, sometimes only part of it (a
-/// full socket buffer). Returns whether anything moved.
+/// Moves what `conn` has queued into `link` through the shared cycle,
+/// sometimes only part of a write (a full socket buffer). Returns whether
+/// anything moved.
 fn transmit<C: Connection>(conn: &mut C, link: &mut Link, end: &End, now: Instant, rng: &mut Rng, lost: bool) -> bool {
     if end.closed && end.write_shut {
         return false;
     }
-    let space = if end.write_shut || lost { usize::MAX } else { link.space() };
-    if space == 0 {
-        return false; // the socket buffer is full: the writer waits
+    let mut socket = Socket { link, now, rng, discard: end.write_shut || lost };
+    match cycle::transmit(conn, &mut socket) {
+        Ok(sent) => sent.bytes > 0,
+        Err(never) => match never {},
     }
-    let mut slices: [&[u8]; 64] = [&[]; 64];
-    let n = conn.poll_transmit(&mut slices);
-    if n == 0 {
-        return false;
+}
+
+/// The writing side of a simulated socket, as the cycle's transport.
+struct Socket<'a> {
+    link: &'a mut Link,
+    now: Instant,
+    rng: &'a mut Rng,
+    /// Writes succeed and the bytes are lost (half-closed, reset, partitioned).
+    discard: bool,
+}
+
+impl cycle::Transport for Socket<'_> {
+    type Error = core::convert::Infallible;
+
+    fn read(&mut self, _buf: &mut [u8]) -> Result<Transfer, Self::Error> {
+        Ok(Transfer::WouldBlock) // input is delivered by `deliver`
     }
-    let all: Vec<u8> = slices[..n].concat();
-    let want = if rng.chance(20) { rng.range(1, all.len() as u64) as usize } else { all.len() };
-    let take = want.min(space);
-    conn.advance_transmit(take);
-    if !end.write_shut && !lost {
-        link.send(now, Bytes::copy_from_slice(&all[..take]), rng);
+
+    fn write_vectored(&mut self, bufs: &[&[u8]]) -> Result<Transfer, Self::Error> {
+        let space = if self.discard { usize::MAX } else { self.link.space() };
+        if space == 0 {
+            return Ok(Transfer::WouldBlock); // the socket buffer is full: the writer waits
+        }
+        let all: Vec<u8> = bufs.concat();
+        let want = if self.rng.chance(20) { self.rng.range(1, all.len() as u64) as usize } else { all.len() };
+        let take = want.min(space);
+        if !self.discard {
+            self.link.send(self.now, Bytes::copy_from_slice(&all[..take]), self.rng);
+        }
+        Ok(Transfer::Done(take))
     }
-    true
 }
 
 /// Passes events to the app; a closed connection closes its write side.

@@ -67,18 +67,27 @@ impl Runtime for SmolRuntime {
 pub struct FuturesIo<T> {
     io: T,
     nodelay: Option<fn(&T, bool) -> io::Result<()>>,
+    local_addr: Option<fn(&T) -> io::Result<SocketAddr>>,
 }
 
 impl<T> FuturesIo<T> {
     /// Wraps a stream that has no `TCP_NODELAY` to set.
     pub fn new(io: T) -> Self {
-        FuturesIo { io, nodelay: None }
+        FuturesIo { io, nodelay: None, local_addr: None }
     }
 
     /// Wraps a TCP stream; `set_nodelay` is its way of setting `TCP_NODELAY`
     /// (for example `async_std::net::TcpStream::set_nodelay`).
     pub fn with_nodelay(io: T, set_nodelay: fn(&T, bool) -> io::Result<()>) -> Self {
-        FuturesIo { io, nodelay: Some(set_nodelay) }
+        FuturesIo { io, nodelay: Some(set_nodelay), local_addr: None }
+    }
+
+    /// Builder: `local_addr` is the stream's way of telling its own
+    /// address (for example `async_std::net::TcpStream::local_addr`), which
+    /// a server hands to requests.
+    pub fn with_local_addr(mut self, local_addr: fn(&T) -> io::Result<SocketAddr>) -> Self {
+        self.local_addr = Some(local_addr);
+        self
     }
 
     /// The wrapped stream.
@@ -95,7 +104,7 @@ impl<T> FuturesIo<T> {
 impl FuturesIo<Async<TcpStream>> {
     /// Wraps a TCP stream registered with the async-io reactor.
     pub fn tcp(io: Async<TcpStream>) -> Self {
-        FuturesIo::with_nodelay(io, |s, on| s.get_ref().set_nodelay(on))
+        FuturesIo::with_nodelay(io, |s, on| s.get_ref().set_nodelay(on)).with_local_addr(|s| s.get_ref().local_addr())
     }
 }
 
@@ -127,6 +136,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for FuturesIo<T> {
             Some(set) => set(&self.io, nodelay),
             None => Ok(()),
         }
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr.and_then(|get| get(&self.io).ok())
     }
 }
 
@@ -186,10 +199,30 @@ where
     sockless_rt::serve(SmolRuntime, listener, make_connection, handler, options).await
 }
 
+/// [`sockless_rt::serve_with`] on smol: `make_connection` sees each accepted
+/// connection, may attach per-connection state, and may fail.
+pub async fn serve_with<M, C, E, H, F>(
+    listener: SmolListener,
+    make_connection: M,
+    handler: H,
+    options: ServerOptions,
+) -> io::Result<()>
+where
+    M: Fn(&mut sockless_rt::Accept) -> Result<C, E>,
+    E: std::fmt::Display,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    sockless_rt::serve_with(SmolRuntime, listener, make_connection, handler, options).await
+}
+
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on smol.
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on smol.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = Async::<TcpStream>::connect(addr).await?;
+    let stream = Async::<TcpStream>::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.get_ref().set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&SmolRuntime, FuturesIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&SmolRuntime, FuturesIo::tcp(stream), connection, options))
 }

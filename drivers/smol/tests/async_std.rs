@@ -50,7 +50,9 @@ impl Listener for AsyncStdListener {
             Poll::Pending => return Poll::Pending,
         };
         self.accept = None;
-        Poll::Ready(result.map(|(s, a)| (FuturesIo::with_nodelay(s, TcpStream::set_nodelay), a)))
+        Poll::Ready(result.map(|(s, a)| {
+            (FuturesIo::with_nodelay(s, TcpStream::set_nodelay).with_local_addr(TcpStream::local_addr), a)
+        }))
     }
 }
 
@@ -76,7 +78,7 @@ impl Env for AsyncStd {
     fn connect(&self, addr: SocketAddr) -> BoxFuture<io::Result<Self::Stream>> {
         Box::pin(async move {
             let stream = TcpStream::connect(addr).await?;
-            Ok(FuturesIo::with_nodelay(stream, TcpStream::set_nodelay))
+            Ok(FuturesIo::with_nodelay(stream, TcpStream::set_nodelay).with_local_addr(TcpStream::local_addr))
         })
     }
 }

@@ -32,3 +32,17 @@ impl Env for Smol {
 }
 
 suite!(Smol, smol::block_on);
+
+/// A refused connection is an error of kind `Connect` that names the address.
+#[test]
+fn connect_error_kind() {
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }; // closed again: nothing listens there now
+    smol::block_on(async move {
+        let e = sockless_smol::connect(addr, common::h1_client()).await.expect_err("refused");
+        assert_eq!(sockless_rt::Error::of(&e).map(|e| e.kind()), Some(sockless_rt::ErrorKind::Connect), "{e}");
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+    });
+}

@@ -86,6 +86,7 @@ pub struct TokioIo<T> {
     nodelay: Option<fn(&T, bool) -> io::Result<()>>,
     /// The stream's read readiness, where it tells (see [`Io::poll_read_ready`]).
     read_ready: Option<ReadReady<T>>,
+    local_addr: Option<fn(&T) -> io::Result<SocketAddr>>,
 }
 
 type ReadReady<T> = fn(&T, &mut Context<'_>) -> Poll<io::Result<()>>;
@@ -93,7 +94,7 @@ type ReadReady<T> = fn(&T, &mut Context<'_>) -> Poll<io::Result<()>>;
 impl<T> TokioIo<T> {
     /// Wraps a stream that has no `TCP_NODELAY` to set.
     pub fn new(io: T) -> Self {
-        TokioIo { io, nodelay: None, read_ready: None }
+        TokioIo { io, nodelay: None, read_ready: None, local_addr: None }
     }
 
     /// The wrapped stream.
@@ -110,7 +111,12 @@ impl<T> TokioIo<T> {
 impl TokioIo<TcpStream> {
     /// Wraps a TCP stream.
     pub fn tcp(io: TcpStream) -> Self {
-        TokioIo { io, nodelay: Some(TcpStream::set_nodelay), read_ready: Some(TcpStream::poll_read_ready) }
+        TokioIo {
+            io,
+            nodelay: Some(TcpStream::set_nodelay),
+            read_ready: Some(TcpStream::poll_read_ready),
+            local_addr: Some(TcpStream::local_addr),
+        }
     }
 }
 
@@ -155,6 +161,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for TokioIo<T> {
             None => Ok(()),
         }
     }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr.and_then(|get| get(&self.io).ok())
+    }
 }
 
 /// A tokio [`TcpListener`] as a [`Listener`].
@@ -185,11 +195,32 @@ where
     sockless_rt::serve(TokioRuntime::current(), TokioListener(listener), make_connection, handler, options).await
 }
 
+/// [`sockless_rt::serve_with`] on the current tokio runtime:
+/// `make_connection` sees each accepted connection, may attach
+/// per-connection state, and may fail.
+pub async fn serve_with<M, C, E, H, F>(
+    listener: TcpListener,
+    make_connection: M,
+    handler: H,
+    options: ServerOptions,
+) -> io::Result<()>
+where
+    M: Fn(&mut sockless_rt::Accept) -> Result<C, E>,
+    E: std::fmt::Display,
+    C: Connection + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    sockless_rt::serve_with(TokioRuntime::current(), TokioListener(listener), make_connection, handler, options).await
+}
+
 /// Connects to `addr` over TCP (with `TCP_NODELAY`) and spawns a client
-/// connection task for `connection` (created at [`Instant::ZERO`]) on the
+/// connection task for `connection` (created at [`Instant::ZERO`]), whose
+/// requests without an authority of their own are sent to `addr`, on the
 /// current runtime.
 pub async fn connect<C: Connection + Send + 'static>(addr: SocketAddr, connection: C) -> io::Result<ClientHandle> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| sockless_rt::Error::connect(addr, e))?;
     stream.set_nodelay(true)?;
-    Ok(ClientHandle::spawn(&TokioRuntime::current(), TokioIo::tcp(stream), connection))
+    let options = sockless_rt::ClientOptions { authority: Some(addr.to_string()) };
+    Ok(ClientHandle::spawn_with(&TokioRuntime::current(), TokioIo::tcp(stream), connection, options))
 }

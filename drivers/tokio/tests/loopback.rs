@@ -111,8 +111,53 @@ fn known_length_date_and_server() {
 }
 
 #[test]
+fn client_error_kinds() {
+    run(testkit::client_error_kinds(Tokio));
+}
+
+#[test]
+fn h2_refused_streams_are_retried() {
+    run(testkit::h2_refused_streams_are_retried(Tokio));
+}
+
+#[test]
+fn relative_targets_get_the_authority_h1() {
+    run(testkit::relative_targets_get_the_authority(Tokio, false));
+}
+
+#[test]
+fn relative_targets_get_the_authority_h2() {
+    run(testkit::relative_targets_get_the_authority(Tokio, true));
+}
+
+#[test]
+fn connection_facts() {
+    run(testkit::connection_facts(Tokio));
+}
+
+#[test]
+fn upgrades_hand_over_the_transport() {
+    run(testkit::upgrades_hand_over_the_transport(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
+}
+
+/// A refused connection is an error of kind `Connect` that names the address.
+#[test]
+fn connect_error_kind() {
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }; // closed again: nothing listens there now
+    run(async move {
+        let e = sockless_tokio::connect(addr, h1_client()).await.expect_err("refused");
+        assert_eq!(sockless_rt::Error::of(&e).map(|e| e.kind()), Some(sockless_rt::ErrorKind::Connect), "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+    });
 }
 
 fn h1_server(now: sockless_core::Instant) -> sockless_h1::ServerConnection {

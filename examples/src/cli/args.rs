@@ -11,6 +11,8 @@ pub enum Driver {
     Smol,
     /// async-std (through the futures-io adapter).
     AsyncStd,
+    /// No runtime: sockless-epoll's loop threads (Linux).
+    Epoll,
 }
 
 /// What `serve` answers.
@@ -121,7 +123,7 @@ pub enum Command {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  sockless serve [--addr 127.0.0.1:8080] [--driver tokio|smol|async-std] [--tls [--cert F --key F]]
+  sockless serve [--addr 127.0.0.1:8080] [--driver tokio|smol|async-std|epoll] [--tls [--cert F --key F]]
                  [--echo | --hello | --dir PATH] [--threads N]
   sockless get URL... [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file F] [-o FILE] [-i] [-k]
                [--http1.1 | --http2 | --http2-prior-knowledge] [--max-time SECS]
@@ -159,6 +161,7 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
                             "tokio" => Driver::Tokio,
                             "smol" => Driver::Smol,
                             "async-std" => Driver::AsyncStd,
+                            "epoll" => Driver::Epoll,
                             other => return Err(usage(format!("unknown driver {other}"))),
                         }
                     }

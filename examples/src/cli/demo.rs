@@ -26,7 +26,7 @@ pub fn run() -> Result<(), Failure> {
         .map_err(|e| Failure::new(1, e.to_string()))?;
     println!("{:<10} {:<14} {:>9} {:>10} {:>12}  check", "driver", "protocol", "requests", "total", "per request");
     let mut failures = 0;
-    for driver in [Driver::Tokio, Driver::Smol, Driver::AsyncStd] {
+    for driver in [Driver::Tokio, Driver::Smol, Driver::AsyncStd, Driver::Epoll] {
         for proto in [Proto::Http1, Proto::H2c, Proto::H2Tls] {
             let tls = matches!(proto, Proto::H2Tls);
             let server = serve::start(driver, Mode::Echo, tls, "127.0.0.1:0".parse().expect("valid"), Some(1))?;
@@ -41,6 +41,7 @@ pub fn run() -> Result<(), Failure> {
                 Driver::Tokio => "tokio",
                 Driver::Smol => "smol",
                 Driver::AsyncStd => "async-std",
+                Driver::Epoll => "epoll",
             };
             let proto_name = match proto {
                 Proto::Http1 => "HTTP/1.1",

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod get;
 pub mod json;
 pub mod serve;
+pub mod serve_epoll;
 pub mod tls;
 
 /// An error the command reports on one line, with its exit code.

@@ -5,7 +5,7 @@ use super::args::{Driver, Mode, ServeArgs};
 use super::{json, tls, Failure};
 use bytes::Bytes;
 use sockless_core::{Connection, Instant, ResponseHead, Version};
-use sockless_rt::{Body, Request, Response, ServerOptions, ShutdownSignal};
+use sockless_rt::{Accept, Body, Request, Response, ServerOptions, ShutdownSignal};
 use sockless_tls::rustls;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,23 +29,30 @@ pub struct Running {
 
 type Conn = Box<dyn Connection + Send>;
 
-/// Builds the protocol connection for each accepted transport.
-fn maker(tls: Option<Arc<rustls::ServerConfig>>) -> impl Fn(Instant) -> Conn + Send + Sync + 'static {
-    move |now| -> Conn {
-        let config = sockless_http::ServerConfig::default();
-        match &tls {
-            None => Box::new(sockless_http::ServerConnection::cleartext(config, now)),
-            Some(tls) => {
-                let inner = move |hs: &sockless_tls::Handshake, now: Instant| {
-                    sockless_http::ServerConnection::for_alpn(config, now, hs.alpn.as_deref())
-                };
-                match sockless_tls::Tls::server(tls.clone(), now, inner) {
-                    Ok(t) => Box::new(t),
-                    Err(e) => panic!("TLS server set-up cannot fail for a valid config: {e}"),
-                }
-            }
+/// Builds the protocol connection for each accepted transport; a TLS
+/// set-up failure is that connection's error (logged, the server serves on).
+pub(super) fn maker(
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> impl Fn(&mut Accept) -> Result<Conn, sockless_tls::TlsError> + Send + Sync + 'static {
+    move |accept| connection_at(&tls, accept.now)
+}
+
+/// The protocol connection for a transport accepted at `now`: HTTP/1.1 and
+/// h2c, or TLS with ALPN around them.
+pub(super) fn connection_at(
+    tls: &Option<Arc<rustls::ServerConfig>>,
+    now: Instant,
+) -> Result<Conn, sockless_tls::TlsError> {
+    let config = sockless_http::ServerConfig::default();
+    Ok(match tls {
+        None => Box::new(sockless_http::ServerConnection::cleartext(config, now)),
+        Some(tls) => {
+            let inner = move |hs: &sockless_tls::Handshake, now: Instant| {
+                sockless_http::ServerConnection::for_alpn(config, now, hs.alpn.as_deref())
+            };
+            Box::new(sockless_tls::Tls::server(tls.clone(), now, inner)?)
         }
-    }
+    })
 }
 
 /// A handler's answer: most are ready at once (hello, a file) and are then
@@ -69,8 +76,12 @@ impl Future for Reply {
     }
 }
 
-/// The handler for `mode`.
-pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static {
+/// Runs a task on the server's runtime (a CONNECT tunnel outlives its
+/// handler).
+pub type Spawn = Arc<dyn Fn(Pin<Box<dyn Future<Output = ()> + Send>>) + Send + Sync>;
+
+/// The handler for `mode`; `spawn` runs `--echo`'s CONNECT tunnels.
+pub fn handler(mode: Mode, spawn: Spawn) -> impl Fn(Request) -> Reply + Send + Sync + 'static {
     // Built once; each response clones it (what a framework does for a static
     // answer). Frozen: a clone is a reference count, and the writer copies its
     // fields at once.
@@ -81,14 +92,40 @@ pub fn handler(mode: Mode) -> impl Fn(Request) -> Reply + Send + Sync + 'static 
             Mode::Hello => {
                 Reply::Ready(std::future::ready(Response::new(hello.clone(), Bytes::from_static(b"Hello, World!"))))
             }
+            Mode::Echo if req.head.method == sockless_core::Method::Connect => tunnel(req, &spawn),
             Mode::Echo => Reply::Later(Box::pin(echo(req))),
             Mode::Dir(root) => Reply::Ready(std::future::ready(file(root, &req))),
         }
     }
 }
 
+/// `--echo` answers CONNECT with 200, then echoes the tunnel's bytes.
+fn tunnel(mut req: Request, spawn: &Spawn) -> Reply {
+    let Some(upgrade) = req.upgrade() else {
+        let response = if req.head.version == Version::Http2 {
+            // HTTP/2 CONNECT: the tunnel is the stream's body, echoed back.
+            Response::new(ResponseHead::new(200), req.body)
+        } else {
+            // HTTP/1.1 inside TLS: the transport cannot be handed over.
+            Response::new(ResponseHead::new(501), "CONNECT is not served over TLS\n")
+        };
+        return Reply::Ready(std::future::ready(response));
+    };
+    spawn(Box::pin(async move {
+        let Ok(mut tunnel) = upgrade.await else { return };
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = tunnel.read(&mut buf).await {
+            if tunnel.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+        let _ = tunnel.shutdown().await;
+    }));
+    Reply::Ready(std::future::ready(Response::new(ResponseHead::new(200), Body::empty())))
+}
+
 async fn echo(req: Request) -> Response {
-    let Request { head, mut body } = req;
+    let Request { head, mut body, .. } = req;
     let mut data = Vec::new();
     while let Some(chunk) = body.next_chunk().await {
         match chunk {
@@ -159,13 +196,15 @@ fn start_with(
     addr: SocketAddr,
     threads: Option<usize>,
 ) -> Result<Running, Failure> {
+    if driver == Driver::Epoll {
+        return super::serve_epoll::start(mode, tls, chain, addr, threads);
+    }
     let listener = std::net::TcpListener::bind(addr).map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Failure::new(7, e.to_string()))?;
     listener.set_nonblocking(true).map_err(|e| Failure::new(7, e.to_string()))?;
     let shutdown = ShutdownSignal::new();
     let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
     let make = maker(tls);
-    let handle = handler(mode);
     let thread = std::thread::spawn(move || -> std::io::Result<()> {
         match driver {
             Driver::Tokio => {
@@ -174,9 +213,11 @@ fn start_with(
                     builder.worker_threads(n.max(1));
                 }
                 let rt = builder.enable_all().build()?;
+                let runtime = rt.handle().clone();
+                let handle = handler(mode, Arc::new(move |task| drop(runtime.spawn(task))));
                 rt.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)?;
-                    sockless_tokio::serve(listener, make, handle, options).await
+                    sockless_tokio::serve_with(listener, make, handle, options).await
                 })
             }
             Driver::Smol => {
@@ -184,15 +225,18 @@ fn start_with(
                     std::env::set_var("SMOL_THREADS", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
-                smol::block_on(sockless_smol::serve(listener, make, handle, options))
+                let handle = handler(mode, Arc::new(|task| smol::spawn(task).detach()));
+                smol::block_on(sockless_smol::serve_with(listener, make, handle, options))
             }
             Driver::AsyncStd => {
                 if let Some(n) = threads {
                     std::env::set_var("ASYNC_STD_THREAD_COUNT", n.to_string());
                 }
                 let listener = sockless_smol::SmolListener::from_std(listener)?;
-                async_std::task::block_on(sockless_rt::serve(AsyncStdRuntime, listener, make, handle, options))
+                let handle = handler(mode, Arc::new(|task| drop(async_std::task::spawn(task))));
+                async_std::task::block_on(sockless_rt::serve_with(AsyncStdRuntime, listener, make, handle, options))
             }
+            Driver::Epoll => unreachable!("served by serve_epoll"),
         }
     });
     Ok(Running { addr, shutdown, thread, chain })

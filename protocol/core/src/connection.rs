@@ -6,7 +6,6 @@ use crate::head::{RequestHead, ResponseHead};
 use crate::header::HeaderList;
 use crate::stream::StreamId;
 use crate::time::Instant;
-use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
 /// A protocol connection as a pure state machine: bytes and time in, events
@@ -19,12 +18,18 @@ use bytes::{Bytes, BytesMut};
 /// * Time is passed in as [`Instant`]; the connection never reads a clock.
 ///   `now` must never go backwards.
 /// * After **any** call that puts something in (input, EOF, timeout, a
-///   command), the driver drains, in this order: transmit
+///   command), the driver drains both outputs, events
+///   ([`poll_event`](Self::poll_event) until `None`) and transmit
 ///   ([`poll_transmit`](Self::poll_transmit) until it yields nothing or the
-///   socket would block), then events ([`poll_event`](Self::poll_event) until
-///   `None`), then reads the next deadline ([`poll_timeout`](Self::poll_timeout)).
-///   Commands the application issues while handling events are more input, so
-///   the loop goes round again.
+///   transport would block), **until neither yields anything**, and only then
+///   reads the next deadline ([`poll_timeout`](Self::poll_timeout)). Which of
+///   the two goes first is the driver's choice; what is required is going
+///   round: commands issued while handling events are more input (they queue
+///   output), and transmitting can release events ([`Event::Closed`] and
+///   [`Event::Upgrade`] come only once every queued byte was taken, so a
+///   driver that polled events, then transmitted, polls events again).
+///   Events first lets the answers given while handling them leave in the
+///   same vectored write; [`cycle::settle`](crate::cycle::settle) is that loop.
 /// * Input is taken only as fast as the connection can buffer it:
 ///   [`handle_input`](Self::handle_input) returns how many bytes it took and
 ///   may take fewer (even 0) while unread events or unsent output are over
@@ -39,43 +44,37 @@ use bytes::{Bytes, BytesMut};
 ///
 /// # A driver's loop
 ///
+/// The steps are written once, in [`cycle`](crate::cycle); a driver adds
+/// only its way of waiting:
+///
 /// ```
+/// use sockless_core::cycle::{self, Input, Transport};
 /// use sockless_core::{Connection, Event, Instant};
 ///
-/// /// A transport as a driver sees it (a socket, a pipe, a serial line).
-/// trait Transport {
-///     fn read(&mut self, buf: &mut [u8]) -> usize; // 0 = EOF
-///     fn write_vectored(&mut self, bufs: &[&[u8]]) -> usize;
+/// /// What this driver adds: a clock and a way to wait for input.
+/// trait Wait {
 ///     fn now(&self) -> Instant;
-///     fn wait_readable_until(&mut self, deadline: Option<Instant>) -> bool; // false = timed out
+///     /// Waits until the transport may have input or `deadline` passes.
+///     fn wait(&mut self, deadline: Option<Instant>);
 /// }
 ///
-/// fn drive<C: Connection, T: Transport>(conn: &mut C, io: &mut T, mut on_event: impl FnMut(&mut C, Event)) {
+/// fn drive<C, T>(conn: &mut C, io: &mut T, mut on_event: impl FnMut(&mut C, Event)) -> Result<(), T::Error>
+/// where
+///     C: Connection,
+///     T: Transport + Wait,
+/// {
 ///     loop {
-///         // 1. transmit everything queued, as one vectored write per round
-///         loop {
-///             let mut slices: [&[u8]; 16] = [&[]; 16];
-///             let n = conn.poll_transmit(&mut slices);
-///             if n == 0 { break; }
-///             let written = io.write_vectored(&slices[..n]);
-///             conn.advance_transmit(written);
+///         // Events and transmit until neither moves, then the deadline.
+///         let settled = cycle::settle(conn, io, &mut on_event)?;
+///         if settled.finished {
+///             return Ok(()); // Closed: close the transport
 ///         }
-///         // 2. then events; the application's commands go straight back in
-///         while let Some(event) = conn.poll_event() {
-///             let closed = matches!(event, Event::Closed(_));
-///             on_event(conn, event);
-///             if closed { return; }
+///         io.wait(settled.deadline);
+///         let now = io.now();
+///         if let Input::Eof = cycle::read_lent(conn, io, now)? {
+///             // the connection was told; it closes once it is done
 ///         }
-///         // 3. then the next deadline, and wait for input or for it
-///         let deadline = conn.poll_timeout();
-///         if io.wait_readable_until(deadline) {
-///             let now = io.now();
-///             let buf = conn.input_buffer();
-///             let n = io.read(buf);
-///             if n == 0 { conn.handle_eof(now); } else { let _ = conn.commit_input(now, n); }
-///         } else {
-///             conn.handle_timeout(io.now());
-///         }
+///         cycle::fire_timers(conn, now);
 ///     }
 /// }
 /// ```
@@ -170,6 +169,36 @@ pub trait Connection {
 
     /// Whether the connection is finished and its output is flushed.
     fn is_closed(&self) -> bool;
+
+    /// Why the connection failed, in more detail than the [`ProtocolError`](crate::ProtocolError)
+    /// of its [`Event::Error`] says, from the layer that knows: sockless-tls
+    /// gives its `TlsError` (unknown issuer, name mismatch, the peer's
+    /// alert, ...), which a driver can downcast and hand to the application.
+    /// `None` by default.
+    fn failure_detail(&self) -> Option<&(dyn core::error::Error + Send + Sync + 'static)> {
+        None
+    }
+
+    /// What the secure channel under HTTP negotiated, once its handshake is
+    /// done (ALPN, SNI, the peer's certificates): a driver hands it to the
+    /// application with each request. `None` on cleartext (the default).
+    fn tls_facts(&self) -> Option<TlsFacts> {
+        None
+    }
+}
+
+/// What a TLS handshake negotiated, as [`Connection::tls_facts`] reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// The ALPN protocol both sides agreed on (`h2`, `http/1.1`), if any.
+    pub alpn: Option<Bytes>,
+    /// Server: the name the client asked for (SNI), if it sent one. Client:
+    /// the server name it connected to.
+    pub sni: Option<alloc::string::String>,
+    /// The peer's certificate chain, leaf first, in DER: the server's on a
+    /// client; on a server the client's when it presented one (mTLS), else
+    /// empty.
+    pub peer_certificates: alloc::vec::Vec<Bytes>,
 }
 
 /// A boxed connection is a connection, so a driver can hold
@@ -242,26 +271,10 @@ impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
     fn is_closed(&self) -> bool {
         (**self).is_closed()
     }
-}
-
-/// Takes everything `conn` has queued for transmission, as one buffer, and
-/// marks it written: a transport that accepts every byte at once. For tests,
-/// simulations and drivers that write into memory.
-pub fn transmit_all(conn: &mut (impl Connection + ?Sized)) -> Vec<u8> {
-    let mut all = Vec::new();
-    loop {
-        let mut slices: [&[u8]; 16] = [&[]; 16];
-        let n = conn.poll_transmit(&mut slices);
-        if n == 0 {
-            return all;
-        }
-        let before = all.len();
-        slices[..n].iter().for_each(|s| all.extend_from_slice(s));
-        conn.advance_transmit(all.len() - before);
+    fn failure_detail(&self) -> Option<&(dyn core::error::Error + Send + Sync + 'static)> {
+        (**self).failure_detail()
     }
-}
-
-/// Takes every event `conn` has ready.
-pub fn poll_events(conn: &mut (impl Connection + ?Sized)) -> Vec<Event> {
-    core::iter::from_fn(|| conn.poll_event()).collect()
+    fn tls_facts(&self) -> Option<TlsFacts> {
+        (**self).tls_facts()
+    }
 }

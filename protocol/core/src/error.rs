@@ -123,6 +123,9 @@ pub enum ProtocolErrorKind {
     MissingHost,
     /// A request has more than one Host field.
     MultipleHost,
+    /// A Host value that is not `uri-host [":" port]` (RFC 9112 section 3.2),
+    /// or that differs from an absolute-form target's authority.
+    InvalidHost,
     /// Content-Length is malformed or fields disagree.
     InvalidContentLength,
     /// Both Content-Length and Transfer-Encoding are present.
@@ -195,6 +198,7 @@ impl ProtocolErrorKind {
             TooManyHeaders => "too many header fields",
             MissingHost => "missing Host",
             MultipleHost => "more than one Host",
+            InvalidHost => "invalid Host",
             InvalidContentLength => "invalid Content-Length",
             ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
             UnsupportedTransferCoding => "unsupported transfer coding",

@@ -27,6 +27,7 @@ extern crate alloc;
 mod buffer_in;
 mod buffer_out;
 mod connection;
+pub mod cycle;
 mod error;
 mod event;
 mod head;
@@ -39,7 +40,8 @@ mod time;
 pub use buffer_in::InputBuffer;
 pub use buffer_out::TransmitQueue;
 pub use bytes::{Bytes, BytesMut};
-pub use connection::{poll_events, transmit_all, Connection};
+pub use connection::{Connection, TlsFacts};
+pub use cycle::{poll_events, transmit_all};
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};
 pub use event::{CloseReason, Event};
 pub use head::{

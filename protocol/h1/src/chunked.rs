@@ -23,7 +23,9 @@ use sockless_core::{HeaderList, ProtocolErrorKind as Kind};
 /// Limits the decoder enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkedLimits {
-    /// Most bytes of chunk extensions over the whole body.
+    /// Most bytes of chunk extensions over the whole body; leading zeros of
+    /// chunk sizes (after the first digit) count too, as bytes that carry
+    /// no data.
     pub max_ext_bytes: usize,
     /// Largest trailer section.
     pub max_trailer_bytes: usize,
@@ -91,8 +93,6 @@ pub struct ChunkedDecoder {
     trailer_scan: usize,
     limits: ChunkedLimits,
 }
-
-const MAX_SIZE_DIGITS: u8 = 20;
 
 fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
@@ -196,12 +196,22 @@ impl ChunkedDecoder {
         self.state = match (self.state, b) {
             (Size, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
                 let d = (b as char).to_digit(16).unwrap_or(0);
-                self.digits += 1;
+                if d == 0 && self.size == 0 && self.digits > 0 {
+                    // `1*HEXDIG` allows any number of leading zeros; they
+                    // carry no data, so they count against the message's
+                    // budget for such bytes (with its extensions).
+                    self.ext_bytes += 1;
+                    if self.ext_bytes > self.limits.max_ext_bytes {
+                        return Err(Kind::ChunkExtensionTooLong);
+                    }
+                }
+                self.digits = self.digits.saturating_add(1);
+                // The value must fit in a u64; the digits before the
+                // overflow may be as many zeros as the budget allows.
                 self.size = self
                     .size
                     .checked_mul(16)
                     .and_then(|s| s.checked_add(u64::from(d)))
-                    .filter(|_| self.digits <= MAX_SIZE_DIGITS)
                     .ok_or(Kind::InvalidChunkSize)?;
                 Size
             }
@@ -343,7 +353,11 @@ mod tests {
     }
 
     fn data(input: &[u8]) -> Result<Vec<u8>, Kind> {
-        let chunks = decode_all(input, ChunkedLimits::default())?;
+        data_with(input, ChunkedLimits::default())
+    }
+
+    fn data_with(input: &[u8], limits: ChunkedLimits) -> Result<Vec<u8>, Kind> {
+        let chunks = decode_all(input, limits)?;
         assert_eq!(chunks.last(), Some(&Chunk::End), "incomplete");
         Ok(chunks
             .iter()
@@ -393,6 +407,62 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(input)
             );
+        }
+    }
+
+    #[test]
+    fn leading_zeros_in_a_chunk_size_are_valid_while_the_value_fits() {
+        let zeros = "0".repeat(200);
+        let body = alloc::format!("{zeros}3\r\nabc\r\n{zeros}0\r\n\r\n");
+        assert_eq!(data(body.as_bytes()).unwrap(), b"abc");
+        // 16 significant digits fit a u64; 17 do not, whatever came before.
+        let line = alloc::format!("{zeros}ffffffffffffffff\r\n");
+        assert!(decode_all(line.as_bytes(), ChunkedLimits::default()).is_ok());
+        let line = alloc::format!("{zeros}1ffffffffffffffff\r\n");
+        assert_eq!(decode_all(line.as_bytes(), ChunkedLimits::default()).err(), Some(Kind::InvalidChunkSize));
+        // They carry no data: past the message's budget for such bytes, 400.
+        let tight = ChunkedLimits { max_ext_bytes: 4, ..ChunkedLimits::default() };
+        assert_eq!(data_with(b"000003\r\nabc\r\n0\r\n\r\n", tight).unwrap(), b"abc");
+        assert_eq!(decode_all(b"0000003\r\nabc\r\n", tight).err(), Some(Kind::ChunkExtensionTooLong));
+    }
+
+    proptest::proptest! {
+        /// `1*HEXDIG`: any leading zeros (within the budget), any case,
+        /// give the value; the chunk's data follows.
+        #[test]
+        fn chunk_sizes_with_leading_zeros_read_as_their_value(
+            zeros in 0usize..400,
+            size in 1usize..300,
+            upper in proptest::bool::ANY,
+        ) {
+            let hex = if upper { alloc::format!("{size:X}") } else { alloc::format!("{size:x}") };
+            let data_bytes: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut body = alloc::format!("{}{hex}\r\n", "0".repeat(zeros)).into_bytes();
+            body.extend_from_slice(&data_bytes);
+            body.extend_from_slice(alloc::format!("\r\n{}0\r\n\r\n", "0".repeat(zeros)).as_bytes());
+            proptest::prop_assert_eq!(data(&body), Ok(data_bytes));
+        }
+
+        /// A size is accepted exactly when its value fits in a u64,
+        /// however many zeros come first.
+        #[test]
+        fn a_chunk_size_is_valid_exactly_when_it_fits(
+            zeros in 0usize..100,
+            value in proptest::prop_oneof![
+                proptest::strategy::Strategy::prop_map(proptest::num::u64::ANY, u128::from),
+                (u128::from(u64::MAX) - 2)..(u128::from(u64::MAX) + 2),
+                proptest::num::u128::ANY,
+            ],
+        ) {
+            let line = alloc::format!("{}{value:x}\r\n", "0".repeat(zeros));
+            let mut dec = ChunkedDecoder::new(ChunkedLimits::default());
+            let mut buf = BytesMut::from(line.as_bytes());
+            let read = dec.decode(&mut buf);
+            if value <= u128::from(u64::MAX) {
+                proptest::prop_assert!(read.is_ok(), "{line:?}: {read:?}");
+            } else {
+                proptest::prop_assert_eq!(read, Err(Kind::InvalidChunkSize));
+            }
         }
     }
 

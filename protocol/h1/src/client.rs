@@ -9,14 +9,15 @@ use crate::body::BodyDecoder;
 use crate::chunked::Chunk;
 use crate::config::Config;
 use crate::encode::{send_body, user_framing, write_request_head, Added, BodyEncoder};
-use crate::fields::Coding;
 use crate::parse::{HeadScanner, ParsedResponse};
-use crate::plumbing::Plumbing;
+use crate::plumbing::{self, Plumbing};
+use crate::rules::{self, Incoming, Outgoing, Sender};
+use crate::timers;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{
     validate_fields, Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, Instant, Method,
-    ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, UserError, Version,
+    ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, UserError,
 };
 
 #[derive(Debug)]
@@ -202,26 +203,15 @@ impl ClientConnection {
             self.p.push_event(Event::Response { stream, head });
             return;
         }
-        let decoder = if ex.head_request || head.status == 204 || head.status == 304 {
-            BodyDecoder::Length(0)
-        } else {
-            match (info.transfer_encoding, info.content_length) {
-                (Some(_), _) if head.version == Version::Http10 => return self.fail(Kind::TransferEncodingInHttp10),
-                (Some(_), Some(_)) => return self.fail(Kind::ContentLengthWithTransferEncoding),
-                (Some(Coding::Chunked), None) => BodyDecoder::chunked(&self.p.config),
-                (Some(Coding::Unsupported), None) => return self.fail(Kind::UnsupportedTransferCoding),
-                (Some(Coding::Invalid), None) => return self.fail(Kind::InvalidTransferEncoding),
-                (None, Some(n)) if self.p.config.max_body_bytes.is_some_and(|m| n > m) => {
-                    return self.fail(Kind::BodyTooLarge)
-                }
-                (None, Some(n)) => BodyDecoder::Length(n),
-                (None, None) => BodyDecoder::UntilClose,
-            }
+        let bodiless = ex.head_request || head.status == 204 || head.status == 304;
+        let decoder = match rules::incoming_body(Sender::Server { bodiless }, head.version, &info, &self.p.config) {
+            Ok(Incoming::None | Incoming::Exact(0)) => BodyDecoder::Length(0),
+            Ok(Incoming::Exact(n)) => BodyDecoder::Length(n),
+            Ok(Incoming::Chunked) => BodyDecoder::chunked(&self.p.config),
+            Ok(Incoming::UntilClose) => BodyDecoder::UntilClose,
+            Err(kind) => return self.fail(kind),
         };
-        let server_keeps = match head.version {
-            Version::Http10 => info.keep_alive && !info.close,
-            _ => !info.close,
-        };
+        let server_keeps = rules::keep_alive(head.version, info.close, info.keep_alive);
         ex.keep_alive &= server_keeps && !matches!(decoder, BodyDecoder::UntilClose);
         if ex.held.take().is_some() {
             // A final response before 100 Continue: the body is never sent,
@@ -276,27 +266,98 @@ impl ClientConnection {
     fn current(&mut self, stream: StreamId) -> Result<&mut Exchange, UserError> {
         self.exchange.as_mut().filter(|e| e.stream == stream).ok_or(UserError::UnknownStream)
     }
+}
 
-    fn continue_deadline(&self) -> Option<Instant> {
-        let ex = self.exchange.as_ref()?;
-        ex.held.as_ref()?;
-        ex.continue_since.map(|s| s + self.p.config.continue_timeout)
+/// The client's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// A command changed state without a time: the next call stamps it.
+    Stamp,
+    /// The body waits for `100 Continue`: sent anyway when it expires.
+    Continue,
+    /// A response body is being received: an error when it pauses too long.
+    Body,
+}
+
+impl timers::Timers for ClientConnection {
+    type Timer = Timer;
+    const ALL: &'static [Timer] = &[Timer::Stamp, Timer::Continue, Timer::Body];
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        if self.p.closed_emitted || self.p.upgraded || self.p.error.is_some() {
+            return None;
+        }
+        match timer {
+            Timer::Stamp => self.p.stamp_needed.then_some(self.p.now),
+            Timer::Continue => {
+                let ex = self.exchange.as_ref()?;
+                ex.held.as_ref()?;
+                ex.continue_since.map(|s| s + self.p.config.continue_timeout)
+            }
+            Timer::Body => match self.read {
+                Read::Body(_) if !self.p.backlogged() => self.p.config.body_timeout.map(|t| self.body_progress + t),
+                _ => None,
+            },
+        }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.p.stamp_needed {
-            return Some(self.p.now);
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            // `handle_timeout` already stamped it.
+            Timer::Stamp => {}
+            Timer::Continue => {
+                if let Some(mut held) = self.exchange.as_mut().and_then(|ex| ex.held.take()) {
+                    self.p.out.append(&mut held);
+                }
+            }
+            Timer::Body => self.fail(Kind::BodyTimeout),
         }
-        let body = match self.read {
-            Read::Body(_) if !self.p.backlogged() => self.p.config.body_timeout.map(|t| self.body_progress + t),
-            _ => None,
-        };
-        sockless_core::earliest(self.continue_deadline(), body)
+    }
+}
+
+impl plumbing::Role for ClientConnection {
+    fn plumbing(&mut self) -> &mut Plumbing {
+        &mut self.p
+    }
+    fn note_time(&mut self, now: Instant) {
+        self.touch(now);
+    }
+    fn parse(&mut self) {
+        self.process();
+    }
+    fn discards_input(&self) -> bool {
+        self.discarding()
     }
 }
 
 impl Connection for ClientConnection {
-    crate::plumbing::connection_io!();
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        plumbing::handle_input(self, now, input)
+    }
+
+    fn input_buffer(&mut self) -> &mut [u8] {
+        plumbing::input_buffer(self)
+    }
+
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        plumbing::commit_input(self, now, n)
+    }
+
+    fn take_input_buffer(&mut self) -> BytesMut {
+        self.p.recv.take()
+    }
+
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        plumbing::return_input_buffer(self, now, buf)
+    }
+
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.p.out.poll(out)
+    }
+
+    fn advance_transmit(&mut self, n: usize) {
+        self.p.out.advance(n);
+    }
 
     fn handle_eof(&mut self, now: Instant) {
         self.touch(now);
@@ -322,27 +383,12 @@ impl Connection for ClientConnection {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.p.closed_emitted || self.p.upgraded || self.p.error.is_some() {
-            return None;
-        }
-        self.deadline()
+        timers::next(self)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.continue_deadline().is_some_and(|d| now >= d) {
-            if let Some(ex) = &mut self.exchange {
-                if let Some(mut held) = ex.held.take() {
-                    self.p.out.append(&mut held);
-                }
-            }
-        }
-        if let Read::Body(_) = self.read {
-            let expired = self.p.config.body_timeout.is_some_and(|t| now >= self.body_progress + t);
-            if expired && !self.p.backlogged() && self.p.error.is_none() {
-                self.fail(Kind::BodyTimeout);
-            }
-        }
+        timers::expire(self, now);
     }
 
     fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
@@ -355,25 +401,10 @@ impl Connection for ClientConnection {
         }
         head.validate_request_line()?;
         let framing = user_framing(&head.headers)?;
-        let mut added = Added::default();
-        let mut encoder = if let Some(n) = framing.content_length {
-            BodyEncoder::Length(n)
-        } else if framing.chunked {
-            BodyEncoder::Chunked
-        } else if end_stream {
-            if matches!(head.method, Method::Post | Method::Put | Method::Patch) {
-                added.content_length = Some(0);
-            }
-            BodyEncoder::Length(0)
-        } else if head.version == Version::Http10 {
-            return Err(UserError::InvalidFraming.into());
-        } else {
-            added.chunked = true;
-            BodyEncoder::Chunked
-        };
-        if framing.chunked && head.version == Version::Http10 {
-            return Err(UserError::InvalidFraming.into());
-        }
+        let wants_length = matches!(head.method, Method::Post | Method::Put | Method::Patch);
+        let body = rules::outgoing_body(Outgoing::Request { wants_length }, head.version, &framing, end_stream)?;
+        let mut encoder = body.encoder;
+        let added = Added { content_length: body.content_length, chunked: body.chunked, ..Added::default() };
         if end_stream {
             encoder.can_finish()?;
         }
@@ -386,10 +417,7 @@ impl Connection for ClientConnection {
         write_request_head(&mut self.p.out, head, target, host, added);
         let stream = StreamId::new(self.next_stream);
         self.next_stream = self.next_stream.wrapping_add(1).max(1);
-        let keep_alive = match head.version {
-            Version::Http10 => framing.keep_alive && !framing.close,
-            _ => !framing.close,
-        };
+        let keep_alive = rules::keep_alive(head.version, framing.close, framing.keep_alive);
         let waits = framing.expect_continue && has_body && !end_stream;
         if end_stream {
             encoder.finish(&mut self.p.out, None)?;

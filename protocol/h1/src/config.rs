@@ -32,7 +32,8 @@ pub struct Config {
     /// limit, then close. Client default `None` (unlimited, streamed).
     pub max_body_bytes: Option<u64>,
     /// Most bytes of chunk extensions in one message (they are checked and
-    /// skipped). Server: 400 and close. Default 16 KiB.
+    /// skipped), counting the leading zeros of chunk sizes too (valid, but
+    /// they carry no data). Server: 400 and close. Default 16 KiB.
     pub max_chunk_ext_bytes: usize,
     /// Largest trailer section in bytes. Server: 431 and close. Default 8 KiB.
     pub max_trailer_bytes: usize,

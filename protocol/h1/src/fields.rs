@@ -21,6 +21,8 @@ pub(crate) struct FieldInfo {
     pub expect_continue: bool,
     /// How many Host fields.
     pub host_count: u32,
+    /// A Host value is not `uri-host [":" port]` (only requests care).
+    pub host_invalid: bool,
 }
 
 /// What a Transfer-Encoding field list says.
@@ -58,7 +60,10 @@ impl Scan {
     pub(crate) fn add(&mut self, name: &[u8], value: &[u8]) -> Result<(), Kind> {
         let info = &mut self.info;
         match name.len() {
-            4 if name_is(name, b"host") => info.host_count += 1,
+            4 if name_is(name, b"host") => {
+                info.host_count += 1;
+                info.host_invalid |= !is_host(value);
+            }
             6 if name_is(name, b"expect") => {
                 info.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
             }
@@ -88,6 +93,73 @@ impl Scan {
         info.upgrade = self.upgrade_field && self.connection_upgrade;
         info.transfer_encoding = self.codings.result();
         info
+    }
+}
+
+/// Whether `value` is `uri-host [":" port]` (RFC 9110 section 7.2, RFC 3986
+/// section 3.2.2): a bracketed IPv6 (or IPvFuture) literal, or a reg-name
+/// (which includes IPv4 addresses), then an optional port of at most 65535.
+/// An empty host is allowed (a target without authority, section 7.2).
+/// Stricter than the grammar in one place: a comma, which sub-delims let
+/// into a reg-name, is refused, since a Host holding a list is several
+/// Hosts (RFC 9110 section 5.3) and no DNS name holds one.
+pub(crate) fn is_host(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        // A colon inside an IPv6 literal is not a port separator.
+        Some(colon) if !value[colon..].contains(&b']') => (&value[..colon], Some(&value[colon + 1..])),
+        _ => (value, None),
+    };
+    is_uri_host(host) && port.is_none_or(is_port)
+}
+
+/// `uri-host` of RFC 3986 section 3.2.2 (without a comma, see [`is_host`]).
+pub(crate) fn is_uri_host(host: &[u8]) -> bool {
+    match host {
+        [b'[', literal @ .., b']'] => is_ip_literal(literal),
+        _ => is_reg_name(host),
+    }
+}
+
+/// `*DIGIT` of at most 65535 (RFC 3986 allows any digits; no port is larger).
+pub(crate) fn is_port(port: &[u8]) -> bool {
+    port.iter().all(u8::is_ascii_digit)
+        && (port.len() <= 5)
+        && port.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65_535
+}
+
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() {
+        match name[i] {
+            b'%' => {
+                let hex = |j: usize| name.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {}
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b';' | b'=' => {}
+            _ => return false,
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `IPv6address / IPvFuture` (RFC 3986 section 3.2.2), without zone.
+fn is_ip_literal(literal: &[u8]) -> bool {
+    match literal {
+        [b'v' | b'V', rest @ ..] => {
+            let Some(dot) = rest.iter().position(|&b| b == b'.') else { return false };
+            let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+            !version.is_empty()
+                && version.iter().all(u8::is_ascii_hexdigit)
+                && !tail.is_empty()
+                && tail.iter().all(|&b| b.is_ascii_alphanumeric() || b":-._~!$&'()*+,;=".contains(&b))
+        }
+        _ => core::str::from_utf8(literal).is_ok_and(|s| s.parse::<core::net::Ipv6Addr>().is_ok()),
     }
 }
 

@@ -75,17 +75,17 @@ mod client;
 mod config;
 mod encode;
 mod fields;
+#[cfg(feature = "testing")]
+pub mod oracles;
 mod parse;
 mod plumbing;
 mod request;
+mod rules;
 mod server;
+mod timers;
 
 pub use client::ClientConnection;
 pub use config::{Config, MAX_HEADERS_CAP};
-#[doc(hidden)]
-pub use parse::check_canonical_request;
-#[doc(hidden)]
-pub use request::check_in_place_matches_owned;
 pub use request::{BodyLength, ParsedRequest, ParsedRequestRef, RequestHeadRef, RequestParser};
 pub use server::ServerConnection;
 pub use sockless_core;

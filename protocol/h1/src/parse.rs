@@ -542,11 +542,18 @@ impl HeadScanner {
     /// as offsets.
     pub(crate) fn request_parts(&mut self, buf: &[u8], config: &Config) -> Result<Option<Located<RequestParts>>, Kind> {
         let limit = config.header_limit();
+        // First, complete or not, so the verdict does not depend on how
+        // the bytes were split.
+        check_method_start(buf)?;
         let Some(located) = self.locate(buf, config, true, |b| attempt_request(b, limit))? else {
             return Ok(None);
         };
         let p = &located.parts;
-        check_target(&buf[..p.method_end], &buf[p.target.clone()], config)?;
+        let target = &buf[p.target.clone()];
+        check_target(&buf[..p.method_end], target, config)?;
+        if let Some(authority) = absolute_authority(target) {
+            check_host_matches(authority, &buf[p.fields.start..located.end], p.fields.count)?;
+        }
         Ok(Some(located))
     }
 
@@ -599,6 +606,27 @@ impl HeadScanner {
             info: p.fields.info,
         }))
     }
+}
+
+/// How much of an incomplete request's method is checked before the head
+/// is complete (a bound on the rescan per call; methods are short).
+const METHOD_PREFIX: usize = 32;
+
+/// Refuses an incomplete request head whose first bytes cannot start a
+/// request line (a NUL, a control byte, a space: the method is a token,
+/// RFC 9112 section 3): waiting for the rest would only hold the
+/// connection open for bytes that can never make a request.
+fn check_method_start(buf: &[u8]) -> Result<(), Kind> {
+    for (i, &b) in buf.iter().take(METHOD_PREFIX).enumerate() {
+        match b {
+            b' ' if i > 0 => return Ok(()),
+            // A lone CR after empty lines may be the start of one more.
+            b'\r' if i == 0 && buf.len() == 1 => return Ok(()),
+            b if sockless_core::is_tchar(b) => {}
+            _ => return Err(Kind::InvalidMethod),
+        }
+    }
+    Ok(())
 }
 
 /// 414 when the request line alone is too long, else 431.
@@ -702,26 +730,56 @@ fn check_target(method: &[u8], target: &[u8], config: &Config) -> Result<(), Kin
 fn is_absolute_form(t: &[u8]) -> bool {
     let Some(colon) = t.iter().position(|&b| b == b':') else { return false };
     let scheme = &t[..colon];
-    !scheme.is_empty()
+    let valid_scheme = !scheme.is_empty()
         && scheme[0].is_ascii_alphabetic()
-        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        && t[colon..].starts_with(b"://")
+        && scheme.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !valid_scheme || !t[colon..].starts_with(b"://") {
+        return false;
+    }
+    // The authority: no userinfo (RFC 9110 section 4.2.4 tells recipients
+    // to treat it as an error), a valid host and port, and for http(s) a
+    // host that is not empty (section 4.2.1).
+    let authority = absolute_authority(t).unwrap_or_default();
+    let web = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+    crate::fields::is_host(authority) && !(web && authority.first().is_none_or(|&b| b == b':'))
+}
+
+/// The authority of an absolute-form target (`scheme://authority/...`).
+fn absolute_authority(t: &[u8]) -> Option<&[u8]> {
+    let start = t.windows(3).position(|w| w == b"://")? + 3;
+    if t.first() == Some(&b'/') {
+        return None;
+    }
+    let rest = &t[start..];
+    let end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// RFC 9112 section 3.2.2: with an absolute-form target, the Host field
+/// must be identical to the target's authority. A server could ignore Host
+/// and use the target; two hops that chose differently would route one
+/// request to two hosts, so a difference is refused (400). Hosts compare
+/// without regard to case (RFC 3986 section 3.2.2).
+fn check_host_matches(authority: &[u8], section: &[u8], count: usize) -> Result<(), Kind> {
+    let mut hosts =
+        sockless_core::HeaderIter::over_section(section, count).filter(|(n, _)| n.eq_ignore_ascii_case(b"host"));
+    match hosts.next() {
+        Some((_, host)) if !host.eq_ignore_ascii_case(authority) => Err(Kind::InvalidHost),
+        _ => Ok(()),
+    }
 }
 
 /// `host:port`, no userinfo, no path.
 fn is_authority_form(t: &[u8]) -> bool {
     let Some(colon) = t.iter().rposition(|&b| b == b':') else { return false };
     let (host, port) = (&t[..colon], &t[colon + 1..]);
-    !host.is_empty()
-        && !port.is_empty()
-        && port.iter().all(u8::is_ascii_digit)
-        && !host.iter().any(|&b| matches!(b, b'/' | b'@' | b'?' | b'#'))
+    !host.is_empty() && !port.is_empty() && crate::fields::is_uri_host(host) && crate::fields::is_port(port)
 }
 
 /// Checks the canonical reader against httparse and the checks around it
 /// on `buf` (panics on any disagreement): what the differential tests and
 /// the `h1_request_parser` fuzz target run.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn check_canonical_request(buf: &[u8], limit: usize) {
     match canonical::request(buf, limit) {
         canonical::Outcome::Complete(n, parts) => match httparse_request(buf, limit) {

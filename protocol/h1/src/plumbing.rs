@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use alloc::collections::VecDeque;
+use bytes::BytesMut;
 use sockless_core::InputBuffer;
 use sockless_core::TransmitQueue as Transmit;
 use sockless_core::{Answer, CloseReason, Error, Event, Instant, ProtocolError, ProtocolErrorKind, UserError};
@@ -119,61 +120,60 @@ impl Plumbing {
     }
 }
 
-/// The input and transmit half of the `Connection` impl, the same for both
-/// roles: each role provides `touch(now)`, `process()` and `discarding()`.
-macro_rules! connection_io {
-    () => {
-        fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
-            self.touch(now);
-            self.p.check_open()?;
-            if self.discarding() {
-                return Ok(input.len());
-            }
-            let n = self.p.recv.push(input);
-            self.process();
-            self.p.result().map(|()| n)
-        }
-
-        fn input_buffer(&mut self) -> &mut [u8] {
-            if self.p.check_open().is_err() {
-                return &mut [];
-            }
-            self.p.recv.lend()
-        }
-
-        fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
-            self.touch(now);
-            self.p.recv.commit(n)?;
-            self.p.check_open()?;
-            if self.discarding() {
-                drop(self.p.recv.take_all());
-            }
-            self.process();
-            self.p.result()
-        }
-
-        fn take_input_buffer(&mut self) -> BytesMut {
-            self.p.recv.take()
-        }
-
-        fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
-            self.touch(now);
-            self.p.recv.give_back(buf);
-            self.p.check_open()?;
-            if self.discarding() {
-                drop(self.p.recv.take_all());
-            }
-            self.process();
-            self.p.result()
-        }
-
-        fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
-            self.p.out.poll(out)
-        }
-
-        fn advance_transmit(&mut self, n: usize) {
-            self.p.out.advance(n);
-        }
-    };
+/// What a role gives the input half of its `Connection` impl, which is the
+/// same for both roles (the functions below).
+pub(crate) trait Role {
+    fn plumbing(&mut self) -> &mut Plumbing;
+    /// Records the time of a call (and stamps deferred timers).
+    fn note_time(&mut self, now: Instant);
+    /// Parses what the receive buffer holds, as far as the role may.
+    fn parse(&mut self);
+    /// Whether input is now read and dropped (the connection decided to
+    /// close, and answers still queued must be written).
+    fn discards_input(&self) -> bool;
 }
-pub(crate) use connection_io;
+
+/// `Connection::handle_input` for either role.
+pub(crate) fn handle_input(role: &mut impl Role, now: Instant, input: &[u8]) -> Result<usize, Error> {
+    role.note_time(now);
+    role.plumbing().check_open()?;
+    if role.discards_input() {
+        return Ok(input.len());
+    }
+    let n = role.plumbing().recv.push(input);
+    role.parse();
+    role.plumbing().result().map(|()| n)
+}
+
+/// `Connection::input_buffer` for either role.
+pub(crate) fn input_buffer(role: &mut impl Role) -> &mut [u8] {
+    let p = role.plumbing();
+    if p.check_open().is_err() {
+        return &mut [];
+    }
+    p.recv.lend()
+}
+
+/// `Connection::commit_input` for either role.
+pub(crate) fn commit_input(role: &mut impl Role, now: Instant, n: usize) -> Result<(), Error> {
+    role.note_time(now);
+    role.plumbing().recv.commit(n)?;
+    after_input(role)
+}
+
+/// `Connection::return_input_buffer` for either role.
+pub(crate) fn return_input_buffer(role: &mut impl Role, now: Instant, buf: BytesMut) -> Result<(), Error> {
+    role.note_time(now);
+    role.plumbing().recv.give_back(buf);
+    after_input(role)
+}
+
+/// What follows bytes arriving in the receive buffer.
+fn after_input(role: &mut impl Role) -> Result<(), Error> {
+    role.plumbing().check_open()?;
+    if role.discards_input() {
+        drop(role.plumbing().recv.take_all());
+    }
+    role.parse();
+    role.plumbing().result()
+}

@@ -5,8 +5,9 @@
 //! [`ServerConnection`]: crate::ServerConnection
 
 use crate::config::Config;
-use crate::fields::{Coding, FieldInfo};
+use crate::fields::FieldInfo;
 use crate::parse::{leading_empty_lines, HeadScanner, Located, ScannedRequest};
+use crate::rules::{self, Incoming, Sender};
 use bytes::BytesMut;
 use sockless_core::{HeaderIter, ProtocolErrorKind as Kind, RequestHead, Version};
 
@@ -198,42 +199,38 @@ struct Message {
 
 impl Message {
     fn of(version: Version, info: &FieldInfo, config: &Config) -> Result<Message, Kind> {
-        let body = body_length(version, info, config)?;
-        let keep_alive = match version {
-            Version::Http10 => info.keep_alive && !info.close,
-            _ => !info.close,
+        check_host(version, info)?;
+        let body = match rules::incoming_body(Sender::Client, version, info, config)? {
+            Incoming::Exact(n) => BodyLength::Exact(n),
+            Incoming::Chunked => BodyLength::Chunked,
+            // A request is never read until close.
+            Incoming::None | Incoming::UntilClose => BodyLength::None,
         };
+        let keep_alive = rules::keep_alive(version, info.close, info.keep_alive);
         let has_body = !matches!(body, BodyLength::None | BodyLength::Exact(0));
         let expect_continue = has_body && info.expect_continue && version == Version::Http11;
         Ok(Message { body, keep_alive, expect_continue })
     }
 }
 
-/// RFC 9112 section 6.3 for requests, strictly; and exactly one Host in
-/// HTTP/1.1 (RFC 9112 section 3.2).
-fn body_length(version: Version, info: &FieldInfo, config: &Config) -> Result<BodyLength, Kind> {
+/// Exactly one Host in HTTP/1.1, of valid syntax (RFC 9112 section 3.2).
+fn check_host(version: Version, info: &FieldInfo) -> Result<(), Kind> {
     if info.host_count > 1 {
         return Err(Kind::MultipleHost);
     }
     if info.host_count == 0 && version == Version::Http11 {
         return Err(Kind::MissingHost);
     }
-    match (info.transfer_encoding, info.content_length) {
-        (Some(_), _) if version == Version::Http10 => Err(Kind::TransferEncodingInHttp10),
-        (Some(_), Some(_)) => Err(Kind::ContentLengthWithTransferEncoding),
-        (Some(Coding::Unsupported), None) => Err(Kind::UnsupportedTransferCoding),
-        (Some(Coding::Invalid), None) => Err(Kind::InvalidTransferEncoding),
-        (Some(Coding::Chunked), None) => Ok(BodyLength::Chunked),
-        (None, Some(n)) if config.max_body_bytes.is_some_and(|max| n > max) => Err(Kind::BodyTooLarge),
-        (None, Some(n)) => Ok(BodyLength::Exact(n)),
-        (None, None) => Ok(BodyLength::None),
+    if info.host_invalid {
+        return Err(Kind::InvalidHost);
     }
+    Ok(())
 }
 
 /// Reads `input` both ways, in place and taking the head, and panics if
 /// they disagree (verdict, head, framing, what is left after the head):
 /// what the unit tests and the `h1_request_parser` fuzz target run.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn check_in_place_matches_owned(input: &[u8], config: &Config) {
     let in_place = RequestParser::new().parse_ref(input, config);
     let mut buf = BytesMut::from(input);

@@ -9,8 +9,10 @@ use crate::body::BodyDecoder;
 use crate::chunked::Chunk;
 use crate::config::Config;
 use crate::encode::{send_body, user_framing, write_response_head, Added, BodyEncoder};
-use crate::plumbing::Plumbing;
+use crate::plumbing::{self, Plumbing};
 use crate::request::{BodyLength, ParsedRequest, RequestParser};
+use crate::rules::{self, Outgoing};
+use crate::timers;
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use sockless_core::TransmitQueue as Transmit;
@@ -423,28 +425,11 @@ impl ServerConnection {
             self.switch_decided(idx);
             return Ok(());
         }
-        let no_body = ex.head_request || head.status == 204 || head.status == 304;
-        let mut close = !ex.keep_alive || framing.close || (ex.awaiting_continue && !ex.request_done);
-        let mut added = Added::default();
-        let encoder = if no_body {
-            BodyEncoder::None
-        } else if let Some(n) = framing.content_length {
-            BodyEncoder::Length(n)
-        } else if framing.chunked {
-            if version == Version::Http10 {
-                return Err(UserError::InvalidFraming.into());
-            }
-            BodyEncoder::Chunked
-        } else if end_stream {
-            added.content_length = Some(0);
-            BodyEncoder::Length(0)
-        } else if version == Version::Http11 {
-            added.chunked = true;
-            BodyEncoder::Chunked
-        } else {
-            close = true;
-            BodyEncoder::UntilClose
-        };
+        let bodiless = ex.head_request || head.status == 204 || head.status == 304;
+        let body = rules::outgoing_body(Outgoing::Response { bodiless }, version, &framing, end_stream)?;
+        let close = !ex.keep_alive || framing.close || (ex.awaiting_continue && !ex.request_done) || body.close;
+        let encoder = body.encoder;
+        let mut added = Added { content_length: body.content_length, chunked: body.chunked, ..Added::default() };
         if end_stream {
             encoder.can_finish()?;
         }
@@ -488,37 +473,121 @@ impl ServerConnection {
             Response::Done | Response::Switching => Err(UserError::StreamEnded),
         }
     }
+}
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.p.stamp_needed {
-            return Some(self.p.now);
+/// The server's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// A command changed state without a time: the next call stamps it.
+    Stamp,
+    /// A head started arriving: 408 when it is not complete in time.
+    HeadRead,
+    /// Nothing of the first request yet: a quiet close (slowloris).
+    FirstRequest,
+    /// Idle between keep-alive requests: a quiet close.
+    Idle,
+    /// A body is being received: 408 (or a cut) when it pauses too long.
+    Body,
+}
+
+impl timers::Timers for ServerConnection {
+    type Timer = Timer;
+    const ALL: &'static [Timer] = &[Timer::Stamp, Timer::HeadRead, Timer::FirstRequest, Timer::Idle, Timer::Body];
+
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        if self.p.closed_emitted || self.p.upgraded || self.p.close_reason.is_some() {
+            return None;
         }
         let config = &self.p.config;
-        match &self.read {
-            Read::Head if self.exchanges.is_empty() || self.head_started.is_some() => {
-                if let Some(started) = self.head_started {
-                    config.header_read_timeout.map(|t| started + t)
-                } else if self.first_request {
-                    config.header_read_timeout.zip(self.idle_since).map(|(t, s)| s + t)
-                } else {
-                    config.idle_timeout.zip(self.idle_since).map(|(t, s)| s + t)
-                }
+        let waiting_for_request = matches!(self.read, Read::Head) && self.exchanges.is_empty();
+        match timer {
+            Timer::Stamp => self.p.stamp_needed.then_some(self.p.now),
+            Timer::HeadRead if matches!(self.read, Read::Head) => {
+                self.head_started.zip(config.header_read_timeout).map(|(s, t)| s + t)
             }
-            Read::Body { stream, .. } => {
-                let waiting = self.exchanges.iter().any(|e| e.stream == *stream && e.awaiting_continue);
-                if waiting || self.p.backlogged() {
-                    None
-                } else {
-                    config.body_timeout.map(|t| self.body_progress + t)
-                }
+            Timer::FirstRequest if waiting_for_request && self.head_started.is_none() && self.first_request => {
+                self.idle_since.zip(config.header_read_timeout).map(|(s, t)| s + t)
             }
+            Timer::Idle if waiting_for_request && self.head_started.is_none() && !self.first_request => {
+                self.idle_since.zip(config.idle_timeout).map(|(s, t)| s + t)
+            }
+            Timer::Body => match &self.read {
+                Read::Body { stream, .. } => {
+                    let waiting = self.exchanges.iter().any(|e| e.stream == *stream && e.awaiting_continue);
+                    if waiting || self.p.backlogged() {
+                        None
+                    } else {
+                        config.body_timeout.map(|t| self.body_progress + t)
+                    }
+                }
+                _ => None,
+            },
             _ => None,
+        }
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            // `handle_timeout` already stamped it.
+            Timer::Stamp => {}
+            Timer::HeadRead => self.refuse(Kind::HeaderTimeout),
+            Timer::FirstRequest | Timer::Idle => {
+                self.read = Read::Stopped;
+                self.p.close_reason = Some(CloseReason::IdleTimeout);
+            }
+            Timer::Body => {
+                if let Read::Body { stream, .. } = &self.read {
+                    let stream = *stream;
+                    self.fail_body(stream, Kind::BodyTimeout);
+                }
+            }
         }
     }
 }
 
+impl plumbing::Role for ServerConnection {
+    fn plumbing(&mut self) -> &mut Plumbing {
+        &mut self.p
+    }
+    fn note_time(&mut self, now: Instant) {
+        self.touch(now);
+    }
+    fn parse(&mut self) {
+        self.process();
+    }
+    fn discards_input(&self) -> bool {
+        self.discarding()
+    }
+}
+
 impl Connection for ServerConnection {
-    crate::plumbing::connection_io!();
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        plumbing::handle_input(self, now, input)
+    }
+
+    fn input_buffer(&mut self) -> &mut [u8] {
+        plumbing::input_buffer(self)
+    }
+
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        plumbing::commit_input(self, now, n)
+    }
+
+    fn take_input_buffer(&mut self) -> BytesMut {
+        self.p.recv.take()
+    }
+
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        plumbing::return_input_buffer(self, now, buf)
+    }
+
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        self.p.out.poll(out)
+    }
+
+    fn advance_transmit(&mut self, n: usize) {
+        self.p.out.advance(n);
+    }
 
     fn handle_eof(&mut self, now: Instant) {
         self.touch(now);
@@ -553,33 +622,12 @@ impl Connection for ServerConnection {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.p.closed_emitted || self.p.upgraded || self.p.close_reason.is_some() {
-            return None;
-        }
-        self.deadline()
+        timers::next(self)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.p.close_reason.is_some() || self.p.upgraded {
-            return;
-        }
-        let Some(deadline) = self.deadline() else { return };
-        if now < deadline {
-            return;
-        }
-        match &self.read {
-            Read::Head if self.head_started.is_some() => self.refuse(Kind::HeaderTimeout),
-            Read::Head => {
-                self.read = Read::Stopped;
-                self.p.close_reason = Some(CloseReason::IdleTimeout);
-            }
-            Read::Body { stream, .. } => {
-                let stream = *stream;
-                self.fail_body(stream, Kind::BodyTimeout);
-            }
-            _ => {}
-        }
+        timers::expire(self, now);
     }
 
     fn send_request(&mut self, _head: &RequestHead, _end_stream: bool) -> Result<StreamId, Error> {

@@ -432,6 +432,123 @@ mod refusing {
         }
     }
 
+    /// A byte that cannot start a request line is refused at once, not
+    /// held while the connection waits for a head that can never come.
+    #[test]
+    fn a_byte_that_cannot_start_a_request_is_400_at_once() {
+        for first in [&b"\0"[..], b" ", b"\x01", b"\x7f", b"\xff", b"G\0", b"GET\x01", b"\r\n\0"] {
+            assert_eq!(refused(Config::server(), first), (400, Kind::InvalidMethod), "{first:?}");
+        }
+        // After a complete request: that one is still answered, then the 400.
+        let mut c = server();
+        let ev = feed(&mut c, T0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\0");
+        assert_eq!(request_streams(&ev), [s(1)]);
+        let Some(Event::Error(e)) = ev.last() else { panic!("{ev:?}") };
+        assert_eq!(e.kind, Kind::InvalidMethod);
+        c.send_response(s(1), &ResponseHead::new(204), true).unwrap();
+        let out = text(&wire(&mut c));
+        assert!(out.starts_with("HTTP/1.1 204 No Content\r\n"), "{out}");
+        assert!(out.contains("\r\n\r\nHTTP/1.1 400 Bad Request\r\n"), "{out}");
+        assert_eq!(events(&mut c), [Event::Closed(CloseReason::Error(*e))]);
+        // The same verdict however the bytes are split.
+        for input in
+            [&b"\r\0"[..], b"\r\n\0", b"\r\r", b"G\0", b" GET / HTTP/1.1\r\n", b"\0GET / HTTP/1.1\r\nHost: a\r\n\r\n"]
+        {
+            let whole = feed(&mut server(), T0, input);
+            let mut c = server();
+            let split: Vec<Event> = input.iter().flat_map(|b| feed(&mut c, T0, core::slice::from_ref(b))).collect();
+            assert_eq!(whole, split, "{input:?}");
+            assert!(matches!(whole[..], [Event::Error(_)]), "{input:?}: {whole:?}");
+        }
+        // What can still become a request waits: a method so far, a CR.
+        for partial in [&b"G"[..], b"PROPFIND", b"\r", b"\r\n", b"GET /"] {
+            let mut c = server();
+            let ev = feed(&mut c, T0, partial);
+            assert!(ev.is_empty(), "{partial:?}: {ev:?}");
+        }
+    }
+
+    /// RFC 9112 section 3.2: a Host that is not `uri-host [":" port]` is
+    /// 400, and so is one that differs from an absolute-form target's
+    /// authority (section 3.2.2, the strict choice).
+    #[test]
+    fn host_must_be_one_valid_authority() {
+        let request = |target: &str, host: &str| alloc::format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        for host in [
+            "a,b",
+            "a, b",
+            "a,",
+            "user@host",
+            "u:p@host",
+            "host/x",
+            "host?q",
+            "host#f",
+            "a b",
+            "host:port",
+            "host:80x",
+            "host:65536",
+            "host:999999",
+            "[::1",
+            "::1",
+            "[::1]x",
+            "[::g]",
+            "[v1]",
+            "[fe80::1%25eth0]",
+            "a%2",
+            "a%zz",
+            "\"a\"",
+            "a\\b",
+            "a:1:2",
+        ] {
+            let input = request("/", host);
+            assert_eq!(refused(Config::server(), input.as_bytes()), (400, Kind::InvalidHost), "{input}");
+        }
+        for (target, host) in [
+            ("http://a/", "b"),
+            ("http://a:8080/x", "a"),
+            ("http://a/x", "a:8080"),
+            ("http://a/", ""),
+            ("http://user@a/", "a"),
+            ("http://user@a/", "user@a"),
+            ("http:///x", ""),
+            ("http://a,b/", "a,b"),
+            ("http://a:x/", "a:x"),
+        ] {
+            let input = request(target, host);
+            let (status, _) = refused(Config::server(), input.as_bytes());
+            assert_eq!(status, 400, "{input}");
+        }
+        for (target, host) in [
+            ("/", "example.com"),
+            ("/", "example.com:8080"),
+            ("/", "EXAMPLE.com:"),
+            ("/", ""),
+            ("/", "127.0.0.1:1"),
+            ("/", "[::1]:443"),
+            ("/", "[2001:db8::7]"),
+            ("/", "[v7.fe80::a+b]"),
+            ("/", "a-b_c~d.%41!$&'()*+;="),
+            ("/", "localhost:65535"),
+            ("http://a/x?y", "a"),
+            ("http://A:80/", "a:80"),
+            ("https://[::1]:8443/", "[::1]:8443"),
+            ("ftp://a/", "a"),
+        ] {
+            let input = request(target, host);
+            let mut c = ServerConnection::new(Config::server(), T0);
+            let ev = feed(&mut c, T0, input.as_bytes());
+            assert!(matches!(ev.first(), Some(Event::Request { .. })), "{input}: {ev:?}");
+        }
+        // CONNECT's authority-form target follows the same host rules.
+        for target in ["a@b:443", "a/b:443", "a:99999", "[::1:443", "a,b:443"] {
+            let input = alloc::format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+            assert_eq!(refused(Config::server(), input.as_bytes()).0, 400, "{input}");
+        }
+        let mut c = ServerConnection::new(Config::server(), T0);
+        let ev = feed(&mut c, T0, b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n");
+        assert!(matches!(ev.first(), Some(Event::Request { .. })), "{ev:?}");
+    }
+
     #[test]
     fn limits_have_their_answers() {
         let mut small = Config::server();

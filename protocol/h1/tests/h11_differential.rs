@@ -171,6 +171,7 @@ enum Cat {
     MajorVersion,
     BadTargetForm,
     LeadingCrlf,
+    BadHost,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,6 +228,13 @@ fn policy(cat: Cat, role: Role) -> Policy {
         // RFC 9112 section 2.2: a server SHOULD ignore at least one empty
         // line (CRLF) received before the request-line; h11 rejects it.
         LeadingCrlf if role == Role::Server => Policy::H11Strict,
+        // RFC 9112 section 3.2: a Host that is not uri-host [":" port] (a
+        // list, userinfo, a path, a bad port) gets 400; section 3.2.2: with
+        // an absolute-form target Host must equal its authority, and we
+        // take the strict choice of refusing a difference (two hops that
+        // pick different ones route one request two ways). h11 does not
+        // look at Host's value.
+        BadHost => Policy::H11Lenient,
         _ => Policy::BothReject,
     }
 }
@@ -261,6 +269,7 @@ const REQUEST_INVALID: &[Cat] = &[
     Cat::MajorVersion,
     Cat::BadTargetForm,
     Cat::LeadingCrlf,
+    Cat::BadHost,
 ];
 
 const RESPONSE_INVALID: &[Cat] = &[
@@ -532,7 +541,12 @@ fn gen_request(rng: &mut Rng, o: ReqOpts) -> (Msg, bool) {
     let mut fields = extra_fields(rng, EXTRA_FIELDS, 5);
     let http10 = version == "HTTP/1.0";
     if o.host && (!http10 || rng.chance(50)) {
-        let host = rng.pick(&[&b"example.com"[..], b"example.com:8080", b"[::1]:80", b"a"]).to_vec();
+        let mut host = rng.pick(&[&b"example.com"[..], b"example.com:8080", b"[::1]:80", b"a"]).to_vec();
+        // With an absolute-form target, Host is its authority (RFC 9112
+        // section 3.2.2); `BadHost` makes them differ.
+        if let Some(rest) = target.strip_prefix("http://") {
+            host = rest.split('/').next().unwrap_or_default().as_bytes().to_vec();
+        }
         let at = rng.below(fields.len() + 1);
         fields.insert(at, (rcase(rng, "Host"), host));
     }
@@ -800,6 +814,30 @@ fn mutate(rng: &mut Rng, msg: &mut Msg, cat: Cat) {
                 msg.fields.remove(i);
             }
         }
+        Cat::BadHost => {
+            let i = msg.field_index("host").expect("host");
+            if rng.chance(25) {
+                // A valid Host that differs from an absolute-form target's authority.
+                let start = String::from_utf8_lossy(&msg.start).into_owned();
+                let mut parts: Vec<&str> = start.splitn(3, ' ').collect();
+                parts[1] = "http://other.example/x";
+                msg.start = parts.join(" ").into_bytes();
+                msg.fields[i].1 = b"example.com".to_vec();
+            } else {
+                msg.fields[i].1 = rng
+                    .pick(&[
+                        &b"a,b"[..],
+                        b"example.com, evil.example",
+                        b"user@example.com",
+                        b"example.com/x",
+                        b"example.com:80x",
+                        b"example.com:65536",
+                        b"[::1",
+                        b"exa mple.com",
+                    ])
+                    .to_vec();
+            }
+        }
         Cat::TwoHosts => {
             let i = msg.field_index("host").expect("host");
             let other = if rng.chance(50) { msg.fields[i].1.clone() } else { b"evil.example".to_vec() };
@@ -876,7 +914,7 @@ fn needs(cat: Cat) -> (Option<Framing>, Option<&'static str>) {
         | Cat::ChunkExtBws => (Some(Framing::Chunked), Some("HTTP/1.1")),
         Cat::TeHttp10 => (Some(Framing::Chunked), Some("HTTP/1.0")),
         Cat::ClDiffer | Cat::BadCl => (Some(Framing::Length), None),
-        Cat::MissingHost | Cat::TwoHosts => (None, Some("HTTP/1.1")),
+        Cat::MissingHost | Cat::TwoHosts | Cat::BadHost => (None, Some("HTTP/1.1")),
         _ => (None, None),
     }
 }

@@ -1056,7 +1056,8 @@ fn unacknowledged_settings_time_out() {
 
 #[test]
 fn acknowledged_settings_stop_the_timer() {
-    let config = Config { settings_timeout: Duration::from_secs(5), ..tight() };
+    // (Without the idle timeout, which would end this connection gracefully at 60 s.)
+    let config = Config { settings_timeout: Duration::from_secs(5), idle_timeout: None, ..tight() };
     let mut p = Peer::server(config, Settings::default(), true);
     assert_eq!(p.conn.poll_timeout(), None);
     p.conn.handle_timeout(Instant::ZERO + Duration::from_secs(100));

@@ -143,3 +143,44 @@ proptest! {
         let _ = decode_all(&mut decoder, &block);
     }
 }
+
+proptest! {
+    /// The encoder's hash indexes start small and grow with the table: through that growth (and
+    /// table resizes) every block round-trips, the tables stay in step, and a field that was
+    /// just added to the table is found again (sent as one indexed field).
+    #[test]
+    fn growing_indexes_keep_finding_entries(
+        fields in prop::collection::vec((0u8..40, 0u8..40, prop::bool::weighted(0.1)), 1..400),
+        resize_at in prop::option::of((0usize..400, prop::sample::select(vec![0usize, 100, 1000, 4096]))),
+    ) {
+        let mut encoder = Encoder::new();
+        let mut decoder = Decoder::new(4096);
+        let mut previous: Option<(Vec<u8>, Vec<u8>)> = None;
+        for (k, &(n, v, repeat)) in fields.iter().enumerate() {
+            if let Some((at, size)) = resize_at {
+                if at == k {
+                    encoder.set_max_table_size(size);
+                    decoder.set_max_table_size(size);
+                    previous = None;
+                }
+            }
+            let (name, value) = match (&previous, repeat) {
+                (Some(p), true) => p.clone(),
+                _ => (format!("x-h{n}").into_bytes(), format!("value-{v}").into_bytes()),
+            };
+            let mut block = Vec::new();
+            encoder.encode([(&name, &value)], &mut block);
+            let got = decode_all(&mut decoder, &block).unwrap();
+            prop_assert_eq!(got.len(), 1);
+            prop_assert_eq!(&got[0].0, &name);
+            prop_assert_eq!(&got[0].1, &value);
+            prop_assert_eq!(encoder.table().size(), decoder.table().size());
+            if repeat && previous.as_ref() == Some(&(name.clone(), value.clone())) {
+                prop_assert!(block.len() <= 2 && block[0] & 0x80 != 0, "a repeat is indexed: {:x?}", block);
+            }
+            // The encoder indexes what takes at most three quarters of the table.
+            let fits = name.len() + value.len() + 32 <= encoder.table().max_size() / 4 * 3;
+            previous = fits.then_some((name, value));
+        }
+    }
+}

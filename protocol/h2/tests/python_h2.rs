@@ -1045,7 +1045,9 @@ const OUR_PING: &str = "0000000000000001";
 #[test]
 fn ping_our_server() {
     let mut server = Server { probe_ping: true, ..Server::default() };
-    let (o, py) = converse("client", "ping", Config::server(), false, &mut server);
+    // No idle timeout: the probe reads "no timer left" as "our SETTINGS are acknowledged".
+    let config = Config { idle_timeout: None, ..Config::server() };
+    let (o, py) = converse("client", "ping", config, false, &mut server);
     py.errors_empty();
     assert_clean(&o);
     assert_eq!(server.ping, PingProbe::Acked);

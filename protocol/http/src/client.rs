@@ -1,5 +1,6 @@
 //! The client side: HTTP/1.1, HTTP/2 with prior knowledge, or by ALPN.
 
+use crate::unfed::Unfed;
 use crate::{delegate, Protocol};
 use bytes::{Bytes, BytesMut};
 use sockless_core::{
@@ -22,6 +23,11 @@ pub struct ClientConnection {
     upgrade: Option<sockless_h2::Config>,
     /// The server agreed (101): HTTP/2 takes over once the leftover arrives.
     switching: bool,
+    /// Bytes HTTP/2 has not taken yet (what followed the 101).
+    unfed: Unfed,
+    /// The latest time passed in: HTTP/2 after an upgrade starts its timers
+    /// then, not when the connection was made.
+    now: Instant,
 }
 
 impl ClientConnection {
@@ -31,6 +37,8 @@ impl ClientConnection {
             inner: Inner::H1(sockless_h1::ClientConnection::new(config, now)),
             upgrade: None,
             switching: false,
+            unfed: Unfed::default(),
+            now,
         }
     }
 
@@ -45,7 +53,13 @@ impl ClientConnection {
 
     /// HTTP/2 with prior knowledge (cleartext h2c, or TLS with ALPN h2).
     pub fn prior_knowledge(config: sockless_h2::Config, now: Instant) -> Self {
-        ClientConnection { inner: Inner::H2(H2Connection::client(config, now)), upgrade: None, switching: false }
+        ClientConnection {
+            inner: Inner::H2(H2Connection::client(config, now)),
+            upgrade: None,
+            switching: false,
+            unfed: Unfed::default(),
+            now,
+        }
     }
 
     /// The protocol TLS negotiated by ALPN.
@@ -71,55 +85,31 @@ impl ClientConnection {
             Inner::H2(c) => c.is_ready(),
         }
     }
-}
 
-impl Connection for ClientConnection {
-    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
-        delegate!(self, c => c.handle_input(now, input), Ok(0))
+    /// Records `now` and feeds the protocol what it has not taken yet;
+    /// whether new input may follow.
+    fn catch_up(&mut self, now: Instant) -> Result<bool, Error> {
+        self.now = self.now.max(now);
+        delegate!(self, c => self.unfed.feed(c, self.now), Ok(()))?;
+        Ok(self.unfed.is_empty())
     }
-    fn handle_eof(&mut self, now: Instant) {
-        delegate!(self, c => c.handle_eof(now), ())
-    }
-    fn input_buffer(&mut self) -> &mut [u8] {
-        delegate!(self, c => c.input_buffer(), &mut [])
-    }
-    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
-        delegate!(self, c => c.commit_input(now, n), Ok(()))
-    }
-    fn take_input_buffer(&mut self) -> BytesMut {
-        delegate!(self, c => c.take_input_buffer(), BytesMut::new())
-    }
-    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
-        delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
-    }
-    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
-        delegate!(self, c => c.poll_transmit(out), 0)
-    }
-    fn advance_transmit(&mut self, n: usize) {
-        delegate!(self, c => c.advance_transmit(n), ())
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        let event = delegate!(self, c => c.poll_event(), None)?;
+
+    /// Looks at an event of the protocol in use: the h2c switch is
+    /// absorbed (`None`), the rest is delivered.
+    fn on_event(&mut self, event: Event) -> Option<Event> {
         match event {
             Event::Response { head, .. } if head.status == 101 && self.upgrade.is_some() => {
                 self.switching = true;
-                self.poll_event()
+                None
             }
             Event::Upgrade { leftover, .. } if self.switching => {
                 self.switching = false;
                 let config = self.upgrade.take().unwrap_or_default();
-                let mut h2 = H2Connection::client_from_upgrade(config, Instant::ZERO);
-                if !leftover.is_empty() {
-                    if let Err(e) = h2.handle_input(Instant::ZERO, &leftover) {
-                        self.inner = Inner::H2(h2);
-                        return match e {
-                            Error::Protocol(p) => Some(Event::Error(p)),
-                            Error::User(_) => self.poll_event(),
-                        };
-                    }
-                }
-                self.inner = Inner::H2(h2);
-                self.poll_event()
+                self.inner = Inner::H2(H2Connection::client_from_upgrade(config, self.now));
+                self.unfed.hold_bytes(leftover);
+                // An error is queued as HTTP/2's `Error` event.
+                let _ = self.catch_up(self.now);
+                None
             }
             Event::Response { .. } | Event::Ready { .. } if self.upgrade.is_some() && !self.switching => {
                 // Declined: HTTP/1.1 goes on.
@@ -129,6 +119,59 @@ impl Connection for ClientConnection {
             other => Some(other),
         }
     }
+}
+
+impl Connection for ClientConnection {
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        if !self.catch_up(now)? {
+            return Ok(0);
+        }
+        delegate!(self, c => c.handle_input(now, input), Ok(0))
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        delegate!(self, c => c.handle_eof(now), ())
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        // Bytes held back go first; until they are taken, lend nothing.
+        if !self.catch_up(self.now).unwrap_or(false) {
+            return &mut [];
+        }
+        delegate!(self, c => c.input_buffer(), &mut [])
+    }
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        self.now = self.now.max(now);
+        delegate!(self, c => c.commit_input(now, n), Ok(()))
+    }
+    fn take_input_buffer(&mut self) -> BytesMut {
+        delegate!(self, c => c.take_input_buffer(), BytesMut::new())
+    }
+    fn return_input_buffer(&mut self, now: Instant, buf: BytesMut) -> Result<(), Error> {
+        if !self.catch_up(now)? {
+            // Taken while bytes were held back: these go after them.
+            self.unfed.hold(&buf);
+            return self.catch_up(now).map(drop);
+        }
+        delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
+    }
+    fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
+        delegate!(self, c => c.poll_transmit(out), 0)
+    }
+    fn advance_transmit(&mut self, n: usize) {
+        delegate!(self, c => c.advance_transmit(n), ())
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            let event = match delegate!(self, c => c.poll_event(), None) {
+                Some(event) => event,
+                None if delegate!(self, c => self.unfed.refill(c, self.now), false) => continue,
+                None => return None,
+            };
+            if let Some(event) = self.on_event(event) {
+                return Some(event);
+            }
+        }
+    }
     fn poll_timeout(&self) -> Option<Instant> {
         match &self.inner {
             Inner::H1(c) => c.poll_timeout(),
@@ -136,6 +179,7 @@ impl Connection for ClientConnection {
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         delegate!(self, c => c.handle_timeout(now), ())
     }
     fn send_request(&mut self, head: &RequestHead, end_stream: bool) -> Result<StreamId, Error> {
@@ -176,9 +220,11 @@ impl Connection for ClientConnection {
         delegate!(self, c => c.reset_stream(stream, code), Err(UserError::UnknownStream.into()))
     }
     fn ping(&mut self, now: Instant) -> Result<(), Error> {
+        self.now = self.now.max(now);
         delegate!(self, c => c.ping(now), Err(UserError::Unsupported.into()))
     }
     fn shutdown(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         delegate!(self, c => c.shutdown(now), ())
     }
     fn is_closed(&self) -> bool {

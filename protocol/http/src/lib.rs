@@ -4,10 +4,12 @@
 //! servers and clients meet in the field:
 //!
 //! * [`ServerConnection::cleartext`]: reads the first bytes; the HTTP/2
-//!   connection preface means HTTP/2 with prior knowledge, anything else is
-//!   HTTP/1.1 — which switches to HTTP/2 when a request asks for
-//!   `Upgrade: h2c` with `HTTP2-Settings` (answered `101` by this crate, the
-//!   request becoming HTTP/2 stream 1).
+//!   connection preface means HTTP/2 with prior knowledge, a first line
+//!   that is an HTTP/1.x request line means HTTP/1.1 — which switches to
+//!   HTTP/2 when a request asks for `Upgrade: h2c` with `HTTP2-Settings`
+//!   (answered `101` by this crate, the request becoming HTTP/2 stream 1).
+//!   Anything else is an invalid preface: GOAWAY(PROTOCOL_ERROR) and close
+//!   (RFC 9113 section 3.4).
 //! * [`ServerConnection::for_alpn`] / [`ClientConnection::for_alpn`]: the
 //!   protocol TLS negotiated (`h2` or `http/1.1`).
 //! * [`ClientConnection::http1`] / [`ClientConnection::prior_knowledge`].
@@ -26,6 +28,7 @@
 
 mod client;
 mod server;
+mod unfed;
 
 pub use client::ClientConnection;
 pub use server::{ServerConfig, ServerConnection};

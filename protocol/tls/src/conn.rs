@@ -776,6 +776,19 @@ impl<C: Connection> Connection for Tls<C> {
         }
     }
 
+    fn failure_detail(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.error.as_ref().map(|e| e as _)
+    }
+
+    fn tls_facts(&self) -> Option<sockless_core::TlsFacts> {
+        let hs = self.handshake()?;
+        Some(sockless_core::TlsFacts {
+            alpn: hs.alpn.as_deref().map(Bytes::copy_from_slice),
+            sni: hs.sni.clone(),
+            peer_certificates: hs.peer_certificates.iter().map(|c| Bytes::copy_from_slice(c)).collect(),
+        })
+    }
+
     fn is_closed(&self) -> bool {
         self.closed_emitted
             || (self.close_reason.is_some()

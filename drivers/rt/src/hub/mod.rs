@@ -286,7 +286,7 @@ impl<R: Runtime, D: Dial> Client<R, D> {
     /// URL (`http://host/path`); its Host field, if any, is replaced by the
     /// URL's authority. `http::Request<Body>` converts into it.
     pub async fn send_request(&self, request: Request) -> Result<ClientResponse, ClientError> {
-        let Request { head, mut body } = request;
+        let Request { head, mut body, .. } = request;
         let target = String::from_utf8_lossy(&head.target).into_owned();
         let url = url::Url::parse(&target).map_err(|e| ClientError::Url(format!("{target}: {e}")))?;
         let mut headers = HeaderList::new();

@@ -95,6 +95,36 @@ macro_rules! suite {
         }
 
         #[test]
+        fn client_error_kinds() {
+            $run(testkit::client_error_kinds($env));
+        }
+
+        #[test]
+        fn h2_refused_streams_are_retried() {
+            $run(testkit::h2_refused_streams_are_retried($env));
+        }
+
+        #[test]
+        fn relative_targets_get_the_authority_h1() {
+            $run(testkit::relative_targets_get_the_authority($env, false));
+        }
+
+        #[test]
+        fn relative_targets_get_the_authority_h2() {
+            $run(testkit::relative_targets_get_the_authority($env, true));
+        }
+
+        #[test]
+        fn connection_facts() {
+            $run(testkit::connection_facts($env));
+        }
+
+        #[test]
+        fn upgrades_hand_over_the_transport() {
+            $run(testkit::upgrades_hand_over_the_transport($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }

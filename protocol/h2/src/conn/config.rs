@@ -74,6 +74,23 @@ pub struct Config {
     /// Graceful shutdown: how long in-flight streams may take after the final
     /// GOAWAY before the connection closes anyway. Default 30 s.
     pub shutdown_timeout: Duration,
+    /// Graceful shutdown (server): the final GOAWAY follows the first one when
+    /// the PING sent with it is answered, or after this long (the requests the
+    /// peer sent meanwhile are still served). Default 1 s.
+    pub goaway_grace: Duration,
+    /// Close a connection that has had no open stream for this long: a graceful
+    /// shutdown (GOAWAY(NO_ERROR), then close once the grace is over), as
+    /// HTTP/1.1 closes an idle keep-alive connection. `None`: never. Server
+    /// default 60 s, client default `None` (its pool decides).
+    pub idle_timeout: Option<Duration>,
+    /// Server: the most bytes a request body may have, as HTTP/1.1's
+    /// `max_body_bytes`. A Content-Length above it is answered `413` before the
+    /// application sees the request; DATA going over it is answered `413` by
+    /// the connection itself while the response has not started (the
+    /// application gets an `Error` (`BodyTooLarge`) and a `Reset`), and
+    /// `RST_STREAM(CANCEL)` once it has. `None`: unlimited. Server default
+    /// 4 MiB; the client ignores it (default `None`).
+    pub max_body_bytes: Option<u64>,
     /// Client: `:scheme` for requests whose target is origin-form. Default `"https"`.
     pub default_scheme: &'static str,
 }
@@ -101,13 +118,16 @@ impl Config {
             keepalive_interval: None,
             ping_timeout: Duration::from_secs(20),
             shutdown_timeout: Duration::from_secs(30),
+            goaway_grace: Duration::from_secs(1),
+            idle_timeout: Some(Duration::from_secs(60)),
+            max_body_bytes: Some(4 << 20),
             default_scheme: "https",
         }
     }
 
-    /// Defaults for the client role (same limits).
+    /// Defaults for the client role: the same limits, no idle timeout, no body limit.
     pub fn client() -> Self {
-        Config::server()
+        Config { idle_timeout: None, max_body_bytes: None, ..Config::server() }
     }
 }
 

@@ -14,6 +14,7 @@ mod settings_header;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 pub use config::Config;
 pub use settings_header::{decode_settings_header, settings_header_value};
@@ -28,13 +29,25 @@ use sockless_core::{
     Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, ProtocolError,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
 };
-use stream::Stream;
+use stream::{ClosedStreams, Closure, Incoming, RecvEvent, RecvHalf, Seen, SendEvent, SendHalf, Stream, Verdict};
+use timers::{Timer, Timers};
 
 const MAX_WINDOW: i64 = (1 << 31) - 1;
 const DEFAULT_WINDOW: i64 = 65_535;
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
-/// How many reset streams are remembered to ignore late frames on them.
-const RECENT_RESETS: usize = 256;
+/// The peer's SETTINGS_MAX_CONCURRENT_STREAMS we assume until its SETTINGS arrive: the
+/// protocol's initial value is unlimited, but servers commonly allow 100 and refuse streams
+/// beyond (the h2 crate and nghttp2 assume 100 as well).
+const ASSUMED_MAX_CONCURRENT: u32 = 100;
+/// Room for streams and for events an idle connection keeps after a burst gave it more: enough
+/// that one request at a time never reallocates, little enough that thousands of idle
+/// connections do not each hold the table and queue of their busiest moment (a `Stream` and an
+/// `Event` are about 150 bytes each).
+const STREAMS_KEPT: usize = 4;
+const EVENTS_KEPT: usize = 8;
+/// Bytes written in one go past which an idle connection's emptied transmit queue is replaced
+/// by a fresh one (its buffers grow with what was queued at once).
+const OUT_KEPT: u64 = 1024;
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,18 +58,25 @@ pub enum Role {
     Client,
 }
 
+/// How a stream leaves the table (see `H2Connection::remove_stream`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removal {
+    /// Both halves ended.
+    Finished,
+    /// The peer sent RST_STREAM with this code (or refused the stream in a GOAWAY).
+    ResetByPeer(ErrorCode),
+    /// We sent RST_STREAM; `tell` the application (it did not ask for it).
+    ResetByUs { code: ErrorCode, tell: bool },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shutdown {
     Running,
     /// GOAWAY(2^31-1) and a PING went out; the final GOAWAY follows the PING
-    /// ack or a second, whichever comes first (RFC 9113 section 6.8).
-    Announced {
-        at: Instant,
-    },
+    /// ack or `Config::goaway_grace`, whichever comes first (RFC 9113 section 6.8).
+    Announced,
     /// The final GOAWAY went out; streams above it are refused.
-    Draining {
-        since: Instant,
-    },
+    Draining,
 }
 
 /// An HTTP/2 connection.
@@ -93,6 +113,15 @@ enum Shutdown {
 ///     to.handle_input(Instant::ZERO, &bytes).unwrap();
 /// }
 /// ```
+///
+/// # Concurrency (client)
+///
+/// Requests never go beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS, which is assumed to
+/// be 100 until the server's SETTINGS arrive. `send_request` beyond it returns
+/// `UserError::Busy` and sends nothing: the driver keeps the request queued and tries again
+/// when a stream ends (after the next input; `is_ready` tells). A request the server refused
+/// anyway ends in `Event::Reset` with `code: ErrorCode::REFUSED_STREAM` (RFC 9113 section 8.7:
+/// not processed, safe to send again), as do our streams above the last id of a GOAWAY.
 pub struct H2Connection {
     role: Role,
     config: Config,
@@ -125,10 +154,11 @@ pub struct H2Connection {
     conn_send_window: i64,
     conn_recv_window: i64,
     conn_unreleased: u32,
-    settings_sent_at: Option<Instant>,
-    ping_sent: Option<(Instant, [u8; 8])>,
+    /// The peer acknowledged our SETTINGS.
+    settings_acked: bool,
+    /// The payload of our PING that is not answered yet.
+    ping_sent: Option<[u8; 8]>,
     ping_counter: u64,
-    last_input_at: Instant,
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     shutdown: Shutdown,
@@ -142,19 +172,20 @@ pub struct H2Connection {
     pending_control: VecDeque<u64>,
     /// Bytes written out so far (`advance_transmit`), on the same scale.
     written: u64,
+    /// `written` when the transmit queue was last empty.
+    written_when_empty: u64,
     /// Bytes written since the transmit queue was last empty or compacted.
     written_since_compact: usize,
     empty_frames: u32,
-    /// Streams we recently sent RST_STREAM on (newest last, at most
-    /// `RECENT_RESETS`): frames the peer sent before it saw our reset are
-    /// ignored, as RFC 9113 section 5.1 ("closed") requires, instead of being
-    /// answered and counted as the peer's errors.
-    recent_resets: VecDeque<u32>,
+    /// Streams that left the table recently, and how: a late frame on one is
+    /// answered as RFC 9113 section 5.1 ("closed") says for that way of closing
+    /// (see `stream::receive`).
+    closed: ClosedStreams,
     error: Option<ProtocolError>,
     close_reason: Option<CloseReason>,
     closed_emitted: bool,
     now: Instant,
-    stamp_needed: bool,
+    timers: Timers,
     rr: usize,
 }
 
@@ -188,16 +219,15 @@ impl H2Connection {
             streams: Vec::new(),
             next_stream_id: 1,
             last_peer_stream: 0,
-            peer_max_concurrent: u32::MAX,
+            peer_max_concurrent: ASSUMED_MAX_CONCURRENT,
             peer_initial_window: DEFAULT_WINDOW,
             peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
             conn_send_window: DEFAULT_WINDOW,
             conn_recv_window: DEFAULT_WINDOW,
             conn_unreleased: 0,
-            settings_sent_at: Some(now),
+            settings_acked: false,
             ping_sent: None,
             ping_counter: 0,
-            last_input_at: now,
             goaway_sent: None,
             goaway_received: None,
             shutdown: Shutdown::Running,
@@ -205,17 +235,21 @@ impl H2Connection {
             resets_since: now,
             pending_control: VecDeque::new(),
             written: 0,
+            written_when_empty: 0,
             written_since_compact: 0,
             empty_frames: 0,
-            recent_resets: VecDeque::new(),
+            closed: ClosedStreams::default(),
             error: None,
             close_reason: None,
             closed_emitted: false,
             now,
-            stamp_needed: false,
+            timers: Timers::default(),
             rr: 0,
             config,
         };
+        conn.timers.set(Timer::SettingsAck, now + conn.config.settings_timeout);
+        conn.input_arrived();
+        conn.became_idle();
         conn.send_preface();
         conn
     }
@@ -246,10 +280,8 @@ impl H2Connection {
         let peer = Settings::decode(settings).map_err(ProtocolError::from)?;
         let mut conn = Self::server(config, now);
         conn.apply_settings(&peer)?;
-        let mut s = Stream::new(1, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
-        s.recv_open = false;
-        s.announced = true;
-        conn.streams.push(s);
+        let s = Stream::remote(1, true, false, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
+        conn.insert_stream(s);
         conn.last_peer_stream = 1;
         request.version = sockless_core::Version::Http2;
         let stream = StreamId::new(1);
@@ -263,11 +295,8 @@ impl H2Connection {
     /// is half-closed (local) and its response arrives as HTTP/2.
     pub fn client_from_upgrade(config: Config, now: Instant) -> Self {
         let mut conn = Self::client(config, now);
-        let mut s = Stream::new(1, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
-        s.send_open = false;
-        s.end_sent = true;
-        s.announced = true;
-        conn.streams.push(s);
+        let s = Stream::local(1, true, conn.peer_initial_window, i64::from(conn.config.initial_window_size));
+        conn.insert_stream(s);
         conn.next_stream_id = 3;
         conn
     }
@@ -287,7 +316,8 @@ impl H2Connection {
         self.streams.len()
     }
 
-    /// Whether a new request may be sent now (client).
+    /// Whether a new request may be sent now (client): `send_request` would not return
+    /// `UserError::Busy` (the peer's stream limit) or `UserError::Closed`.
     pub fn is_ready(&self) -> bool {
         self.role == Role::Client
             && self.error.is_none()
@@ -385,9 +415,101 @@ impl H2Connection {
         self.streams.iter().position(|s| s.id == id)
     }
 
+    /// A stream enters the table: the connection is not idle.
+    fn insert_stream(&mut self, s: Stream) {
+        self.streams.push(s);
+        self.timers.stop(Timer::Idle);
+    }
+
+    /// No stream is open: the idle timeout runs from now, and the table gives back the room a
+    /// burst of streams took.
+    fn became_idle(&mut self) {
+        self.streams.shrink_to(STREAMS_KEPT);
+        if let Some(t) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, self.now + t);
+        }
+    }
+
+    /// Input arrived: the keep-alive PING waits for another interval of silence.
+    fn input_arrived(&mut self) {
+        if let Some(k) = self.config.keepalive_interval {
+            self.timers.set(Timer::Keepalive, self.now + k);
+        }
+    }
+
     fn drop_if_done(&mut self, idx: usize) {
         if self.streams[idx].is_done() {
-            self.streams.swap_remove(idx);
+            self.remove_stream(idx, Removal::Finished);
+        }
+    }
+
+    /// The one way a stream leaves the table (short of the whole connection closing): the
+    /// application hears of a reset it did not ask for, the connection window gets back the
+    /// DATA the application was handed and never released (it will not be: the stream is
+    /// gone, and a later `release_capacity` for it counts nothing), and how it closed is
+    /// remembered for the peer's late frames.
+    fn remove_stream(&mut self, idx: usize, how: Removal) {
+        let s = self.streams.swap_remove(idx);
+        let stream = StreamId::new(s.id);
+        let closure = match how {
+            Removal::Finished => Closure::Ended,
+            Removal::ResetByPeer(code) => {
+                self.events.push_back(Event::Reset { stream, code, remote: true });
+                Closure::ResetByPeer
+            }
+            Removal::ResetByUs { code, tell } => {
+                if tell {
+                    self.events.push_back(Event::Reset { stream, code, remote: false });
+                }
+                Closure::ResetByUs
+            }
+        };
+        self.closed.remember(s.id, closure);
+        self.release_connection(s.held);
+        if self.streams.is_empty() {
+            self.became_idle();
+        }
+    }
+
+    /// How the connection knows stream `id`, which is not in the table.
+    fn seen_closed(&self, id: u32) -> Seen {
+        if self.is_idle(id) {
+            return Seen::Idle;
+        }
+        if self.is_peer_stream(id) && self.goaway_sent.is_some_and(|last| id > last) {
+            // Refused by the GOAWAY we sent: the peer may not have seen it yet (section 6.8).
+            return Seen::Closed(Closure::ResetByUs);
+        }
+        self.closed.lookup(id).map_or(Seen::Forgotten, Seen::Closed)
+    }
+
+    /// The RFC 9113 state of stream `id`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn stream_state(&self, id: u32) -> stream::State {
+        match self.seen(id) {
+            (_, Some(idx)) => self.streams[idx].state(),
+            (Seen::Idle, None) => stream::State::Idle,
+            (_, None) => stream::State::Closed,
+        }
+    }
+
+    /// What stream `id` is, and its index if it is in the table.
+    fn seen(&self, id: u32) -> (Seen, Option<usize>) {
+        match self.index(id) {
+            Some(idx) => (Seen::Live(self.streams[idx].recv), Some(idx)),
+            None => (self.seen_closed(id), None),
+        }
+    }
+
+    /// Answers a frame `stream::receive` did not accept.
+    fn refuse(&mut self, id: u32, verdict: Verdict) {
+        match verdict {
+            Verdict::Accept | Verdict::Open | Verdict::Ignore => {}
+            Verdict::StreamError(code) => self.reset_for_error(id, Kind::UnexpectedMessage, code),
+            Verdict::ConnectionError(ErrorCode::STREAM_CLOSED) => {
+                self.fail(Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED, "frame on a stream the peer ended")
+            }
+            Verdict::ConnectionError(code) => self.fail(Kind::Http2Protocol, code, "frame on an idle or closed stream"),
         }
     }
 
@@ -429,35 +551,15 @@ impl H2Connection {
         if self.error.is_some() {
             return; // the GOAWAY already sent is the last frame
         }
-        self.remember_reset(id);
         self.write_control(Frame::RstStream(frame::RstStream { stream: StreamId::new(id), code }));
         let stream = StreamId::new(id);
         let e = ProtocolError::new(kind, Answer::ResetStream(code)).on(stream);
         self.events.push_back(Event::Error(e));
-        if let Some(idx) = self.index(id) {
-            // `s.unreleased` is not returned to the connection here: `release_capacity`
-            // already counted it there (returning it again over-credits the peer).
-            let s = self.streams.swap_remove(idx);
-            if s.announced {
-                self.events.push_back(Event::Reset { stream, code, remote: false });
-            }
+        match self.index(id) {
+            Some(idx) => self.remove_stream(idx, Removal::ResetByUs { code, tell: true }),
+            None => self.closed.remember(id, Closure::ResetByUs),
         }
         self.count_reset();
-    }
-
-    /// Remembers that we sent RST_STREAM on `id` (bounded: the oldest is forgotten).
-    fn remember_reset(&mut self, id: u32) {
-        if self.recent_resets.len() == RECENT_RESETS {
-            self.recent_resets.pop_front();
-        }
-        self.recent_resets.push_back(id);
-    }
-
-    /// Whether frames on the closed stream `id` are to be ignored: we reset it
-    /// recently, or it is above the last stream of the GOAWAY we sent (RFC 9113
-    /// sections 5.1 and 6.8).
-    fn ignores_closed(&self, id: u32) -> bool {
-        self.recent_resets.contains(&id) || (self.is_peer_stream(id) && self.goaway_sent.is_some_and(|l| id > l))
     }
 
     /// Counts a stream that ended abnormally; too many in the window is the
@@ -502,10 +604,10 @@ impl H2Connection {
     fn release_stream(&mut self, idx: usize, n: u32) {
         let threshold = self.config.initial_window_size / 2;
         let s = &mut self.streams[idx];
-        s.unreleased = s.unreleased.saturating_add(n);
-        if s.recv_open && s.unreleased >= threshold.max(1) {
-            let inc = s.unreleased;
-            s.unreleased = 0;
+        s.window_owed = s.window_owed.saturating_add(n);
+        if s.recv != RecvHalf::Closed && s.window_owed >= threshold.max(1) {
+            let inc = s.window_owed;
+            s.window_owed = 0;
             s.recv_window += i64::from(inc);
             let stream = StreamId::new(s.id);
             self.write_frame(Frame::WindowUpdate(frame::WindowUpdate { stream, increment: inc }));
@@ -516,7 +618,7 @@ impl H2Connection {
     /// our SETTINGS, the protocol default before (the peer may not have
     /// seen ours yet, RFC 9113 section 6.9.3).
     fn local_initial_window(&self) -> i64 {
-        if self.settings_sent_at.is_none() {
+        if self.settings_acked {
             i64::from(self.config.initial_window_size)
         } else {
             DEFAULT_WINDOW
@@ -530,8 +632,11 @@ impl H2Connection {
         if s.enable_push == Some(true) && self.role == Role::Client {
             return Err(ProtocolError::new(Kind::Http2Protocol, Answer::GoAway(ErrorCode::PROTOCOL_ERROR)));
         }
-        if let Some(n) = s.max_concurrent_streams {
-            self.peer_max_concurrent = n;
+        match s.max_concurrent_streams {
+            Some(n) => self.peer_max_concurrent = n,
+            // The first SETTINGS without a limit: unlimited, as the protocol's initial value.
+            None if !self.peer_settings_seen => self.peer_max_concurrent = u32::MAX,
+            None => {}
         }
         if let Some(w) = s.initial_window_size {
             let delta = i64::from(w) - self.peer_initial_window;
@@ -612,8 +717,9 @@ impl H2Connection {
             }
             Frame::RstStream(r) => self.on_reset(r),
             Frame::Settings(s) => {
+                let applied = self.apply_settings(&s);
                 self.peer_settings_seen = true;
-                match self.apply_settings(&s) {
+                match applied {
                     Ok(()) => self.write_control(Frame::SettingsAck),
                     Err(e) => {
                         let code = match e.answer {
@@ -625,7 +731,9 @@ impl H2Connection {
                 }
             }
             Frame::SettingsAck => {
-                if self.settings_sent_at.take().is_some() {
+                if !self.settings_acked {
+                    self.settings_acked = true;
+                    self.timers.stop(Timer::SettingsAck);
                     // Our INITIAL_WINDOW_SIZE holds from now on (RFC 9113
                     // section 6.9.3): streams opened under the default move
                     // by the difference, possibly below zero.
@@ -640,9 +748,10 @@ impl H2Connection {
             }
             Frame::Ping(p) => {
                 if p.ack {
-                    if self.ping_sent.is_some_and(|(_, payload)| payload == p.payload) {
+                    if self.ping_sent == Some(p.payload) {
                         self.ping_sent = None;
-                        if let Shutdown::Announced { .. } = self.shutdown {
+                        self.timers.stop(Timer::PingAck);
+                        if self.shutdown == Shutdown::Announced {
                             self.final_goaway();
                         }
                     }
@@ -666,23 +775,13 @@ impl H2Connection {
         if self.count_empty(d.data.is_empty() && !d.end_stream) {
             return;
         }
-        let Some(idx) = self.index(id) else {
-            // Credit for frames on streams we no longer track comes back at once.
+        let (seen, idx) = self.seen(id);
+        let verdict = stream::receive(seen, Incoming::Data);
+        let Some(idx) = idx.filter(|_| verdict == Verdict::Accept) else {
+            // Credit for frames no stream takes comes back at once.
             self.release_connection(len as u32);
-            if self.is_idle(id) {
-                return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "DATA on an idle stream");
-            }
-            if self.ignores_closed(id) {
-                return; // sent before the peer saw our RST_STREAM or GOAWAY
-            }
-            return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
+            return self.refuse(id, verdict);
         };
-        let (recv_open, final_head) = (self.streams[idx].recv_open, self.streams[idx].final_head);
-        if !recv_open || (self.role == Role::Client && !final_head) {
-            self.release_connection(len as u32);
-            let code = if recv_open { ErrorCode::PROTOCOL_ERROR } else { ErrorCode::STREAM_CLOSED };
-            return self.reset_for_error(id, Kind::UnexpectedMessage, code);
-        }
         let s = &mut self.streams[idx];
         if len > s.recv_window {
             self.release_connection(len as u32);
@@ -696,12 +795,19 @@ impl H2Connection {
             self.release_connection(len as u32);
             return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
         }
+        let received = s.received;
+        if self.body_over_limit(received) {
+            self.release_connection(len as u32);
+            return self.body_too_large(idx, d.end_stream);
+        }
         if pad > 0 {
             self.release_connection(pad);
             self.release_stream(idx, pad);
         }
         let stream = d.stream;
         if !d.data.is_empty() {
+            let s = &mut self.streams[idx];
+            s.held = s.held.saturating_add(d.data.len() as u32);
             self.events.push_back(Event::Data { stream, data: d.data });
         }
         if d.end_stream {
@@ -712,7 +818,7 @@ impl H2Connection {
     /// The peer ended its side of stream `idx`.
     fn end_remote(&mut self, idx: usize) {
         let s = &mut self.streams[idx];
-        s.recv_open = false;
+        s.recv = s.recv.on(RecvEvent::End);
         let stream = StreamId::new(s.id);
         self.events.push_back(Event::EndStream { stream });
         self.drop_if_done(idx);
@@ -727,12 +833,11 @@ impl H2Connection {
     }
 
     fn on_block(&mut self, id: u32, block: Bytes, end_stream: bool) {
-        let idx = self.index(id);
-        let kind = match (self.role, idx) {
-            (Role::Server, None) => BlockKind::Request,
-            (Role::Client, Some(i)) if !self.streams[i].final_head => BlockKind::Response,
-            (_, Some(_)) => BlockKind::Trailers,
-            (Role::Client, None) => BlockKind::Trailers,
+        let (seen, idx) = self.seen(id);
+        let kind = match (self.role, seen) {
+            (Role::Server, Seen::Idle) => BlockKind::Request,
+            (Role::Client, Seen::Live(RecvHalf::Head)) => BlockKind::Response,
+            _ => BlockKind::Trailers,
         };
         let max_list = self.config.max_header_list_size as usize;
         // Decode first, always: HPACK state must follow every block.
@@ -741,8 +846,12 @@ impl H2Connection {
         if let Err(FieldError::Compression) = decoded {
             return self.fail(Kind::Compression, ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed");
         }
-        let Some(idx) = idx else {
-            return self.open_peer_stream(id, decoded, end_stream);
+        let opening = self.role == Role::Server && self.is_peer_stream(id);
+        let verdict = stream::receive(seen, if opening { Incoming::OpeningHeaders } else { Incoming::Headers });
+        let idx = match (verdict, idx) {
+            (Verdict::Open, _) => return self.open_peer_stream(id, decoded, end_stream),
+            (Verdict::Accept, Some(idx)) => idx,
+            (verdict, _) => return self.refuse(id, verdict),
         };
         let (decoded, info) = match decoded {
             Ok(d) => d,
@@ -752,9 +861,6 @@ impl H2Connection {
             Err(_) => return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR),
         };
         let stream = StreamId::new(id);
-        if !self.streams[idx].recv_open {
-            return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
-        }
         match decoded {
             Decoded::Trailers(trailers) => {
                 if !end_stream {
@@ -776,7 +882,7 @@ impl H2Connection {
                     return;
                 }
                 let s = &mut self.streams[idx];
-                s.final_head = true;
+                s.recv = s.recv.on(RecvEvent::FinalHead { end: false }); // the end follows below
                 s.content_length = info.content_length;
                 if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
                     return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
@@ -790,29 +896,19 @@ impl H2Connection {
         }
     }
 
-    /// Server: a HEADERS opening a new stream.
+    /// Server: a HEADERS opening a new stream (an idle one with a client's id).
     fn open_peer_stream(
         &mut self,
         id: u32,
         decoded: Result<(Decoded, fields::BlockInfo), FieldError>,
         end_stream: bool,
     ) {
-        if self.role == Role::Client || !self.is_peer_stream(id) || id <= self.last_peer_stream {
-            if !self.is_idle(id) && self.ignores_closed(id) {
-                return; // trailers or a response sent before the peer saw our RST_STREAM
-            }
-            if self.role == Role::Client && id < self.next_stream_id && id % 2 == 1 {
-                // A late frame on a stream we already closed.
-                return self.reset_for_error(id, Kind::UnexpectedMessage, ErrorCode::STREAM_CLOSED);
-            }
-            return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "HEADERS on a closed or invalid stream");
-        }
         self.last_peer_stream = id;
         if self.goaway_sent.is_some_and(|last| id > last) {
             return; // refused by the GOAWAY already sent; ignore
         }
         if self.peer_streams() >= self.config.max_concurrent_streams as usize {
-            self.remember_reset(id);
+            self.closed.remember(id, Closure::ResetByUs);
             self.write_control(Frame::RstStream(frame::RstStream {
                 stream: StreamId::new(id),
                 code: ErrorCode::REFUSED_STREAM,
@@ -821,23 +917,8 @@ impl H2Connection {
         }
         let (decoded, info) = match decoded {
             Ok(d) => d,
-            Err(FieldError::TooLarge) => {
-                // Answer 431 on the stream, as HTTP/1.1 would.
-                let head = ResponseHead::new(431);
-                self.block_out.clear();
-                let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut self.block_out, &mut self.lower);
-                self.write_block(StreamId::new(id), true);
-                if !end_stream {
-                    self.remember_reset(id);
-                    self.write_control(Frame::RstStream(frame::RstStream {
-                        stream: StreamId::new(id),
-                        code: ErrorCode::NO_ERROR,
-                    }));
-                }
-                let e = ProtocolError::new(Kind::HeadTooLarge, Answer::Status(431)).on(StreamId::new(id));
-                self.events.push_back(Event::Error(e));
-                return self.count_reset();
-            }
+            // Answered on the stream, as HTTP/1.1 would.
+            Err(FieldError::TooLarge) => return self.answer_unseen(id, 431, Kind::HeadTooLarge, end_stream),
             Err(_) => return self.reset_for_error(id, Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR),
         };
         let Decoded::Request(head) = decoded else {
@@ -846,17 +927,67 @@ impl H2Connection {
         if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
             return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
         }
-        let mut s = Stream::new(id, self.peer_initial_window, self.local_initial_window());
+        if info.content_length.is_some_and(|cl| self.body_over_limit(cl)) {
+            return self.answer_unseen(id, 413, Kind::BodyTooLarge, end_stream);
+        }
+        let expects_continue = info.expects_continue && !end_stream;
+        // Opened with the receiving half open: `end_remote` below ends it, with its event.
+        let mut s = Stream::remote(id, false, expects_continue, self.peer_initial_window, self.local_initial_window());
         s.content_length = info.content_length;
-        s.awaiting_continue = info.expects_continue && !end_stream;
-        s.announced = true;
-        let expects_continue = s.awaiting_continue;
-        self.streams.push(s);
+        self.insert_stream(s);
         let stream = StreamId::new(id);
         self.events.push_back(Event::Request { stream, head, expects_continue });
         if end_stream {
             let idx = self.streams.len() - 1;
             self.end_remote(idx);
+        }
+    }
+
+    /// Whether a request body of `n` bytes is over `Config::max_body_bytes` (server).
+    fn body_over_limit(&self, n: u64) -> bool {
+        self.role == Role::Server && self.config.max_body_bytes.is_some_and(|max| n > max)
+    }
+
+    /// Writes a final response head with END_STREAM on stream `id`, and RST_STREAM(NO_ERROR)
+    /// after it unless the request ended (RFC 9113 section 8.1: the rest of the request is
+    /// not wanted).
+    fn write_final_answer(&mut self, id: u32, status: u16, request_ended: bool) {
+        let stream = StreamId::new(id);
+        self.block_out.clear();
+        let head = ResponseHead::new(status);
+        let _ = fields::encode_response(&mut self.hpack_enc, &head, &mut self.block_out, &mut self.lower);
+        self.write_block(stream, true);
+        if !request_ended {
+            self.write_control(Frame::RstStream(frame::RstStream { stream, code: ErrorCode::NO_ERROR }));
+        }
+    }
+
+    /// Server: answers a request the application never sees (its head too large, its
+    /// announced body over the limit) with `status`, and reports it.
+    fn answer_unseen(&mut self, id: u32, status: u16, kind: Kind, request_ended: bool) {
+        self.write_final_answer(id, status, request_ended);
+        // Our END_STREAM went out; the peer's too, or we reset its unfinished side.
+        self.closed.remember(id, if request_ended { Closure::Ended } else { Closure::ResetByUs });
+        let e = ProtocolError::new(kind, Answer::Status(status)).on(StreamId::new(id));
+        self.events.push_back(Event::Error(e));
+        self.count_reset();
+    }
+
+    /// Server: the request body on stream `idx` went over `Config::max_body_bytes`. If the
+    /// response has not started, the state machine answers 413 itself; otherwise the stream
+    /// is reset (CANCEL). Either way the application gets an `Error` (`BodyTooLarge`) and a
+    /// `Reset`, and the stream is gone.
+    fn body_too_large(&mut self, idx: usize, request_ended: bool) {
+        let id = self.streams[idx].id;
+        if !self.streams[idx].response_started() {
+            self.write_final_answer(id, 413, request_ended);
+            let stream = StreamId::new(id);
+            let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(stream);
+            self.events.push_back(Event::Error(e));
+            self.remove_stream(idx, Removal::ResetByUs { code: ErrorCode::NO_ERROR, tell: true });
+            self.count_reset();
+        } else {
+            self.reset_for_error(id, Kind::BodyTooLarge, ErrorCode::CANCEL);
         }
     }
 
@@ -866,11 +997,10 @@ impl H2Connection {
             return self.fail(Kind::Http2Protocol, ErrorCode::PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         }
         let Some(idx) = self.index(id) else { return };
-        let s = self.streams.swap_remove(idx); // its released credit already counts (see reset_for_error)
-        if s.announced {
-            self.events.push_back(Event::Reset { stream: r.stream, code: r.code, remote: true });
-        }
-        if self.role == Role::Server && !s.end_sent {
+        // A server counts streams reset before their response completed (rapid reset).
+        let early = self.role == Role::Server && self.streams[idx].send != SendHalf::Closed;
+        self.remove_stream(idx, Removal::ResetByPeer(r.code));
+        if early {
             self.count_reset();
         }
     }
@@ -884,12 +1014,7 @@ impl H2Connection {
         while i < self.streams.len() {
             let s = &self.streams[i];
             if !self.is_peer_stream(s.id) && s.id > last {
-                let s = self.streams.swap_remove(i);
-                self.events.push_back(Event::Reset {
-                    stream: StreamId::new(s.id),
-                    code: ErrorCode::REFUSED_STREAM,
-                    remote: true,
-                });
+                self.remove_stream(i, Removal::ResetByPeer(ErrorCode::REFUSED_STREAM));
             } else {
                 i += 1;
             }
@@ -952,7 +1077,7 @@ impl H2Connection {
         let mut i = 0;
         while i < self.streams.len() {
             if self.streams[i].is_done() {
-                self.streams.swap_remove(i);
+                self.remove_stream(i, Removal::Finished);
             } else {
                 i += 1;
             }
@@ -972,17 +1097,17 @@ impl H2Connection {
             let chunk = s.pending.split_to(n as usize);
             s.send_window -= n;
             self.conn_send_window -= n;
-            let end = s.pending.is_empty() && s.pending_end && s.trailers.is_none();
+            let end = s.pending.is_empty() && s.send == SendHalf::Ending && s.trailers.is_none();
             if end {
-                s.end_sent = true;
+                s.send = s.send.on(SendEvent::EndWritten);
             }
             let data = frame::Data { stream, data: chunk.clone(), end_stream: end, pad: None };
             self.out.framing(|b| data.encode_head(b));
             self.out.push_body(chunk);
             return true;
         }
-        if s.pending_end && !s.end_sent {
-            s.end_sent = true;
+        if s.send == SendHalf::Ending {
+            s.send = s.send.on(SendEvent::EndWritten);
             if let Some(trailers) = s.trailers.take() {
                 self.block_out.clear();
                 let _ = fields::encode_trailers(&mut self.hpack_enc, &trailers, &mut self.block_out, &mut self.lower);
@@ -998,7 +1123,7 @@ impl H2Connection {
 
     /// Closes once everything is finished and flushed.
     fn check_finished(&mut self) {
-        let draining = matches!(self.shutdown, Shutdown::Draining { .. }) || self.goaway_received.is_some();
+        let draining = self.shutdown == Shutdown::Draining || self.goaway_received.is_some();
         if self.close_reason.is_none() && draining && self.streams.is_empty() {
             self.close_reason = Some(CloseReason::Done);
         }
@@ -1012,7 +1137,9 @@ impl H2Connection {
             debug_data: Bytes::new(),
         }));
         self.goaway_sent = Some(last);
-        self.shutdown = Shutdown::Draining { since: self.now };
+        self.shutdown = Shutdown::Draining;
+        self.timers.stop(Timer::GoawayGrace);
+        self.timers.set(Timer::Drain, self.now + self.config.shutdown_timeout);
         self.check_finished();
     }
 
@@ -1020,37 +1147,37 @@ impl H2Connection {
         self.ping_counter += 1;
         let payload = self.ping_counter.to_be_bytes();
         self.write_frame(Frame::Ping(frame::Ping { ack: false, payload }));
-        self.ping_sent = Some((self.now, payload));
+        self.ping_sent = Some(payload);
+        self.timers.set(Timer::PingAck, self.now + self.config.ping_timeout);
     }
 
     fn touch(&mut self, now: Instant) {
         self.now = self.now.max(now);
-        if core::mem::take(&mut self.stamp_needed) {
-            if let Shutdown::Announced { at } = &mut self.shutdown {
-                *at = now;
-            }
-        }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        if self.stamp_needed {
-            return Some(self.now);
-        }
-        let c = &self.config;
-        let mut d = self.settings_sent_at.map(|t| t + c.settings_timeout);
-        if let Some((at, _)) = self.ping_sent {
-            d = sockless_core::earliest(d, Some(at + c.ping_timeout));
-        } else if let Some(k) = c.keepalive_interval {
-            d = sockless_core::earliest(d, Some(self.last_input_at + k));
-        }
-        match self.shutdown {
-            Shutdown::Running => {}
-            Shutdown::Announced { at } => {
-                d = sockless_core::earliest(d, Some(at + sockless_core::Duration::from_secs(1)))
+    /// What an expired timer does.
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::SettingsAck => self.fail(Kind::AckTimeout, ErrorCode::SETTINGS_TIMEOUT, "SETTINGS not acknowledged"),
+            Timer::PingAck => {
+                let e = ProtocolError::new(Kind::AckTimeout, Answer::Close);
+                self.events.push_back(Event::Error(e));
+                self.error = Some(e);
+                self.close_reason = Some(CloseReason::Error(e));
+                self.streams.clear();
             }
-            Shutdown::Draining { since } => d = sockless_core::earliest(d, Some(since + c.shutdown_timeout)),
+            Timer::Keepalive => {
+                if self.ping_sent.is_none() {
+                    self.send_ping(); // (one outstanding is enough: its own timer watches it)
+                }
+            }
+            Timer::Idle => self.shutdown(self.now),
+            Timer::GoawayGrace => self.final_goaway(),
+            Timer::Drain => {
+                self.streams.clear();
+                self.close_reason.get_or_insert(CloseReason::Done);
+            }
         }
-        d
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -1065,7 +1192,7 @@ impl H2Connection {
 
     fn writable_stream(&mut self, id: StreamId) -> Result<usize, UserError> {
         let idx = self.index(id.get()).ok_or(UserError::UnknownStream)?;
-        if !self.streams[idx].send_open {
+        if !self.streams[idx].send.is_open() {
             return Err(UserError::StreamEnded);
         }
         Ok(idx)
@@ -1076,7 +1203,7 @@ impl Connection for H2Connection {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
         self.touch(now);
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         if self.out.len() > self.config.max_send_buffer {
             return Ok(0); // stop reading while our output backlog is over its cap
         }
@@ -1113,7 +1240,7 @@ impl Connection for H2Connection {
         self.touch(now);
         self.input.commit(n)?;
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         self.process();
         self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
     }
@@ -1126,7 +1253,7 @@ impl Connection for H2Connection {
         self.touch(now);
         self.input.give_back(buf);
         self.check_open()?;
-        self.last_input_at = now;
+        self.input_arrived();
         self.process();
         self.error.map_or(Ok(()), |e| Err(Error::Protocol(e)))
     }
@@ -1143,6 +1270,11 @@ impl Connection for H2Connection {
             self.pending_control.pop_front();
         }
         if self.out.is_empty() {
+            if self.streams.is_empty() && self.written - self.written_when_empty > OUT_KEPT {
+                // Idle after a burst: drop the framing buffer and segment queue it grew.
+                self.out = TransmitQueue::default();
+            }
+            self.written_when_empty = self.written;
             self.written_since_compact = 0;
         } else {
             // `TransmitQueue` frees written framing bytes only once it is empty; a peer that
@@ -1170,6 +1302,9 @@ impl Connection for H2Connection {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
+        if self.events.capacity() > EVENTS_KEPT && self.streams.is_empty() {
+            self.events.shrink_to(EVENTS_KEPT); // idle after a burst
+        }
         if !self.closed_emitted && self.out.is_empty() {
             if let Some(reason) = self.close_reason {
                 self.closed_emitted = true;
@@ -1183,36 +1318,18 @@ impl Connection for H2Connection {
         if self.close_reason.is_some() {
             return None;
         }
-        self.deadline()
+        self.timers.next()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
-        if self.close_reason.is_some() {
-            return;
-        }
-        let c = self.config.clone();
-        if self.settings_sent_at.is_some_and(|t| now >= t + c.settings_timeout) {
-            return self.fail(Kind::AckTimeout, ErrorCode::SETTINGS_TIMEOUT, "SETTINGS not acknowledged");
-        }
-        if self.ping_sent.is_some_and(|(t, _)| now >= t + c.ping_timeout) {
-            let e = ProtocolError::new(Kind::AckTimeout, Answer::Close);
-            self.events.push_back(Event::Error(e));
-            self.error = Some(e);
-            self.close_reason = Some(CloseReason::Error(e));
-            self.streams.clear();
-            return;
-        }
-        if self.ping_sent.is_none() && c.keepalive_interval.is_some_and(|k| now >= self.last_input_at + k) {
-            self.send_ping();
-        }
-        match self.shutdown {
-            Shutdown::Announced { at } if now >= at + sockless_core::Duration::from_secs(1) => self.final_goaway(),
-            Shutdown::Draining { since } if now >= since + c.shutdown_timeout => {
-                self.streams.clear();
-                self.close_reason.get_or_insert(CloseReason::Done);
+        for timer in Timer::ALL {
+            if self.close_reason.is_some() {
+                return;
             }
-            _ => {}
+            if self.timers.take_expired(timer, now) {
+                self.fire(timer);
+            }
         }
     }
 
@@ -1236,13 +1353,7 @@ impl Connection for H2Connection {
         let id = self.next_stream_id;
         self.next_stream_id += 2;
         let stream = StreamId::new(id);
-        let mut s = Stream::new(id, self.peer_initial_window, self.local_initial_window());
-        s.announced = true;
-        if end_stream {
-            s.send_open = false;
-            s.end_sent = true;
-        }
-        self.streams.push(s);
+        self.insert_stream(Stream::local(id, end_stream, self.peer_initial_window, self.local_initial_window()));
         self.write_block(stream, end_stream);
         Ok(stream)
     }
@@ -1253,7 +1364,7 @@ impl Connection for H2Connection {
             return Err(UserError::WrongRole.into());
         }
         let idx = self.writable_stream(stream)?;
-        if self.streams[idx].final_head {
+        if self.streams[idx].response_started() {
             return Err(UserError::HeadAlreadySent.into());
         }
         let informational = head.is_informational();
@@ -1264,14 +1375,9 @@ impl Connection for H2Connection {
         fields::encode_response(&mut self.hpack_enc, head, &mut self.block_out, &mut self.lower)?;
         let s = &mut self.streams[idx];
         if !informational {
-            s.final_head = true;
-            s.awaiting_continue = false;
-            if end_stream {
-                s.send_open = false;
-                s.end_sent = true;
-            }
+            s.send = s.send.on(SendEvent::FinalHead { end: end_stream });
         } else if head.status == 100 {
-            s.awaiting_continue = false;
+            s.send = s.send.on(SendEvent::Continue);
         }
         self.write_block(stream, end_stream);
         self.drop_if_done(idx);
@@ -1282,7 +1388,7 @@ impl Connection for H2Connection {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
         let s = &self.streams[idx];
-        if self.role == Role::Server && !s.final_head {
+        if self.role == Role::Server && !s.response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         if !s.pending.is_empty() {
@@ -1290,8 +1396,7 @@ impl Connection for H2Connection {
                 // All of nothing is accepted: the end follows the waiting chunk. (Returning
                 // Ok(0) without recording it would drop an end the caller sees as accepted.)
                 let s = &mut self.streams[idx];
-                s.pending_end = true;
-                s.send_open = false;
+                s.send = s.send.on(SendEvent::EndQueued);
             }
             return Ok(0); // the previous chunk still waits for window
         }
@@ -1303,8 +1408,7 @@ impl Connection for H2Connection {
         let s = &mut self.streams[idx];
         s.pending = data.slice(..accepted);
         if accepted == data.len() && end_stream {
-            s.pending_end = true;
-            s.send_open = false;
+            s.send = s.send.on(SendEvent::EndQueued);
         }
         self.flush_data();
         Ok(accepted)
@@ -1313,7 +1417,7 @@ impl Connection for H2Connection {
     fn send_trailers(&mut self, stream: StreamId, trailers: &HeaderList) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.writable_stream(stream)?;
-        if self.role == Role::Server && !self.streams[idx].final_head {
+        if self.role == Role::Server && !self.streams[idx].response_started() {
             return Err(UserError::HeadNotSent.into());
         }
         // The same checks as heads (connection-specific fields too): a refused field
@@ -1323,26 +1427,27 @@ impl Connection for H2Connection {
         }
         let s = &mut self.streams[idx];
         s.trailers = Some(trailers.clone());
-        s.pending_end = true;
-        s.send_open = false;
+        s.send = s.send.on(SendEvent::EndQueued);
         self.flush_data();
         Ok(())
     }
 
     fn read_body(&mut self, stream: StreamId) -> Result<(), Error> {
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
-        if self.streams[idx].awaiting_continue && !self.streams[idx].final_head {
+        if self.streams[idx].send == (SendHalf::Head { continue_owed: true }) {
             self.send_response(stream, &ResponseHead::new(100), false)?;
         }
         Ok(())
     }
 
     fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        // A stream that went settled its connection credit then (`remove_stream`).
+        let Some(idx) = self.index(stream.get()) else { return Ok(()) };
+        let s = &mut self.streams[idx];
+        let n = u32::try_from(n).unwrap_or(u32::MAX).min(s.held);
+        s.held -= n;
         self.release_connection(n);
-        if let Some(idx) = self.index(stream.get()) {
-            self.release_stream(idx, n);
-        }
+        self.release_stream(idx, n);
         Ok(())
     }
 
@@ -1353,8 +1458,7 @@ impl Connection for H2Connection {
     fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), Error> {
         self.check_open()?;
         let idx = self.index(stream.get()).ok_or(UserError::UnknownStream)?;
-        self.streams.swap_remove(idx); // its released credit already counts (see reset_for_error)
-        self.remember_reset(stream.get());
+        self.remove_stream(idx, Removal::ResetByUs { code, tell: false });
         self.write_frame(Frame::RstStream(frame::RstStream { stream, code }));
         self.check_finished();
         Ok(())
@@ -1380,7 +1484,8 @@ impl Connection for H2Connection {
                     code: ErrorCode::NO_ERROR,
                     debug_data: Bytes::new(),
                 }));
-                self.shutdown = Shutdown::Announced { at: now };
+                self.shutdown = Shutdown::Announced;
+                self.timers.set(Timer::GoawayGrace, now + self.config.goaway_grace);
                 self.send_ping();
             }
             Role::Client => self.final_goaway(),

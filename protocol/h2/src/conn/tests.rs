@@ -563,36 +563,6 @@ mod flow_control {
         let idx = p.s.index(1).unwrap();
         assert!(p.s.streams[idx].send_window < 0, "{}", p.s.streams[idx].send_window);
     }
-
-    #[test]
-    fn reset_streams_do_not_return_released_credit_twice() {
-        // Credit the application released on a stream counts once for the connection, even
-        // when the stream is then reset.
-        let mut p = Pair::default();
-        let stream = p.c.send_request(&post("/"), false).unwrap();
-        p.c.send_data(stream, Bytes::from(vec![0u8; 100_000]), false).unwrap();
-        p.pump();
-        p.s.release_capacity(stream, 40_000).unwrap();
-        assert_eq!(p.s.conn_unreleased, 40_000);
-        p.c.reset_stream(stream, ErrorCode::CANCEL).unwrap();
-        p.pump();
-        assert!(p.s_events.contains(&Event::Reset { stream, code: ErrorCode::CANCEL, remote: true }));
-        // Received 100 000, released 40 000: the 60 000 still held are the application's to
-        // release.
-        assert_eq!(p.s.conn_unreleased, 40_000);
-        let window = i64::from(Config::server().connection_window_size);
-        assert_eq!(p.s.conn_recv_window + i64::from(p.s.conn_unreleased) + 60_000, window);
-        p.s.release_capacity(stream, 60_000).unwrap();
-        assert_eq!(p.s.conn_recv_window + i64::from(p.s.conn_unreleased), window);
-
-        // The same when we reset it, and for a stream error.
-        let stream = p.c.send_request(&post("/"), false).unwrap();
-        p.c.send_data(stream, Bytes::from(vec![0u8; 1_000]), false).unwrap();
-        p.pump();
-        p.s.release_capacity(stream, 1_000).unwrap();
-        p.s.reset_stream(stream, ErrorCode::CANCEL).unwrap();
-        assert_eq!(p.s.conn_recv_window + i64::from(p.s.conn_unreleased), window);
-    }
 }
 
 mod reset {
@@ -655,20 +625,6 @@ mod reset {
         }
         assert!(errors(&p.s_events).is_empty(), "{:?}", errors(&p.s_events));
         assert_eq!(p.s.error, None);
-    }
-
-    #[test]
-    fn data_on_a_closed_stream_we_did_not_reset_is_stream_closed() {
-        let mut p = Pair::default();
-        let stream = p.c.send_request(&get("/"), true).unwrap();
-        p.pump();
-        p.s.send_response(stream, &ResponseHead::new(204), true).unwrap();
-        p.pump();
-        let mut raw = Vec::new();
-        Frame::Data(frame::Data { stream, data: Bytes::from_static(b"x"), end_stream: false, pad: None })
-            .encode(&mut raw);
-        p.raw_to_server(&raw).unwrap();
-        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
     }
 
     #[test]
@@ -844,9 +800,9 @@ mod connection {
     #[test]
     fn settings_are_acknowledged_and_the_timer_stops() {
         let p = Pair::default();
-        assert_eq!(p.c.settings_sent_at, None);
-        assert_eq!(p.s.settings_sent_at, None);
-        assert_eq!((p.c.poll_timeout(), p.s.poll_timeout()), (None, None));
+        assert!(p.c.settings_acked && p.s.settings_acked);
+        // What is left is the server's idle timeout (the client has none by default).
+        assert_eq!((p.c.poll_timeout(), p.s.poll_timeout()), (None, Some(secs(60))));
         assert_eq!(p.s.peer_max_concurrent, 100);
         assert_eq!(p.c.peer_initial_window, 1 << 20);
     }
@@ -998,6 +954,87 @@ mod connection {
     }
 
     #[test]
+    fn the_goaway_grace_is_configured() {
+        let server =
+            Config { goaway_grace: Duration::from_secs(7), ping_timeout: Duration::from_secs(600), ..Config::server() };
+        let mut p = Pair::new(Config::client(), server);
+        p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.shutdown(secs(5));
+        p.flush_s();
+        p.s2c.clear(); // the PING is lost
+        assert_eq!(p.s.poll_timeout(), Some(secs(12)));
+        p.s.handle_timeout(secs(11));
+        assert_eq!(p.s.shutdown, Shutdown::Announced);
+        p.s.handle_timeout(secs(12));
+        assert_eq!(p.s.shutdown, Shutdown::Draining);
+    }
+
+    /// GOAWAY frames (last stream, code) among `frames`.
+    fn goaways(frames: &[Frame]) -> Vec<(u32, ErrorCode)> {
+        frames
+            .iter()
+            .filter_map(|f| if let Frame::GoAway(g) = f { Some((g.last_stream.get(), g.code)) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn an_idle_connection_is_shut_down_gracefully() {
+        // Issue 10 defect 8: no stream for `idle_timeout` -> GOAWAY(NO_ERROR), then close.
+        let mut p = Pair::default();
+        let idle = Config::server().idle_timeout.unwrap();
+        assert_eq!(idle, Duration::from_secs(60));
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        // An open stream holds the timeout off, however long it takes.
+        p.at(secs(100));
+        assert!(goaways(&p.server_frames()).is_empty());
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        // Idle from the moment the last stream closed; input that opens no stream (a PING)
+        // does not count as activity.
+        assert_eq!(p.s.poll_timeout(), Some(secs(160)));
+        p.c.ping(secs(150)).unwrap();
+        p.at(secs(159));
+        assert!(goaways(&p.server_frames()).is_empty());
+        p.at(secs(160));
+        // The first GOAWAY and its PING, answered at once: the final GOAWAY, and both close.
+        assert_eq!(goaways(&p.server_frames()), [(MAX_STREAM_ID, ErrorCode::NO_ERROR), (1, ErrorCode::NO_ERROR)]);
+        assert_eq!(p.s_events.last(), Some(&Event::Closed(CloseReason::Done)));
+        assert!(p.s.is_closed());
+        assert!(p.c_events.contains(&Event::Closed(CloseReason::Done)), "{:?}", p.c_events);
+        assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
+    }
+
+    #[test]
+    fn a_new_stream_restarts_the_idle_timeout_and_none_turns_it_off() {
+        let mut p = Pair::default();
+        p.at(secs(30));
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        p.at(secs(89));
+        assert!(goaways(&p.server_frames()).is_empty());
+        assert_eq!(p.s.poll_timeout(), Some(secs(90)));
+        // A request the server has not seen yet when its timer fires is served: the first
+        // GOAWAY announces the end, and the final one, sent once the PING comes back,
+        // names stream 3 as processed.
+        let s3 = p.c.send_request(&get("/"), true).unwrap();
+        p.s.handle_timeout(secs(90));
+        p.pump();
+        assert_eq!(goaways(&p.server_frames()), [(MAX_STREAM_ID, ErrorCode::NO_ERROR), (3, ErrorCode::NO_ERROR)]);
+        p.s.send_response(s3, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert!(p.c_events.contains(&Event::EndStream { stream: s3 }));
+        assert!(p.s.is_closed());
+        // Off.
+        let server = Config { idle_timeout: None, ..Config::server() };
+        let p = Pair::new(Config::client(), server);
+        assert_eq!(p.s.poll_timeout(), None);
+    }
+
+    #[test]
     fn client_shutdown_and_server_goaway_error() {
         let mut p = Pair::default();
         p.c.shutdown(p.now);
@@ -1127,5 +1164,371 @@ mod connection {
             let got: Vec<Event> = core::iter::from_fn(|| s.poll_event()).collect();
             assert_eq!(got, expected, "step {step}");
         }
+    }
+}
+
+mod credit {
+    //! Connection-level receive credit, whichever way streams end (issue 10, defect 1).
+    use super::*;
+
+    /// Marks every event each side has so far as seen by its application, releasing nothing.
+    fn ignore_bodies(p: &mut Pair) {
+        p.pump();
+        p.c_released = p.c_events.len();
+        p.s_released = p.s_events.len();
+    }
+
+    fn whole(conn: &H2Connection) -> bool {
+        let window = i64::from(conn.config.connection_window_size.max(65_535));
+        conn.conn_recv_window + i64::from(conn.conn_unreleased) == window
+    }
+
+    #[test]
+    fn connection_window_comes_back_whichever_way_uploads_end() {
+        // 512 KiB uploads on one connection (4 MiB connection window: eight lost uploads
+        // would stall it for good), each fully read and released by the application, reset
+        // mid-body by the client, or answered and ended by the server before it read the
+        // body. The server's window is whole after each, and the next upload goes through.
+        let mut p = Pair::default();
+        let upload = vec![7u8; 512 << 10];
+        for round in 0..30 {
+            let stream = p.c.send_request(&post("/up"), false).unwrap();
+            match round % 3 {
+                0 => {
+                    send_all(&mut p, true, stream, &upload, true);
+                    settle(&mut p);
+                    p.s.send_response(stream, &ResponseHead::new(200), true).unwrap();
+                    settle(&mut p);
+                }
+                1 => {
+                    assert_eq!(p.c.send_data(stream, Bytes::from(upload[..256 << 10].to_vec()), false), Ok(256 << 10));
+                    ignore_bodies(&mut p);
+                    p.c.reset_stream(stream, ErrorCode::CANCEL).unwrap();
+                    ignore_bodies(&mut p);
+                    assert!(p.s_events.contains(&Event::Reset { stream, code: ErrorCode::CANCEL, remote: true }));
+                }
+                _ => {
+                    assert_eq!(p.c.send_data(stream, Bytes::from(upload.clone()), true), Ok(upload.len()));
+                    ignore_bodies(&mut p);
+                    assert!(has_end(&p.s_events, stream), "round {round}");
+                    p.s.send_response(stream, &ResponseHead::new(200), true).unwrap();
+                    ignore_bodies(&mut p);
+                }
+            }
+            assert_eq!((p.c.open_streams(), p.s.open_streams()), (0, 0), "round {round}");
+            assert!(whole(&p.s), "round {round}: server window {} + {}", p.s.conn_recv_window, p.s.conn_unreleased);
+            assert!(whole(&p.c), "round {round}");
+        }
+        assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
+    }
+
+    #[test]
+    fn our_reset_and_a_stream_error_return_unreleased_credit() {
+        let mut p = Pair::default();
+        // The server's application resets an upload it received 100 000 bytes of.
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        p.c.send_data(s1, Bytes::from(vec![0u8; 100_000]), false).unwrap();
+        ignore_bodies(&mut p);
+        p.s.release_capacity(s1, 30_000).unwrap();
+        p.s.reset_stream(s1, ErrorCode::CANCEL).unwrap();
+        ignore_bodies(&mut p);
+        assert!(whole(&p.s));
+        // A late release for the stream that went counts nothing twice.
+        p.s.release_capacity(s1, 70_000).unwrap();
+        assert!(whole(&p.s));
+        // A stream error (Content-Length exceeded) after unreleased DATA.
+        let s3 = p.c.send_request(&post("/").header("content-length", "10"), false).unwrap();
+        p.c.send_data(s3, Bytes::from_static(b"0123456789"), false).unwrap();
+        ignore_bodies(&mut p);
+        p.c.send_data(s3, Bytes::from_static(b"x"), false).unwrap();
+        ignore_bodies(&mut p);
+        assert!(p.s_events.contains(&Event::Reset { stream: s3, code: ErrorCode::PROTOCOL_ERROR, remote: false }));
+        assert!(whole(&p.s));
+        // The client's side: a response body it never read, on a stream that finished.
+        let s5 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.send_response(s5, &ResponseHead::new(200), false).unwrap();
+        p.s.send_data(s5, Bytes::from(vec![1u8; 50_000]), true).unwrap();
+        ignore_bodies(&mut p);
+        assert!(has_end(&p.c_events, s5));
+        assert!(whole(&p.c));
+    }
+}
+
+mod closed {
+    //! RFC 9113 section 5.1 on frames for streams that are half-closed (remote) or closed,
+    //! whichever way they closed and whether or not they are still in the table (h2spec
+    //! `http2/5.1/5`..`13`, and issue 10 defect 2: the handler answered before the frame came).
+    use super::*;
+    use crate::hpack::Encoder;
+
+    const GET: [(&str, &str); 3] = [(":method", "GET"), (":scheme", "https"), (":path", "/")];
+
+    /// Frames a field block from `enc` (which stays in step with the server's decoder).
+    fn headers(enc: &mut Encoder, id: u32, fields: &[(&str, &str)], end_stream: bool) -> Vec<u8> {
+        let mut block = Vec::new();
+        enc.encode(fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())), &mut block);
+        let mut raw = Vec::new();
+        Frame::Headers(frame::Headers { end_stream, ..frame::Headers::new(sid(id), Bytes::from(block)) })
+            .encode(&mut raw);
+        raw
+    }
+
+    fn data(id: u32) -> Vec<u8> {
+        let mut raw = Vec::new();
+        Frame::Data(frame::Data { stream: sid(id), data: Bytes::from_static(b"x"), end_stream: false, pad: None })
+            .encode(&mut raw);
+        raw
+    }
+
+    fn goaway_code(frames: &[Frame]) -> Option<ErrorCode> {
+        frames.iter().find_map(|f| if let Frame::GoAway(g) = f { Some(g.code) } else { None })
+    }
+
+    /// A server that got a GET on stream 1 (with END_STREAM) from a raw client.
+    fn got_get() -> (Pair, Encoder) {
+        let mut p = Pair::default();
+        let mut enc = Encoder::new();
+        p.raw_to_server(&headers(&mut enc, 1, &GET, true)).unwrap();
+        assert!(p.s_events.iter().any(|e| matches!(e, Event::Request { .. })));
+        p.server_frames();
+        (p, enc)
+    }
+
+    #[test]
+    fn headers_on_a_half_closed_remote_stream_is_stream_closed() {
+        // http2/5.1/6 with a slow handler: the stream is still in the table.
+        let (mut p, mut enc) = got_get();
+        p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+        // And DATA (http2/5.1/5).
+        let (mut p, _) = got_get();
+        p.raw_to_server(&data(1)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+    }
+
+    #[test]
+    fn headers_after_the_handler_answered_is_stream_closed() {
+        // http2/5.1/6 with a quick handler: the response ended the stream and it left the
+        // table before the second HEADERS arrived. The peer sent END_STREAM, so this is the
+        // "closed" state's connection error STREAM_CLOSED (not silence).
+        let (mut p, mut enc) = got_get();
+        p.s.send_response(sid(1), &ResponseHead::new(200), true).unwrap();
+        assert_eq!(p.s.open_streams(), 0);
+        let r = p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true));
+        assert!(r.is_err());
+        assert_eq!(goaway_code(&p.server_frames()), Some(ErrorCode::STREAM_CLOSED));
+        // DATA the same way (http2/5.1/11).
+        let (mut p, _) = got_get();
+        p.s.send_response(sid(1), &ResponseHead::new(200), true).unwrap();
+        assert!(p.raw_to_server(&data(1)).is_err());
+        assert_eq!(goaway_code(&p.server_frames()), Some(ErrorCode::STREAM_CLOSED));
+    }
+
+    #[test]
+    fn frames_after_the_peers_reset_are_stream_closed() {
+        // http2/5.1/8 and 5.1/9: the client reset the stream, then sends on it. (The RST_STREAM
+        // we answer with makes it a stream we reset: what follows is ignored.)
+        for late in [true, false] {
+            let (mut p, mut enc) = got_get();
+            let mut raw = Vec::new();
+            Frame::RstStream(frame::RstStream { stream: sid(1), code: ErrorCode::CANCEL }).encode(&mut raw);
+            p.raw_to_server(&raw).unwrap();
+            let frame = if late { data(1) } else { headers(&mut enc, 1, &[("x", "y")], true) };
+            p.raw_to_server(&frame).unwrap();
+            p.raw_to_server(&data(1)).unwrap();
+            assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::STREAM_CLOSED)]);
+            assert_eq!(p.s.error, None);
+        }
+    }
+
+    #[test]
+    fn frames_after_our_reset_are_ignored_even_after_many_normal_closes() {
+        // We reset stream 1; three hundred streams then finish normally (more than the memory of
+        // normal closes holds) before the client's late frames on 1 arrive: still ignored.
+        let (mut p, mut enc) = got_get();
+        p.s.reset_stream(sid(1), ErrorCode::CANCEL).unwrap();
+        for id in (3..603).step_by(2) {
+            p.raw_to_server(&headers(&mut enc, id, &GET, true)).unwrap();
+            p.s.send_response(sid(id), &ResponseHead::new(204), true).unwrap();
+        }
+        p.server_frames();
+        p.raw_to_server(&data(1)).unwrap();
+        p.raw_to_server(&headers(&mut enc, 1, &[("x", "y")], true)).unwrap();
+        assert_eq!(rst_frames(&p.server_frames()), []);
+        assert_eq!(p.s.error, None);
+    }
+
+    #[test]
+    fn client_answers_late_frames_on_its_closed_streams_the_same_way() {
+        let mut p = Pair::default();
+        let s1 = p.c.send_request(&get("/"), true).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert_eq!(p.c.open_streams(), 0);
+        let mut enc = Encoder::new();
+        let r = p.raw_to_client(&headers(&mut enc, 1, &[(":status", "200")], true));
+        assert!(r.is_err());
+        assert_eq!(p.c.error.map(|e| e.answer), Some(Answer::GoAway(ErrorCode::STREAM_CLOSED)));
+    }
+}
+
+mod body_limit {
+    //! `Config::max_body_bytes` on HTTP/2 requests (issue 10, item 10).
+    use super::*;
+
+    fn limited(max: Option<u64>) -> Pair {
+        Pair::new(Config::client(), Config { max_body_bytes: max, ..Config::server() })
+    }
+
+    fn statuses(events: &[Event]) -> Vec<u16> {
+        events
+            .iter()
+            .filter_map(|e| if let Event::Response { head, .. } = e { Some(head.status) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_those_of_http1() {
+        assert_eq!(Config::server().max_body_bytes, Some(4 << 20));
+        assert_eq!(Config::client().max_body_bytes, None);
+    }
+
+    #[test]
+    fn a_content_length_over_the_limit_is_413_before_the_application_sees_the_request() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/").header("content-length", "1001"), false).unwrap();
+        p.pump();
+        assert!(!p.s_events.iter().any(|e| matches!(e, Event::Request { .. })), "{:?}", p.s_events);
+        assert_eq!(errors(&p.s_events), [ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(s1)]);
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::NO_ERROR)]);
+        assert_eq!(statuses(&p.c_events), [413]);
+        assert!(has_end(&p.c_events, s1));
+        // The limit itself is allowed.
+        let s3 = p.c.send_request(&post("/").header("content-length", "1000"), false).unwrap();
+        send_all(&mut p, true, s3, &[1u8; 1_000], true);
+        settle(&mut p);
+        assert_eq!(body(&p.s_events, s3).len(), 1_000);
+        assert!(has_end(&p.s_events, s3));
+    }
+
+    #[test]
+    fn data_over_the_limit_is_answered_413_while_the_response_has_not_started() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        p.c.send_data(s1, Bytes::from(vec![1u8; 600]), false).unwrap();
+        p.pump();
+        p.c.send_data(s1, Bytes::from(vec![2u8; 600]), false).unwrap();
+        p.pump();
+        assert_eq!(body(&p.s_events, s1).len(), 600, "the DATA that went over is not delivered");
+        let e = ProtocolError::new(Kind::BodyTooLarge, Answer::Status(413)).on(s1);
+        assert_eq!(errors(&p.s_events), [e]);
+        assert!(p.s_events.contains(&Event::Reset { stream: s1, code: ErrorCode::NO_ERROR, remote: false }));
+        assert_eq!(rst_frames(&p.server_frames()), [(1, ErrorCode::NO_ERROR)]);
+        assert_eq!(statuses(&p.c_events), [413]);
+        assert_eq!((p.c.open_streams(), p.s.open_streams()), (0, 0));
+        // Nothing of it stays counted against the connection.
+        let window = i64::from(Config::server().connection_window_size);
+        assert_eq!(p.s.conn_recv_window + i64::from(p.s.conn_unreleased), window);
+        assert_eq!(p.s.send_response(s1, &ResponseHead::new(200), true), Err(UserError::UnknownStream.into()));
+    }
+
+    #[test]
+    fn data_over_the_limit_after_the_response_started_resets_the_stream() {
+        let mut p = limited(Some(1_000));
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        p.pump();
+        p.s.send_response(s1, &ResponseHead::new(200), false).unwrap();
+        p.c.send_data(s1, Bytes::from(vec![1u8; 1_001]), false).unwrap();
+        p.pump();
+        let e = ProtocolError::new(Kind::BodyTooLarge, Answer::ResetStream(ErrorCode::CANCEL)).on(s1);
+        assert_eq!(errors(&p.s_events), [e]);
+        assert!(p.s_events.contains(&Event::Reset { stream: s1, code: ErrorCode::CANCEL, remote: false }));
+        assert!(p.c_events.contains(&Event::Reset { stream: s1, code: ErrorCode::CANCEL, remote: true }));
+        assert_eq!(statuses(&p.c_events), [200]);
+    }
+
+    #[test]
+    fn none_is_unlimited_and_the_client_has_no_limit() {
+        let mut p = limited(None);
+        let s1 = p.c.send_request(&post("/"), false).unwrap();
+        send_all(&mut p, true, s1, &vec![3u8; 5 << 20], true);
+        settle(&mut p);
+        assert_eq!(body(&p.s_events, s1).len(), 5 << 20);
+        // The server's response body is not limited by the client's default.
+        p.s.send_response(s1, &ResponseHead::new(200), false).unwrap();
+        send_all(&mut p, false, s1, &vec![4u8; 5 << 20], true);
+        settle(&mut p);
+        assert_eq!(body(&p.c_events, s1).len(), 5 << 20);
+        assert!(errors(&p.s_events).is_empty() && errors(&p.c_events).is_empty());
+    }
+}
+
+mod concurrency {
+    //! The client's stream limit before and after the server's SETTINGS (issue 11 defect 1).
+    use super::*;
+
+    #[test]
+    fn before_the_servers_settings_the_client_assumes_100_streams() {
+        // 200 requests started at once on a fresh connection: the first 100 go out, the rest
+        // wait (Busy) instead of being refused by a server that allows 100.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(Config::server(), T0);
+        let mut sent = Vec::new();
+        for _ in 0..200 {
+            match c.send_request(&get("/"), true) {
+                Ok(id) => sent.push(id),
+                Err(e) => assert_eq!(e, UserError::Busy.into()),
+            }
+        }
+        assert_eq!(sent.len(), 100);
+        assert!(!c.is_ready());
+        let mut p = Pair::from(c, s);
+        assert!(rst_frames(&p.server_frames()).is_empty(), "nothing refused");
+        assert_eq!(p.s_events.iter().filter(|e| matches!(e, Event::Request { .. })).count(), 100);
+        // A stream ends: a slot frees.
+        p.s.send_response(sent[0], &ResponseHead::new(204), true).unwrap();
+        p.pump();
+        assert!(p.c.is_ready());
+        p.c.send_request(&get("/"), true).unwrap();
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn the_servers_settings_replace_the_assumption() {
+        let server = Config { max_concurrent_streams: 250, ..Config::server() };
+        let mut p = Pair::new(Config::client(), server);
+        for _ in 0..250 {
+            p.c.send_request(&get("/"), true).unwrap();
+        }
+        assert_eq!(p.c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+        // SETTINGS without MAX_CONCURRENT_STREAMS: unlimited, the protocol's initial value.
+        let mut c = H2Connection::client(Config::client(), T0);
+        let mut raw = Vec::new();
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        for _ in 0..300 {
+            c.send_request(&get("/"), true).unwrap();
+        }
+        // A later SETTINGS without it leaves the limit as it was.
+        let mut raw = Vec::new();
+        Frame::Settings(Settings { max_concurrent_streams: Some(10), ..Settings::default() }).encode(&mut raw);
+        Frame::Settings(Settings::default()).encode(&mut raw);
+        c.handle_input(T0, &raw).unwrap();
+        assert_eq!(c.send_request(&get("/"), true), Err(UserError::Busy.into()));
+    }
+
+    #[test]
+    fn a_refused_stream_says_so_in_its_reset() {
+        let server = Config { max_concurrent_streams: 1, ..Config::server() };
+        let mut c = H2Connection::client(Config::client(), T0);
+        let s = H2Connection::server(server, T0);
+        // Both sent before the server's limit of 1 is known: the second is refused.
+        let s1 = c.send_request(&get("/"), true).unwrap();
+        let s3 = c.send_request(&get("/"), true).unwrap();
+        let p = Pair::from(c, s);
+        assert!(p.c_events.contains(&Event::Reset { stream: s3, code: ErrorCode::REFUSED_STREAM, remote: true }));
+        assert!(!p.c_events.iter().any(|e| matches!(e, Event::Reset { stream, .. } if *stream == s1)));
     }
 }

@@ -197,6 +197,10 @@ impl Encoder {
         }
         self.string(value, dst);
         if index_it && self.table.insert(name, value) {
+            if 2 * self.table.len() > self.full_index.slots.len() && self.full_index.slots.len() < self.max_slots() {
+                // Keep the load at most a half: grow (and re-insert) only when entries need it.
+                return self.rebuild_index();
+            }
             let id = self.table.next_id() - 1;
             self.full_index.insert(hash_field(name, value), id, &self.table);
             self.name_index.insert(hash_name(name), id, &self.table);
@@ -234,9 +238,16 @@ impl Encoder {
         self.name_index.find(hash_name(name), &self.table, |(n, _)| n == name)
     }
 
+    /// Index slots for a full table: twice the most entries it can hold.
+    fn max_slots(&self) -> usize {
+        (2 * (self.table.max_size() / ENTRY_OVERHEAD + 1)).next_power_of_two().clamp(MIN_SLOTS, 1 << 16)
+    }
+
+    /// Sizes the indexes for the entries the table holds now (twice as many slots, at least
+    /// `MIN_SLOTS`, at most `max_slots`) and fills them. An idle connection's encoder thus
+    /// holds two small indexes instead of two sized for a full table (16 KiB at 4 096).
     fn rebuild_index(&mut self) {
-        let slots = (2 * (self.table.max_size() / ENTRY_OVERHEAD + 1)).next_power_of_two();
-        let slots = slots.clamp(16, 1 << 16);
+        let slots = (2 * (self.table.len() + 1)).next_power_of_two().clamp(MIN_SLOTS, self.max_slots());
         self.full_index = Index::with_slots(slots);
         self.name_index = Index::with_slots(slots);
         for i in (0..self.table.len()).rev() {
@@ -263,6 +274,9 @@ impl Block<'_> {
         self
     }
 }
+
+/// Slots an index starts with.
+const MIN_SLOTS: usize = 16;
 
 /// A lossy open-addressing hash index from a hash to the id of a dynamic table entry.
 ///

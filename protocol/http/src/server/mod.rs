@@ -1,5 +1,9 @@
 //! The server side: detection, ALPN, and the h2c upgrade.
 
+mod detect;
+mod upgrade;
+
+use crate::unfed::Unfed;
 use crate::{delegate, Protocol};
 use bytes::{Bytes, BytesMut};
 use sockless_core::{
@@ -8,10 +12,14 @@ use sockless_core::{
 };
 use std::collections::VecDeque;
 
-/// Bytes enough to tell the HTTP/2 preface from anything else.
-const DETECT_BUFFER: usize = 4096;
+use detect::first_line_protocol;
 use sockless_h2::frame::{check_preface, PrefaceCheck};
-use sockless_h2::{decode_settings_header, H2Connection};
+use sockless_h2::H2Connection;
+use upgrade::Upgrade;
+
+/// Bytes enough to tell the HTTP/2 preface from an HTTP/1.x request line
+/// (a longer first line is HTTP/1.1's to refuse, 414).
+const DETECT_BUFFER: usize = 4096;
 
 /// The configuration of both protocols.
 #[derive(Clone, Debug, Default)]
@@ -38,15 +46,21 @@ pub struct ServerConnection {
     inner: Inner,
     config: ServerConfig,
     created: Instant,
-    /// An h2c upgrade answered with 101 and waiting for it to be written.
-    upgrading: Option<(RequestHead, Vec<u8>)>,
-    /// The upgraded request's body, read over HTTP/1.1 before the switch;
-    /// delivered as HTTP/2 stream 1's data.
-    upgrade_body: Vec<Bytes>,
+    upgrade: Option<Upgrade>,
+    /// Bytes for the decided protocol that it has not taken yet.
+    unfed: Unfed,
+    /// Stream 1's body bytes that arrived over HTTP/1.1 before an h2c
+    /// switch: they never counted against an HTTP/2 window, so releasing
+    /// them credits nothing.
+    uncounted: usize,
     /// Events produced while switching, delivered before the new protocol's.
     pending: VecDeque<Event>,
     /// The latest time passed in (the switch to HTTP/2 starts its timers then).
     now: Instant,
+    /// When the first byte arrived, while detecting: the protocol decided
+    /// later gets the bytes seen as of then, so its header-read timer runs
+    /// from the head's first byte, not from the decision.
+    first_byte: Option<Instant>,
 }
 
 impl ServerConnection {
@@ -57,10 +71,12 @@ impl ServerConnection {
             inner: Inner::Detecting(InputBuffer::new(DETECT_BUFFER, DETECT_BUFFER)),
             config,
             created: now,
-            upgrading: None,
-            upgrade_body: Vec::new(),
+            upgrade: None,
+            unfed: Unfed::default(),
+            uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -74,10 +90,12 @@ impl ServerConnection {
             inner,
             config,
             created: now,
-            upgrading: None,
-            upgrade_body: Vec::new(),
+            upgrade: None,
+            unfed: Unfed::default(),
+            uncounted: 0,
             pending: Default::default(),
             now,
+            first_byte: None,
         }
     }
 
@@ -93,10 +111,16 @@ impl ServerConnection {
     /// Decides the protocol from the bytes seen so far, feeding them on.
     fn detect(&mut self, now: Instant) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
+        if !seen.data().is_empty() {
+            self.first_byte.get_or_insert(now);
+        }
         let protocol = match check_preface(seen.data()) {
             PrefaceCheck::Complete => Protocol::Http2,
             PrefaceCheck::Partial => return Ok(()),
-            PrefaceCheck::Mismatch => Protocol::Http1,
+            PrefaceCheck::Mismatch => match first_line_protocol(seen.data(), seen.space() == 0) {
+                Some(protocol) => protocol,
+                None => return Ok(()),
+            },
         };
         self.settle(now, protocol)
     }
@@ -104,45 +128,33 @@ impl ServerConnection {
     /// Leaves detection for `protocol`, feeding it the bytes seen so far.
     fn settle(&mut self, now: Instant, protocol: Protocol) -> Result<(), Error> {
         let Inner::Detecting(seen) = &mut self.inner else { return Ok(()) };
-        let seen = seen.take_all();
+        self.unfed.hold_bytes(seen.take_all());
         self.inner = match protocol {
             Protocol::Http2 => Inner::H2(H2Connection::server(self.config.h2.clone(), self.created)),
             Protocol::Http1 => Inner::H1(sockless_h1::ServerConnection::new(self.config.h1.clone(), self.created)),
         };
-        self.feed(now, &seen)
+        self.feed_unfed(self.first_byte.unwrap_or(now))
     }
 
     /// Settles on HTTP/1.1 if nothing was decided yet (EOF, timeout, shutdown).
     fn settle_http1(&mut self, now: Instant) {
+        // A protocol error is also queued as the protocol's `Error` event.
         let _ = self.settle(now, Protocol::Http1);
     }
 
-    /// Feeds bytes to the decided protocol, all of them (buffering them is
-    /// the protocol's job; its cap applies).
-    fn feed(&mut self, now: Instant, mut bytes: &[u8]) -> Result<(), Error> {
-        while !bytes.is_empty() {
-            let n = delegate!(self, c => c.handle_input(now, bytes)?, 0);
-            if n == 0 {
-                return Err(UserError::Busy.into());
-            }
-            bytes = &bytes[n..];
-        }
-        Ok(())
+    /// Feeds the decided protocol the bytes it has not taken yet, as many as
+    /// it takes now; the rest wait for the next input or poll.
+    fn feed_unfed(&mut self, now: Instant) -> Result<(), Error> {
+        delegate!(self, c => self.unfed.feed(c, now), Ok(()))
     }
 
-    /// Whether an HTTP/1.1 request asks to switch to h2c, with its settings.
-    fn h2c_settings(head: &RequestHead) -> Option<Vec<u8>> {
-        let upgrade = head.headers.get_all("upgrade").any(|v| v.eq_ignore_ascii_case(b"h2c"));
-        let connection = head.headers.get_all("connection").any(|v| {
-            v.split(|&b| b == b',').any(|t| {
-                let t = t.trim_ascii();
-                t.eq_ignore_ascii_case(b"upgrade")
-            })
-        });
-        if !upgrade || !connection || head.headers.get_all("http2-settings").count() != 1 {
-            return None;
+    /// Delegates new input once the bytes held back are all taken.
+    fn input(&mut self, now: Instant, input: &[u8]) -> Result<usize, Error> {
+        self.feed_unfed(now)?;
+        if !self.unfed.is_empty() {
+            return Ok(0);
         }
-        decode_settings_header(head.headers.get("http2-settings")?)
+        delegate!(self, c => c.handle_input(now, input), Ok(0))
     }
 }
 
@@ -154,7 +166,7 @@ impl Connection for ServerConnection {
             self.detect(now)?;
             return Ok(n);
         }
-        delegate!(self, c => c.handle_input(now, input), Ok(0))
+        self.input(now, input)
     }
 
     fn handle_eof(&mut self, now: Instant) {
@@ -165,6 +177,10 @@ impl Connection for ServerConnection {
     }
 
     fn input_buffer(&mut self) -> &mut [u8] {
+        // Bytes held back go first; until they are taken, lend nothing.
+        if self.feed_unfed(self.now).is_err() || !self.unfed.is_empty() {
+            return &mut [];
+        }
         match &mut self.inner {
             Inner::Detecting(seen) => seen.lend(),
             Inner::H1(c) => c.input_buffer(),
@@ -195,6 +211,11 @@ impl Connection for ServerConnection {
             seen.give_back(buf);
             return self.detect(now);
         }
+        if !self.unfed.is_empty() {
+            // Taken while bytes were held back: these go after them.
+            self.unfed.hold(&buf);
+            return self.feed_unfed(now);
+        }
         delegate!(self, c => c.return_input_buffer(now, buf), Ok(()))
     }
 
@@ -207,57 +228,20 @@ impl Connection for ServerConnection {
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        if let Some(e) = self.pending.pop_front() {
-            return Some(e);
-        }
-        let event = delegate!(self, c => c.poll_event(), None)?;
-        match event {
-            Event::Request { stream, head, expects_continue } if matches!(&self.inner, Inner::H1(h1) if h1.upgrade_requested(stream)) => {
-                match (self.config.no_h2c_upgrade, Self::h2c_settings(&head)) {
-                    (false, Some(settings)) => {
-                        let switch = ResponseHead::new(101).header("Connection", "Upgrade").header("Upgrade", "h2c");
-                        if let Inner::H1(h1) = &mut self.inner {
-                            let _ = h1.read_body(stream);
-                            if h1.send_response(stream, &switch, false).is_ok() {
-                                self.upgrading = Some((head, settings));
-                                return self.poll_event();
-                            }
-                        }
-                        Some(Event::Request { stream, head, expects_continue })
-                    }
-                    _ => Some(Event::Request { stream, head, expects_continue }),
-                }
+        // A loop, not recursion: an upgraded request's body may be any
+        // number of events, each absorbed here.
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
             }
-            // The upgraded request's body arrives over HTTP/1.1 before the
-            // switch: keep it for stream 1.
-            Event::Data { data, .. } if self.upgrading.is_some() => {
-                self.upgrade_body.push(data);
-                self.poll_event()
+            let event = match delegate!(self, c => c.poll_event(), None) {
+                Some(event) => event,
+                None if delegate!(self, c => self.unfed.refill(c, self.now), false) => continue,
+                None => return None,
+            };
+            if let Some(event) = self.on_event(event) {
+                return Some(event);
             }
-            Event::Trailers { .. } | Event::EndStream { .. } if self.upgrading.is_some() => self.poll_event(),
-            Event::Upgrade { leftover, .. } if self.upgrading.is_some() => {
-                let (mut head, settings) = self.upgrading.take().expect("checked");
-                head.version = sockless_core::Version::Http2;
-                let now = self.now;
-                match H2Connection::server_from_upgrade(self.config.h2.clone(), now, &settings, head) {
-                    Ok(mut h2) => {
-                        // Stream 1: its Request, the body read so far, then its end.
-                        if let Some(request) = h2.poll_event() {
-                            self.pending.push_back(request);
-                        }
-                        for data in self.upgrade_body.drain(..) {
-                            self.pending.push_back(Event::Data { stream: StreamId::new(1), data });
-                        }
-                        self.inner = Inner::H2(h2);
-                        if !leftover.is_empty() {
-                            let _ = self.feed(now, &leftover);
-                        }
-                        self.poll_event()
-                    }
-                    Err(e) => Some(Event::Error(e)),
-                }
-            }
-            other => Some(other),
         }
     }
 
@@ -297,7 +281,12 @@ impl Connection for ServerConnection {
         delegate!(self, c => c.read_body(stream), Err(UserError::UnknownStream.into()))
     }
 
-    fn release_capacity(&mut self, stream: StreamId, n: usize) -> Result<(), Error> {
+    fn release_capacity(&mut self, stream: StreamId, mut n: usize) -> Result<(), Error> {
+        if stream == StreamId::new(1) && matches!(self.inner, Inner::H2(_)) {
+            let uncounted = n.min(self.uncounted);
+            self.uncounted -= uncounted;
+            n -= uncounted;
+        }
         delegate!(self, c => c.release_capacity(stream, n), Ok(()))
     }
 
@@ -326,7 +315,7 @@ impl Connection for ServerConnection {
     fn is_closed(&self) -> bool {
         match &self.inner {
             Inner::Detecting(_) => false,
-            Inner::H1(c) => c.is_closed() && self.upgrading.is_none(),
+            Inner::H1(c) => c.is_closed() && self.upgrade.is_none(),
             Inner::H2(c) => c.is_closed(),
         }
     }
