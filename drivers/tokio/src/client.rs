@@ -53,7 +53,8 @@ pub fn client_with(config: ClientConfig) -> Result<Client, ClientError> {
 /// ```no_run
 /// let client = sockless_tokio::BlockingClient::new(Default::default())?;
 /// let response = client.get("http://example.com/")?;
-/// println!("{} {} bytes", response.head.status, response.bytes(1 << 20)?.len());
+/// let status = response.head.status;
+/// println!("{status} {} bytes", response.bytes(1 << 20)?.len());
 /// # Ok::<(), sockless_rt::ClientError>(())
 /// ```
 #[derive(Debug)]

@@ -403,3 +403,40 @@ fn h2c_upgrade_turns_the_first_connection_into_http2_for_the_next_requests() {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     });
 }
+
+#[test]
+fn http_crate_requests_in_and_responses_out() {
+    run(async {
+        let (addr, _) = serve_cleartext();
+        let client = sockless_tokio::client();
+        let request = http::Request::post(format!("http://{addr}/typed")).body(Body::from("four")).unwrap();
+        let response = client.send_http(request).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let body = response.into_body().collect(1024).await.unwrap();
+        assert_eq!(&body[..], b"POST /typed 4");
+    });
+}
+
+#[test]
+fn a_refused_connect_fails_with_the_connect_error_and_backoff_retries_it() {
+    run(async {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let url = format!("http://{closed}/");
+        let client = sockless_tokio::client();
+        match client.get(&url).await {
+            Err(sockless_rt::ClientError::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("{other:?}"),
+        }
+        let backoff = sockless_pool::Backoff {
+            initial: std::time::Duration::from_millis(5),
+            max: std::time::Duration::from_millis(20),
+            attempts: 3,
+        };
+        let mut config = ClientConfig::default();
+        config.hub.connect_backoff = Some(backoff);
+        let client = sockless_tokio::client_with(config).unwrap();
+        let e = client.get(&url).await.unwrap_err();
+        assert!(matches!(e, sockless_rt::ClientError::Connect(_)), "{e}");
+        assert_eq!(client.stats().connect_failures, 3, "three attempts, then the request fails");
+    });
+}

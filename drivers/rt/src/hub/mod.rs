@@ -436,6 +436,18 @@ impl<R: Runtime, D: Dial> Client<R, D> {
     }
 }
 
+#[cfg(feature = "http")]
+impl<R: Runtime, D: Dial> Client<R, D> {
+    /// Sends an `http::Request` whose URI is absolute and answers with an
+    /// `http::Response`, its body streamed (the hub stops watching it once
+    /// the head is converted; see [`ClientResponse::into_response`]).
+    pub async fn send_http(&self, request: http::Request<Body>) -> Result<http::Response<Body>, ClientError> {
+        let response = self.send_request(request.into()).await?;
+        http::Response::try_from(response.into_response())
+            .map_err(|e| ClientError::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string())))
+    }
+}
+
 /// A request waiting in the hub; dropped before it was answered (the
 /// caller's future was dropped), it is cancelled.
 struct Pending<'a, R: Runtime, D: Dial> {
