@@ -10,8 +10,9 @@
 # Pinned as benches/server/run.sh pins its servers: each server runs one tokio worker thread on
 # core SERVER_CPU (default 0), the load generator on core LOAD_CPU (default 1). The servers
 # alternate, ROUNDS times each; the median req/s of each is compared, and the round-by-round
-# ratios are printed. Any failed request or socket error aborts the run (exit 2); a missed goal
-# exits 1.
+# ratios are printed, and each server's CPU time per request (user + system time of its process,
+# from /proc/PID/stat around the run), which a busy machine disturbs less than req/s. Any failed
+# request or socket error aborts the run (exit 2); a missed goal exits 1.
 #
 # Usage: benches/tower/run.sh
 #   ROUNDS=3  DURATION=3 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  LOADS="h1 h2"
@@ -89,6 +90,7 @@ if load == "h1":
     if m and any(int(x) for x in m.groups()):
         fail(m.group(0))
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    n = re.search(r"(\d+) requests in", text)
 else:
     m = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", text)
     if not m or any(int(x) for x in m.groups()[2:]) or int(m.group(2)) == 0:
@@ -96,10 +98,11 @@ else:
     s = re.search(r"status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
     if not s or any(int(x) for x in s.groups()):
         fail("responses other than 2xx")
+    n = re.search(r"requests: \d+ total, \d+ started, (\d+) done", text)
     m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
-if not m or float(m.group(1)) <= 0:
+if not m or float(m.group(1)) <= 0 or not n:
     fail("no req/s figure")
-print(m.group(1))
+print(m.group(1), n.group(1))
 PY
 }
 
@@ -113,10 +116,14 @@ for load in $loads; do
         for name in $order; do
             port=$(free_port)
             start_server "$name" "$port"
-            rps=$(run_load "$load" "$port" "$logs/$load.$name.$round.log")
+            ticks0=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
+            out=$(run_load "$load" "$port" "$logs/$load.$name.$round.log")
+            ticks1=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
             stop_server
-            echo "  $load round $round $name: $rps req/s" >&2
-            printf '%s\t%s\t%s\n' "$load" "$name" "$rps" >>"$results"
+            read -r rps count <<<"$out"
+            us=$(python3 -c "import os; print(round(($ticks1 - $ticks0) / os.sysconf('SC_CLK_TCK') / $count * 1e6, 2))")
+            echo "  $load round $round $name: $rps req/s, ${us} us CPU/request" >&2
+            printf '%s\t%s\t%s\t%s\n' "$load" "$name" "$rps" "$us" >>"$results"
         done
     done
 done
@@ -124,11 +131,12 @@ done
 python3 - "$results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-data, order, names = {}, [], []
-for load, name, rps in rows:
+data, cpu, order, names = {}, {}, [], []
+for load, name, rps, us in rows:
     order += [load] if load not in order else []
     names += [name] if name != "hyper" and name not in names else []
     data.setdefault((load, name), []).append(float(rps))
+    cpu.setdefault((load, name), []).append(float(us))
 desc = {"h1": ("wrk -t1 -c64 (HTTP/1.1)", 1.0), "h2": ("h2load -c16 -m16 (h2c)", 1.5)}
 label = {"sockless": "sockless-tower (tokio)", "epoll": "sockless-tower (epoll)", "native": "sockless native (tokio)"}
 ok = True
@@ -145,5 +153,10 @@ for load in order:
         print(f"{text:<26}{label.get(name, name):<26}{statistics.median(s):>10.0f}{statistics.median(h):>13.0f}"
               f"{ratio:>7.2f}x{goal:>6.1f}x  {'met   ' if ratio >= goal else 'MISSED'}   {rounds}")
 print(f"(median of {len(data[(order[0], 'hyper')])} runs each; all runs 0 failed/errored)")
+print(f"\n{'load':<26}{'server':<26}{'CPU us/request':>15}{'axum::serve':>13}  (median; lower is better)")
+for load in order:
+    for name in names:
+        print(f"{desc[load][0]:<26}{label.get(name, name):<26}{statistics.median(cpu[(load, name)]):>15.2f}"
+              f"{statistics.median(cpu[(load, 'hyper')]):>13.2f}")
 sys.exit(0 if ok else 1)
 PY

@@ -6,8 +6,7 @@
 //!
 //! The heads convert as `sockless_core`'s conversions do: `http::HeaderMap`
 //! lowercases names and groups repeated names, so a round trip keeps values
-//! and per-name order but not the original case. `http`'s extensions have no
-//! place in a sockless head and are dropped on the way in.
+//! and per-name order but not the original case. Extensions go both ways.
 
 use crate::{Body, Request, Response};
 use http_body::{Frame, SizeHint};
@@ -60,6 +59,7 @@ pub(crate) fn header_map(list: &HeaderList) -> io::Result<http::HeaderMap> {
     Ok(map)
 }
 
+/// The `http` request's extensions become the request's.
 impl From<http::Request<Body>> for Request {
     fn from(request: http::Request<Body>) -> Request {
         let (parts, body) = request.into_parts();
@@ -73,7 +73,8 @@ impl TryFrom<Request> for http::Request<Body> {
     type Error = ConversionError;
 
     /// Fails if the head is not valid for `http` (a method, target or header
-    /// it does not accept).
+    /// it does not accept). The request's extensions go along; its
+    /// connection facts and upgrade stay behind (ask for them first).
     fn try_from(request: Request) -> Result<Self, ConversionError> {
         let mut parts = request.head.to_http()?;
         parts.extensions = request.extensions;
@@ -233,12 +234,14 @@ mod tests {
     #[test]
     fn requests_convert_both_ways() {
         let head = RequestHead::new(Method::Post, "/items?x=1").header("Host", "example.com").header("X-A", "1");
-        let request = http::Request::try_from(Request::new(head, "body")).unwrap();
+        let mut request = http::Request::try_from(Request::new(head, "body")).unwrap();
         assert_eq!(request.method(), http::Method::POST);
         assert_eq!(request.uri().query(), Some("x=1"));
         assert_eq!(request.headers()["host"], "example.com");
         assert_eq!(request.body().known_len(), Some(4));
+        request.extensions_mut().insert(7u8);
         let back = Request::from(request);
+        assert_eq!(back.extensions.get::<u8>(), Some(&7));
         assert_eq!(back.head.method, Method::Post);
         assert_eq!(&back.head.target[..], b"/items?x=1");
         assert_eq!(back.head.headers.get("x-a"), Some(&b"1"[..]));

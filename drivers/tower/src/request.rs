@@ -1,8 +1,9 @@
 //! The request a service sees: sockless's head as `http` parts, its
 //! streamed body as an `http_body::Body`.
 
+use crate::Upgrade;
 use http_body::{Frame, SizeHint};
-use sockless_core::{Bytes, ConversionError, RequestHead};
+use sockless_core::{Bytes, ConversionError, RequestHead, TlsFacts};
 use sockless_rt::{Body, Request};
 use std::io;
 use std::pin::Pin;
@@ -70,9 +71,20 @@ fn declared_len(head: &RequestHead) -> Option<u64> {
 
 /// A sockless request as the `http::Request` a service takes. Fails if
 /// `http` cannot represent the head (the caller answers 400).
-pub(crate) fn to_http(request: Request) -> Result<http::Request<RequestBody>, ConversionError> {
-    let parts = request.head.to_http()?;
+///
+/// Its extensions are the request's own, plus an [`Upgrade`] when the
+/// request may switch protocols and the connection's [`TlsFacts`] on a TLS
+/// connection: nothing is added (nor allocated) for a plain request.
+pub(crate) fn to_http(mut request: Request) -> Result<http::Request<RequestBody>, ConversionError> {
+    let mut parts = request.head.to_http()?;
     let len = declared_len(&request.head);
+    parts.extensions = std::mem::take(&mut request.extensions);
+    if let Some(upgrade) = request.upgrade() {
+        parts.extensions.insert(Upgrade::new(upgrade));
+    }
+    if let Some(tls) = request.connection().and_then(|c| c.tls()) {
+        parts.extensions.insert::<TlsFacts>(tls.clone());
+    }
     Ok(http::Request::from_parts(parts, RequestBody::new(request.body, len)))
 }
 

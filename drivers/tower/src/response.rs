@@ -27,6 +27,9 @@ pub(crate) struct Asked {
     /// The request was HEAD: the body is dropped (its length, when known,
     /// is still announced).
     pub head: bool,
+    /// The request was CONNECT: a 2xx answer opens a tunnel, so it has
+    /// neither a body nor framing fields (RFC 9110 section 9.3.6).
+    pub connect: bool,
     /// The request came over HTTP/2, where connection-specific fields are
     /// not allowed (RFC 9113 section 8.2.2): they are left out, as hyper
     /// leaves them out, rather than failing the response.
@@ -60,16 +63,17 @@ where
     // The connection speaks its own version; `http`'s field is advisory.
     head.version = Version::Http11;
     let code = parts.status.as_u16();
+    let bodiless = bodiless(code) || (asked.connect && (200..300).contains(&code));
     let ended = body.is_end_stream();
     let exact = if ended { Some(0) } else { body.size_hint().exact() };
     if let Some(len) = exact {
         let framed = parts.headers.contains_key(http::header::CONTENT_LENGTH)
             || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
-        if !framed && !bodiless(code) {
+        if !framed && !bodiless {
             head.headers.push("content-length", len.to_string());
         }
     }
-    if asked.head || bodiless(code) || ended {
+    if asked.head || bodiless || ended {
         return Response::new(head, Body::empty());
     }
 

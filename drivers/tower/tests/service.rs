@@ -262,7 +262,63 @@ fn graceful_shutdown_completes_the_request_in_flight(rt: Rt) {
     server.stop(); // returns: the server drained
 }
 
+fn connect_info_gives_the_peer_address(rt: Rt) {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let app =
+        Router::new().route("/", get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }));
+    let server = Server::start_make(rt, app.into_make_service_with_connect_info::<SocketAddr>());
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let me = stream.local_addr().unwrap();
+    // Two requests on one connection, then a second connection: each sees its own peer.
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert_eq!(text.matches(&me.to_string()).count(), 2, "{text}");
+    let other = get_raw(server.addr, "/", "");
+    assert_eq!(other.status, 200);
+    assert_ne!(other.text(), me.to_string());
+    assert!(other.text().starts_with("127.0.0.1:"), "{}", other.text());
+}
+
+/// A make-service that has to wait cannot run in the accept loop: that
+/// connection is refused (and logged); the server serves on.
+fn a_make_service_that_waits_refuses_the_connection(rt: Rt) {
+    #[derive(Clone)]
+    struct Waits(Arc<AtomicUsize>);
+    impl Service<std::net::SocketAddr> for Waits {
+        type Response = SlowToReady;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<SlowToReady, Infallible>>;
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _peer: std::net::SocketAddr) -> Self::Future {
+            // Every other connection waits.
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n % 2 == 0 {
+                    std::future::pending::<()>().await;
+                }
+                Ok(SlowToReady::default())
+            })
+        }
+    }
+    let server = Server::start_make(rt, Waits(Arc::default()));
+    let mut refused = std::net::TcpStream::connect(server.addr).unwrap();
+    let _ = refused.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut bytes = Vec::new();
+    let _ = refused.read_to_end(&mut bytes);
+    assert!(bytes.is_empty(), "a refused connection was answered: {bytes:?}");
+    assert_eq!(get_raw(server.addr, "/", "").text(), "ready now");
+}
+
 on_every_runtime!(
+    connect_info_gives_the_peer_address,
+    a_make_service_that_waits_refuses_the_connection,
     a_service_not_ready_at_once_is_waited_for,
     concurrency_limit_holds_requests_back,
     service_errors_become_500,

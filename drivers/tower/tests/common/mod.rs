@@ -48,6 +48,35 @@ fn connection(now: Instant) -> sockless_http::ServerConnection {
     sockless_http::ServerConnection::cleartext(Default::default(), now)
 }
 
+/// Runs `$serve` (an expression over `$runtime` and `$listener`, the
+/// sockless runtime and listener of `$rt`) on its own thread, as a [`Server`].
+macro_rules! server_thread {
+    ($rt:expr, |$runtime:ident, $listener:ident, $options:ident| $serve:expr) => {{
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = ShutdownSignal::new();
+        let $options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let rt = $rt;
+        let thread = std::thread::spawn(move || match rt {
+            Rt::Tokio => {
+                let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                runtime.block_on(async move {
+                    listener.set_nonblocking(true)?;
+                    let $listener = sockless_tokio::TokioListener(tokio::net::TcpListener::from_std(listener)?);
+                    let $runtime = sockless_tokio::TokioRuntime::current();
+                    $serve.await
+                })
+            }
+            Rt::Smol => smol::block_on(async move {
+                let $listener = sockless_smol::SmolListener::from_std(listener)?;
+                let $runtime = sockless_smol::SmolRuntime;
+                $serve.await
+            }),
+        });
+        Server { addr, shutdown, thread: Some(thread) }
+    }};
+}
+
 impl Server {
     /// Serves `service` on `rt` with HTTP/1.1 and h2c on one port.
     pub fn start<S, B>(rt: Rt, service: S) -> Server
@@ -59,26 +88,51 @@ impl Server {
         B::Data: Into<Bytes> + Send,
         B::Error: Into<BoxError>,
     {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = ShutdownSignal::new();
-        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
-        let thread = std::thread::spawn(move || match rt {
-            Rt::Tokio => {
-                let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-                runtime.block_on(async move {
-                    listener.set_nonblocking(true)?;
-                    let listener = sockless_tokio::TokioListener(tokio::net::TcpListener::from_std(listener)?);
-                    let rt = sockless_tokio::TokioRuntime::current();
-                    sockless_tower::serve(rt, listener, connection, service, options).await
-                })
-            }
-            Rt::Smol => smol::block_on(async move {
-                let listener = sockless_smol::SmolListener::from_std(listener)?;
-                sockless_tower::serve(sockless_smol::SmolRuntime, listener, connection, service, options).await
-            }),
-        });
-        Server { addr, shutdown, thread: Some(thread) }
+        server_thread!(rt, |runtime, listener, options| sockless_tower::serve(
+            runtime, listener, connection, service, options
+        ))
+    }
+
+    /// Serves `service` on `rt` over connections `make_connection` builds.
+    pub fn start_on<S, B, M, C>(rt: Rt, make_connection: M, service: S) -> Server
+    where
+        M: Fn(Instant) -> C + Send + 'static,
+        C: sockless_core::Connection + Send + 'static,
+        S: Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Into<Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        server_thread!(rt, |runtime, listener, options| sockless_tower::serve(
+            runtime,
+            listener,
+            make_connection,
+            service,
+            options
+        ))
+    }
+
+    /// Serves the services `make_service` makes per connection.
+    pub fn start_make<MS, S, B>(rt: Rt, make_service: MS) -> Server
+    where
+        MS: Service<SocketAddr, Response = S> + Clone + Send + 'static,
+        MS::Error: Into<BoxError>,
+        S: Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Into<Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        server_thread!(rt, |runtime, listener, options| sockless_tower::serve_make_service(
+            runtime,
+            listener,
+            connection,
+            make_service,
+            options
+        ))
     }
 
     /// Triggers graceful shutdown and waits until the server returned.
