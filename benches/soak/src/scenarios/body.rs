@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 const LIMIT: usize = 4 << 20;
 /// Most RSS growth allowed while a too-large body arrives: the limit's worth
-/// held by a handler that reads (the echo handler collects what it is
-/// given, in a `Vec` that doubles: 2 MiB and 4 MiB at once while it grows),
-/// and room to spare. Today's HTTP/2 (no limit, item 10) lets the echo
-/// handler collect its own 16 MiB.
-const HELD_KIB: i64 = 2 * LIMIT as i64 / 1024;
+/// held by a handler that reads (the echo handler collects what it is given
+/// in a `Vec` that doubles, so the old and the new buffer, up to twice the
+/// limit, are touched while it grows past it), and the connection's own
+/// buffers. Without an HTTP/2 body limit (item 10) the echo handler
+/// collects its own 16 MiB, 11 MiB and more of growth.
+const HELD_KIB: i64 = 5 * LIMIT as i64 / 2 / 1024;
 const CHUNK: usize = 64 * 1024;
 
 /// How a test body is framed.

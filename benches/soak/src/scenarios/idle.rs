@@ -22,8 +22,10 @@ const H1_FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// HTTP/1.1's keep-alive idle timeout (no `serve` flag).
 const H1_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How late a timer may close: the server's timers, the scheduler of a
-/// shared machine and the watcher's polling interval.
-const SLACK: Duration = Duration::from_secs(3);
+/// shared machine, a burst of connections overflowing the listen backlog (the
+/// kernel then completes some handshakes on the server's side a second or
+/// more later, and their timers start then) and the watcher's polling.
+const SLACK: Duration = Duration::from_secs(5);
 
 fn open_h1(server: &Server, n: usize) -> Result<Vec<TcpStream>, String> {
     (0..n)
@@ -176,6 +178,7 @@ pub fn idle_timeouts(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
     let start = Instant::now();
     let silent: Result<Vec<_>, String> = (0..ctx.pick(100, 1_000)).map(|_| h1::connect(server.addr)).collect();
     let mut silent = wrap(silent?);
+    let silent_latest = H1_FIRST_REQUEST_TIMEOUT + start.elapsed() + SLACK;
     let keep_alive_start = Instant::now();
     let mut keep_alive = wrap(open_h1(&server, ctx.pick(100, 5_000))?);
     let mut h2c = wrap(open_h2c(&server, ctx.pick(100, 2_000))?);
@@ -187,14 +190,8 @@ pub fn idle_timeouts(ctx: &Ctx, r: &mut Report) -> Result<(), String> {
         h2c.len(),
         opened.as_secs_f64()
     ));
-    watch(&mut silent, start, H1_FIRST_REQUEST_TIMEOUT + SLACK)?;
-    judge(
-        r,
-        "silent connections (header-read timeout 10 s)",
-        &silent,
-        H1_FIRST_REQUEST_TIMEOUT,
-        Some(H1_FIRST_REQUEST_TIMEOUT + SLACK),
-    );
+    watch(&mut silent, start, silent_latest)?;
+    judge(r, "silent connections (header-read timeout 10 s)", &silent, H1_FIRST_REQUEST_TIMEOUT, Some(silent_latest));
     if !ctx.long {
         watch(&mut keep_alive, keep_alive_start, Duration::ZERO)?;
         watch(&mut h2c, keep_alive_start, Duration::ZERO)?;
