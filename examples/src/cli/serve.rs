@@ -43,12 +43,14 @@ pub(super) fn connection_at(
     tls: &Option<Arc<rustls::ServerConfig>>,
     now: Instant,
 ) -> Result<Conn, sockless_tls::TlsError> {
-    let config = sockless_http::ServerConfig::default();
+    // One configuration for every connection (each holds a pointer to it).
+    static CONFIG: std::sync::OnceLock<Arc<sockless_http::ServerConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(Default::default).clone();
     Ok(match tls {
-        None => Box::new(sockless_http::ServerConnection::cleartext(config, now)),
+        None => Box::new(sockless_http::ServerConnection::cleartext_shared(config, now)),
         Some(tls) => {
             let inner = move |hs: &sockless_tls::Handshake, now: Instant| {
-                sockless_http::ServerConnection::for_alpn(config, now, hs.alpn.as_deref())
+                sockless_http::ServerConnection::for_alpn_shared(config, now, hs.alpn.as_deref())
             };
             Box::new(sockless_tls::Tls::server(tls.clone(), now, inner)?)
         }

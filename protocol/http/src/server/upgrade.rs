@@ -152,7 +152,7 @@ impl ServerConnection {
         if let Some(trailers) = trailers {
             self.pending.push_back(Event::Trailers { stream: one, trailers });
         }
-        self.inner = Inner::H2(h2);
+        self.inner = Inner::H2(Box::new(h2));
         self.unfed.hold_bytes(leftover);
         // An error is queued as HTTP/2's `Error` event, after stream 1's.
         let _ = self.feed_unfed(now);
