@@ -76,12 +76,14 @@ struct Inner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The request never left the connection task's queue.
+    unsent: bool,
 }
 
 impl Error {
     /// An error of `kind` saying `message`.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
-        Error { inner: Arc::new(Inner { kind, message: message.into(), source: None }) }
+        Error { inner: Arc::new(Inner { kind, message: message.into(), source: None, unsent: false }) }
     }
 
     /// An error of `kind` saying `message`, caused by `source`.
@@ -90,7 +92,7 @@ impl Error {
         message: impl Into<Cow<'static, str>>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
-        Error { inner: Arc::new(Inner { kind, message: message.into(), source: Some(source.into()) }) }
+        Error { inner: Arc::new(Inner { kind, message: message.into(), source: Some(source.into()), unsent: false }) }
     }
 
     /// Connecting to `target` failed with `e` (for runtime adapters' `connect`).
@@ -101,6 +103,25 @@ impl Error {
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// Whether any of the request may have been written: `false` when the
+    /// connection failed while the request still waited in its queue, so
+    /// sending it again elsewhere cannot repeat it (the client hub retries
+    /// such a request whatever its method).
+    pub fn was_sent(&self) -> bool {
+        !self.inner.unsent
+    }
+
+    /// This error, for a request that never left the queue.
+    pub(crate) fn unsent(&self) -> Error {
+        let inner = Inner {
+            kind: self.inner.kind,
+            message: self.inner.message.clone(),
+            source: Some(Box::new(self.clone())),
+            unsent: true,
+        };
+        Error { inner: Arc::new(inner) }
     }
 
     /// The sockless-rt error inside an `io::Error` that sockless-rt

@@ -114,7 +114,7 @@ impl Shared {
             let failure = s.failure.clone();
             drop(s);
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(failure.unwrap_or_else(Error::closed).into()));
+                slot.put(Err(failure.unwrap_or_else(Error::closed).unsent().into()));
             }
             return false;
         }
@@ -1116,13 +1116,15 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             s.failure = Some(failure.clone());
             s.cmds.drain(..).collect()
         };
+        // Requests still queued never reached the connection: their error
+        // says so, and a hub may send them again safely.
         for cmd in cmds {
             if let Cmd::Request(_, slot) = cmd {
-                slot.put(Err(failure.clone().into()));
+                slot.put(Err(failure.unsent().into()));
             }
         }
         for q in self.queued.drain(..) {
-            q.slot.put(Err(failure.clone().into()));
+            q.slot.put(Err(failure.unsent().into()));
         }
         for (_, mut st) in self.streams.drain() {
             st.fail(failure.clone());

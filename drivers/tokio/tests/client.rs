@@ -440,3 +440,27 @@ fn a_refused_connect_fails_with_the_connect_error_and_backoff_retries_it() {
         assert_eq!(client.stats().connect_failures, 3, "three attempts, then the request fails");
     });
 }
+
+#[test]
+fn a_request_refused_by_a_closed_connection_says_it_was_never_sent() {
+    run(async {
+        let (listener, addr) = bind();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let conn = sockless_h1::ClientConnection::new(sockless_h1::Config::client(), Instant::ZERO);
+        let handle =
+            sockless_rt::ClientHandle::spawn(&TokioRuntime::current(), sockless_tokio::TokioIo::tcp(stream), conn);
+        while !handle.is_closed() {
+            tokio::task::yield_now().await;
+        }
+        let head = sockless_core::RequestHead::new(Method::Post, format!("http://{addr}/"));
+        let e = handle.send(Request::new(head, Body::from("once"))).await.unwrap_err();
+        let error = sockless_rt::Error::of(&e).expect("a sockless error");
+        assert_eq!(error.kind(), sockless_rt::ErrorKind::Closed);
+        assert!(!error.was_sent(), "it never left the queue: {error}");
+    });
+}

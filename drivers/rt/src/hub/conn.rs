@@ -1,6 +1,6 @@
 //! The hub's connections on the driver side: a [`Connection`] wrapper that
 //! tells the hub what the protocol says (ready for another exchange,
-//! GOAWAY, busy at the peer's stream limit, refused streams) and, when the
+//! GOAWAY, busy at the peer's stream limit, an h2c upgrade) and, when the
 //! connection task drops it, that the connection is gone.
 
 use sockless_core::BytesMut;
@@ -8,8 +8,7 @@ use sockless_core::{
     Bytes, Connection, Error, ErrorCode, Event, HeaderList, Instant, RequestHead, ResponseHead, StreamId, UserError,
 };
 use sockless_pool::{ConnId, Protocol};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 /// What a connection tells the hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,35 +33,11 @@ pub(crate) trait EventSink: Send + Sync + 'static {
     fn conn_event(&self, conn: ConnId, event: ConnEvent);
 }
 
-/// Facts about one connection the requests on it consult.
-#[derive(Debug, Default)]
-pub(crate) struct ConnFacts {
-    /// Streams the peer refused (REFUSED_STREAM, or above a GOAWAY) that
-    /// no request has claimed yet.
-    refused: AtomicUsize,
-    /// Other resets not claimed yet.
-    other_resets: AtomicUsize,
-}
-
-impl ConnFacts {
-    /// Whether a request whose stream was reset may count it as refused.
-    /// Only when every unclaimed reset on the connection was a refusal:
-    /// mistaking a processed request for a refused one could send it twice.
-    pub(crate) fn claim_refused(&self) -> bool {
-        if self.other_resets.load(Ordering::Acquire) > 0 {
-            let _ = self.other_resets.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-            return false;
-        }
-        self.refused.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok()
-    }
-}
-
 /// A connection reporting to the hub.
 pub(crate) struct Observed<C> {
     inner: C,
     conn: ConnId,
     sink: Weak<dyn EventSink>,
-    facts: Arc<ConnFacts>,
     /// Our streams open (HTTP/2), to tell the hub the peer's limit when the
     /// connection says it is busy.
     open: u32,
@@ -74,9 +49,9 @@ pub(crate) struct Observed<C> {
 }
 
 impl<C: Connection> Observed<C> {
-    pub(crate) fn new(inner: C, conn: ConnId, sink: Weak<dyn EventSink>, facts: Arc<ConnFacts>) -> Self {
+    pub(crate) fn new(inner: C, conn: ConnId, sink: Weak<dyn EventSink>) -> Self {
         let multiplexed = inner.flow_controlled();
-        Observed { inner, conn, sink, facts, open: 0, limit_told: None, ahead: None, multiplexed }
+        Observed { inner, conn, sink, open: 0, limit_told: None, ahead: None, multiplexed }
     }
 
     fn tell(&self, event: ConnEvent) {
@@ -90,14 +65,7 @@ impl<C: Connection> Observed<C> {
             Event::Ready { reusable: true } => self.tell(ConnEvent::Ready),
             Event::GoAway { last_stream, .. } => self.tell(ConnEvent::GoAway(last_stream.get())),
             Event::EndStream { .. } => self.open = self.open.saturating_sub(1),
-            Event::Reset { code, .. } => {
-                self.open = self.open.saturating_sub(1);
-                if *code == ErrorCode::REFUSED_STREAM {
-                    self.facts.refused.fetch_add(1, Ordering::AcqRel);
-                } else {
-                    self.facts.other_resets.fetch_add(1, Ordering::AcqRel);
-                }
-            }
+            Event::Reset { .. } => self.open = self.open.saturating_sub(1),
             _ => {}
         }
     }

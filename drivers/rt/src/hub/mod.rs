@@ -16,8 +16,8 @@ pub use response::ResponseBody;
 
 use crate::sync::lock;
 use crate::{Body, ClientHandle, Clock, Io, Request, Runtime};
-use conn::{ConnEvent, ConnFacts, EventSink, Observed};
-use sockless_core::{Bytes, Connection, HeaderList, Instant, Method, RequestHead};
+use conn::{ConnEvent, EventSink, Observed};
+use sockless_core::{Bytes, Connection, ErrorCode, HeaderList, Instant, Method, RequestHead};
 use sockless_pool::{
     Action, ConnId, Error as HubError, Hub, Origin, Outcome, Protocol, ProtocolChoice, RequestId, RequestOptions,
     Scheme, Stats, Timeouts,
@@ -150,14 +150,13 @@ struct State {
 
 struct ConnSlot {
     handle: Option<ClientHandle>,
-    facts: Arc<ConnFacts>,
     protocol: Option<Protocol>,
     https: bool,
 }
 
 /// What the client tells a waiting request.
 enum Msg {
-    Assigned { handle: ClientHandle, facts: Arc<ConnFacts>, protocol: Protocol },
+    Assigned { handle: ClientHandle, protocol: Protocol },
     Retry,
     Fail(ClientError),
 }
@@ -375,7 +374,7 @@ impl<R: Runtime, D: Dial> Client<R, D> {
         let mut last_error: Option<io::Error> = None;
         loop {
             let msg = poll_fn(|cx| mailbox.poll_recv(cx)).await;
-            let (handle, facts, protocol) = match msg {
+            let (handle, protocol) = match msg {
                 Msg::Fail(e) => {
                     pending.live = false;
                     return Err(match (e, last_error) {
@@ -386,7 +385,7 @@ impl<R: Runtime, D: Dial> Client<R, D> {
                     });
                 }
                 Msg::Retry => continue,
-                Msg::Assigned { handle, facts, protocol } => (handle, facts, protocol),
+                Msg::Assigned { handle, protocol } => (handle, protocol),
             };
             let outgoing = build(request, protocol, shared.config.user_agent.as_deref());
             let mut send = pin!(handle.send(outgoing));
@@ -404,7 +403,7 @@ impl<R: Runtime, D: Dial> Client<R, D> {
                     mailbox.unshift(msg);
                 }
                 Ok(Err(e)) => {
-                    let outcome = classify(&e, &facts);
+                    let outcome = classify(&e);
                     last_error = Some(e);
                     shared.with_hub(|st, now| st.hub.handle_outcome(now, id, outcome));
                 }
@@ -596,12 +595,13 @@ fn build(request: &mut ClientRequest, protocol: Protocol, user_agent: Option<&st
 
 /// How a failed exchange ended, from the connection's error: whether any
 /// of the request went out decides whether a retry is safe.
-fn classify(e: &io::Error, facts: &ConnFacts) -> Outcome {
-    match e.kind() {
-        // Refused before the connection task took it: nothing was sent.
-        io::ErrorKind::NotConnected => Outcome::ClosedBeforeSend,
-        io::ErrorKind::ConnectionReset if facts.claim_refused() => Outcome::Refused,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::UnexpectedEof => {
+fn classify(e: &io::Error) -> Outcome {
+    let Some(error) = crate::Error::of(e) else { return Outcome::Failed };
+    match error.kind() {
+        // Failed while still queued in the connection task: nothing went out.
+        _ if !error.was_sent() => Outcome::ClosedBeforeSend,
+        crate::ErrorKind::StreamReset(code) if code == ErrorCode::REFUSED_STREAM => Outcome::Refused,
+        crate::ErrorKind::Closed | crate::ErrorKind::StreamReset(_) | crate::ErrorKind::GoAway(_) => {
             Outcome::NoResponse
         }
         _ => Outcome::Failed,
@@ -662,16 +662,15 @@ impl<R: Runtime, D: Dial> Shared<R, D> {
             match action {
                 Action::Connect { conn, origin } => {
                     let https = origin.scheme == Scheme::Https;
-                    let slot = ConnSlot { handle: None, facts: Arc::default(), protocol: None, https };
+                    let slot = ConnSlot { handle: None, protocol: None, https };
                     st.conns.insert(conn, slot);
                     effects.push(Effect::Connect(conn, origin));
                 }
                 Action::Assign { request, conn } => {
                     let Some(mailbox) = st.reqs.get(&request) else { continue };
                     match st.conns.get(&conn) {
-                        Some(ConnSlot { handle: Some(handle), facts, protocol: Some(protocol), .. }) => {
-                            let msg =
-                                Msg::Assigned { handle: handle.clone(), facts: facts.clone(), protocol: *protocol };
+                        Some(ConnSlot { handle: Some(handle), protocol: Some(protocol), .. }) => {
+                            let msg = Msg::Assigned { handle: handle.clone(), protocol: *protocol };
                             effects.push(Effect::Deliver(mailbox.clone(), msg));
                         }
                         // The hub assigns only to connections it was told
@@ -822,7 +821,7 @@ async fn connect<R: Runtime, D: Dial>(shared: Arc<Shared<R, D>>, conn: ConnId, o
             Ok((connection, protocol)) => {
                 let Some(slot) = st.conns.get_mut(&conn) else { return Some(io) };
                 let sink: Weak<dyn EventSink> = shared.me.clone();
-                let observed = Observed::new(connection, conn, sink, slot.facts.clone());
+                let observed = Observed::new(connection, conn, sink);
                 slot.handle = Some(ClientHandle::spawn(&shared.rt, io, observed));
                 match protocol {
                     Some(p) => {
@@ -887,3 +886,20 @@ impl<R: Runtime, D: Dial> Future for TimerTask<R, D> {
 
 // The timer task never pins its fields (the sleep is boxed).
 impl<R: Runtime, D: Dial> Unpin for TimerTask<R, D> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, ErrorKind};
+
+    #[test]
+    fn exchange_errors_classify_by_what_reached_the_peer() {
+        let io = |e: Error| -> io::Error { e.into() };
+        assert_eq!(classify(&io(Error::closed().unsent())), Outcome::ClosedBeforeSend);
+        assert_eq!(classify(&io(Error::closed())), Outcome::NoResponse);
+        assert_eq!(classify(&io(Error::reset(ErrorCode::REFUSED_STREAM, true))), Outcome::Refused);
+        assert_eq!(classify(&io(Error::reset(ErrorCode::CANCEL, true))), Outcome::NoResponse);
+        assert_eq!(classify(&io(Error::new(ErrorKind::Timeout, "late"))), Outcome::Failed);
+        assert_eq!(classify(&io::Error::other("not ours")), Outcome::Failed);
+    }
+}
