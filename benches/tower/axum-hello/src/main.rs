@@ -41,7 +41,8 @@ fn main() {
         let options = sockless_epoll::EpollOptions { threads: threads.unwrap_or(1), ..Default::default() };
         let make = |now| sockless_http::ServerConnection::cleartext(Default::default(), now);
         let handler = sockless_tower::handler(sockless_smol::SmolRuntime, app().with_state(()));
-        let server = sockless_epoll::serve(addr, make, handler, options).unwrap_or_else(|e| usage(&format!("bind {addr}: {e}")));
+        let server =
+            sockless_epoll::serve(addr, make, handler, options).unwrap_or_else(|e| usage(&format!("bind {addr}: {e}")));
         eprintln!("axum-hello (epoll) listening on http://{}", server.local_addr());
         server.join().expect("serve");
         return;
@@ -53,7 +54,8 @@ fn main() {
     }
     let rt = rt.build().expect("tokio runtime");
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| usage(&format!("bind {addr}: {e}")));
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| usage(&format!("bind {addr}: {e}")));
         let name = server.as_deref().unwrap_or_else(|| usage("--server is required"));
         eprintln!("axum-hello ({name}) listening on http://{}", listener.local_addr().unwrap());
         match name {
@@ -71,10 +73,13 @@ fn main() {
             "native" => {
                 let make = |now| sockless_http::ServerConnection::cleartext(Default::default(), now);
                 let handler = |_req: sockless_rt::Request| async {
-                    let head = sockless_core::ResponseHead::new(200).header("content-type", "text/plain; charset=utf-8");
+                    let head =
+                        sockless_core::ResponseHead::new(200).header("content-type", "text/plain; charset=utf-8");
                     sockless_rt::Response::new(head, "Hello, World!")
                 };
-                sockless_tokio::serve(listener, make, handler, sockless_rt::ServerOptions::default()).await.expect("serve");
+                sockless_tokio::serve(listener, make, handler, sockless_rt::ServerOptions::default())
+                    .await
+                    .expect("serve");
             }
             other => usage(&format!("unknown server {other}")),
         }
