@@ -91,6 +91,14 @@ impl Report {
             self.broken.push(line);
         }
     }
+
+    /// Records a figure against a goal the project has not reached yet:
+    /// printed as met or missed, never failing the run (its `bound` beside
+    /// it is what guards against a regression).
+    pub fn goal(&mut self, met: bool, line: impl Into<String>) {
+        let line = line.into();
+        self.figure(format!("{line} [goal {}]", if met { "met" } else { "MISSED" }));
+    }
 }
 
 /// Open files the largest scenario needs on each side: 10 000 connections
