@@ -436,7 +436,8 @@ fn curl_head_against_sockless() {
 }
 
 /// `sockless serve --echo` answers CONNECT with 200 and then echoes the
-/// tunnel's bytes, those sent with the CONNECT first, on every driver.
+/// tunnel's bytes, those sent with the CONNECT first, on the async drivers
+/// (sockless-epoll answers 501: it does not hand transports over yet).
 /// (curl -p -x makes the tunnel too, but then reads its own request echoed
 /// back as a response, so a raw client checks the bytes.)
 #[test]
@@ -446,6 +447,15 @@ fn connect_tunnel_against_sockless() {
         let echo = sockless_serve(driver, &["--echo"]);
         let mut s = TcpStream::connect(echo.addr).expect("connect");
         s.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("timeout");
+        if driver == "epoll" {
+            // sockless-epoll does not hand a connection's socket over after
+            // an upgrade yet: CONNECT gets a clear 501, the connection lives on.
+            s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n").expect("write");
+            let mut got = [0u8; 64];
+            let n = s.read(&mut got).expect("an answer");
+            assert!(got[..n].starts_with(b"HTTP/1.1 501 "), "{driver}: {}", String::from_utf8_lossy(&got[..n]));
+            continue;
+        }
         s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\nearly|").expect("write");
         let mut got = Vec::new();
         let mut buf = [0u8; 1024];

@@ -108,8 +108,12 @@ fn tunnel(mut req: Request, spawn: &Spawn) -> Reply {
             // HTTP/2 CONNECT: the tunnel is the stream's body, echoed back.
             Response::new(ResponseHead::new(200), req.body)
         } else {
-            // HTTP/1.1 inside TLS: the transport cannot be handed over.
-            Response::new(ResponseHead::new(501), "CONNECT is not served over TLS\n")
+            // HTTP/1.1 inside TLS, or on a driver that does not hand
+            // transports over (epoll): there is no transport to tunnel on.
+            Response::new(
+                ResponseHead::new(501),
+                "CONNECT needs a transport this connection cannot hand over (TLS, or the epoll driver)\n",
+            )
         };
         return Reply::Ready(std::future::ready(response));
     };
