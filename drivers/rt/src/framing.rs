@@ -4,8 +4,8 @@
 //! response (RFC 9110 section 6.6.1), and `Server` when configured.
 
 use crate::Response;
-use sockless_core::{Bytes, ResponseHead};
-use std::cell::Cell;
+use sockless_core::{Bytes, HeaderList, ResponseHead};
+use std::cell::{Cell, RefCell};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The server-wide part of the rules (from [`ServerOptions`](crate::ServerOptions)).
@@ -58,15 +58,60 @@ pub(crate) fn prepare(response: &mut Response, head_request: bool, rules: &Rules
 }
 
 /// `Date` (and `Server`, when configured) unless the head has them.
+///
+/// A head built once and sent many times (a static answer: its fields
+/// frozen, see [`HeaderList::freeze`](sockless_core::HeaderList::freeze))
+/// is completed once a second per thread and the result reused, so the
+/// common case costs a reference count rather than copying the list.
 pub(crate) fn add_standard_fields(head: &mut ResponseHead, rules: &Rules) {
-    if !head.headers.contains("date") {
-        with_date(|date| head.headers.push("date", date));
+    let date = !head.headers.contains("date");
+    let server = rules.server.as_ref().filter(|_| !head.headers.contains("server"));
+    if !date && server.is_none() {
+        return;
     }
-    if let Some(server) = &rules.server {
-        if !head.headers.contains("server") {
-            head.headers.push("server", server);
-        }
+    let secs = now_secs();
+    let Some(wire) = head.headers.as_wire() else {
+        complete(&mut head.headers, secs, date, server);
+        return;
+    };
+    let reused = COMPLETED.with_borrow(|c| {
+        let c = c.as_ref()?;
+        let same = c.original.as_wire().is_some_and(|w| std::ptr::eq(w, wire));
+        (same && c.secs == secs && c.server.as_ref() == server).then(|| c.done.clone())
+    });
+    if let Some(done) = reused {
+        head.headers = done;
+        return;
     }
+    let original = head.headers.clone();
+    complete(&mut head.headers, secs, date, server);
+    head.headers.freeze();
+    let done = head.headers.clone();
+    COMPLETED.set(Some(Completed { original, secs, server: server.cloned(), done }));
+}
+
+/// Adds `Date` for `secs` and `server`, as asked.
+fn complete(headers: &mut HeaderList, secs: u64, date: bool, server: Option<&Bytes>) {
+    if date {
+        headers.push("date", date_text(secs));
+    }
+    if let Some(server) = server {
+        headers.push("server", server);
+    }
+}
+
+/// A frozen field list this thread completed with [`add_standard_fields`].
+struct Completed {
+    /// The list as the handler gave it. Held, so its bytes stay allocated
+    /// and a list at the same address is this one.
+    original: HeaderList,
+    secs: u64,
+    server: Option<Bytes>,
+    done: HeaderList,
+}
+
+thread_local! {
+    static COMPLETED: RefCell<Option<Completed>> = const { RefCell::new(None) };
 }
 
 /// The answer for a handler that failed before its head went out.
@@ -110,15 +155,19 @@ thread_local! {
     static DATE: Cell<(u64, [u8; DATE_LEN])> = const { Cell::new((u64::MAX, [0; DATE_LEN])) };
 }
 
-/// Calls `f` with the current time as an IMF-fixdate.
-pub(crate) fn with_date<T>(f: impl FnOnce(&[u8]) -> T) -> T {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+/// Seconds since the Unix epoch, now.
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `secs` as an IMF-fixdate, formatted once per second per thread.
+fn date_text(secs: u64) -> [u8; DATE_LEN] {
     let (cached, mut text) = DATE.get();
     if cached != secs {
         text = imf_fixdate(secs);
         DATE.set((secs, text));
     }
-    f(&text)
+    text
 }
 
 /// Formats `secs` since the Unix epoch as an IMF-fixdate (RFC 9110 section
@@ -210,10 +259,37 @@ mod tests {
         let mut r = Response::new(ResponseHead::new(204), "");
         prepare(&mut r, false, &rules);
         assert_eq!(r.head.headers.get("server"), Some(&b"sockless"[..]));
-        // The cached text is the one formatted for the current second.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let date = with_date(<[u8]>::to_vec);
-        assert!(date == imf_fixdate(now) || date == imf_fixdate(now + 1), "{:?}", String::from_utf8_lossy(&date));
+        // The cached text is the one formatted for the second asked.
+        let now = now_secs();
+        assert_eq!(date_text(now), imf_fixdate(now));
+        assert_eq!(date_text(now + 1), imf_fixdate(now + 1));
+        assert_eq!(date_text(now), imf_fixdate(now));
+    }
+
+    #[test]
+    fn a_frozen_head_is_completed_once_and_reused() {
+        let rules = Rules { server: Some(Bytes::from_static(b"sockless")) };
+        let mut fixed = ResponseHead::new(200).header("content-length", "2");
+        fixed.headers.freeze();
+        let mut first = fixed.clone();
+        add_standard_fields(&mut first, &rules);
+        let mut second = fixed.clone();
+        add_standard_fields(&mut second, &rules);
+        for head in [&first, &second] {
+            assert_eq!(head.headers.get("content-length"), Some(&b"2"[..]));
+            assert_eq!(head.headers.get("date").map(<[u8]>::len), Some(DATE_LEN));
+            assert_eq!(head.headers.get("server"), Some(&b"sockless"[..]));
+        }
+        // Within one second the second is the first one's list, shared.
+        if first.headers.get("date") == second.headers.get("date") {
+            assert!(std::ptr::eq(first.headers.as_wire().unwrap(), second.headers.as_wire().unwrap()));
+        }
+        // Another frozen list with other fields is completed on its own.
+        let mut other = ResponseHead::new(200).header("content-length", "3");
+        other.headers.freeze();
+        add_standard_fields(&mut other, &rules);
+        assert_eq!(other.headers.get("content-length"), Some(&b"3"[..]));
+        assert!(other.headers.get("date").is_some());
     }
 
     #[test]

@@ -9,11 +9,18 @@
 //!   writes its output with vectored writes, sleeps until its next
 //!   deadline, routes its events to the application's tasks and their
 //!   commands back, in the order the contract asks.
-//! * [`serve`]: an accept loop with a ceiling on open connections and
+//! * [`serve`] / [`serve_with`]: an accept loop with a ceiling on open
+//!   connections (the longest-idle one makes room for a new client) and
 //!   graceful shutdown; each request (each HTTP/2 stream) runs its handler
-//!   in its own task, optionally under a bounded worker pool.
+//!   in its own task, optionally under a bounded worker pool. The driver
+//!   does the framing a hyper user expects (Content-Length for known
+//!   lengths, no body for HEAD, 204 and 304, `Date`), answers 500 for a
+//!   handler that panics, tells each request its connection
+//!   ([`Request::connection`]: addresses, TLS facts, per-connection state),
+//!   and hands the transport over on an upgrade ([`Request::upgrade`]).
 //! * [`ClientHandle`]: one client connection that sends requests and
-//!   streams responses, many at once over HTTP/2.
+//!   streams responses, many at once over HTTP/2 (a stream the server
+//!   refuses unprocessed is sent again); its errors carry an [`ErrorKind`].
 //! * [`Body`]: a streamed body with backpressure. What the driver holds for
 //!   an unread body is bounded; received bytes are handed back to HTTP/2
 //!   flow control as the application reads them.
