@@ -315,6 +315,15 @@ fn graceful_shutdown_drains_in_flight_requests() {
         std::thread::yield_now();
     }
     server.shutdown();
+    // The gate opens only once every loop has begun shutting down (their
+    // listeners are closed then): opened earlier, the handler could answer
+    // before its loop heard of the shutdown, and the answer would rightly
+    // not announce a close.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the server still accepts 10 s after shutdown");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     gate_tx.finish();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut text = String::new();
