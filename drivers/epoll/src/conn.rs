@@ -9,7 +9,7 @@ use crate::sock::Sock;
 use crate::workers::{Cancel, Workers};
 use sockless_core::{Bytes, BytesMut, Connection, ErrorCode, Event, HeaderList, Instant, RequestHead, StreamId};
 use sockless_rt::cycle::{self, Input};
-use sockless_rt::{Body, BodyFeed, Request, Response};
+use sockless_rt::{Body, BodyFeed, Request, Response, ResponseRules};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -44,6 +44,9 @@ pub(crate) struct Shared<'a, H, F> {
     pub body_cap: usize,
     /// Graceful shutdown has begun.
     pub shutting_down: bool,
+    /// What every response gets before its head goes out (the async
+    /// drivers' rules: no body to HEAD, Content-Length, Date, Server).
+    pub rules: &'a ResponseRules,
 }
 
 /// Buffers kept in a loop's pool at most.
@@ -67,6 +70,8 @@ struct Stream<F> {
     out_done: bool,
     /// Client: where the response goes, and its body until then.
     response: Option<(ResponseReply, Body)>,
+    /// Server: the request was HEAD (its response carries no body).
+    head_request: bool,
 }
 
 impl<F> Stream<F> {
@@ -83,6 +88,7 @@ impl<F> Stream<F> {
             remainder: None,
             out_done: false,
             response: None,
+            head_request: false,
         }
     }
 
@@ -231,19 +237,12 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
         self.conn.poll_timeout()
     }
 
-    /// A worker's handler for `stream` failed (it panicked).
-    pub(crate) fn abort(&mut self, stream: StreamId) {
-        if let Some(i) = self.streams.iter().position(|s| s.id == stream) {
-            self.reset(i, ErrorCode::INTERNAL_ERROR);
-        }
-    }
-
     /// A worker's answer for `stream`.
-    pub(crate) fn respond(&mut self, stream: StreamId, mut response: Response) {
+    pub(crate) fn respond(&mut self, stream: StreamId, mut response: Response, rules: &ResponseRules) {
         let Some(i) = self.streams.iter().position(|s| s.id == stream) else { return };
         let st = &mut self.streams[i];
         st.worker = None;
-        if send_head(&mut self.conn, st, &mut response).is_err() {
+        if send_head(&mut self.conn, st, &mut response, rules).is_err() {
             self.reset(i, ErrorCode::INTERNAL_ERROR);
         } else if self.streams[i].finished() {
             self.streams.swap_remove(i);
@@ -493,13 +492,18 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                             slot.set(None);
                             sh.spare.get_or_insert(slot);
                         }
-                        if send_head(&mut self.conn, st, &mut response).is_err() {
+                        if send_head(&mut self.conn, st, &mut response, sh.rules).is_err() {
                             broken = Some(ErrorCode::INTERNAL_ERROR);
                         }
                     }
                     None => {
+                        // The handler panicked: 500 if its head has not gone
+                        // out (as on the async drivers), else a reset.
                         st.handler = None;
-                        broken = Some(ErrorCode::INTERNAL_ERROR);
+                        let mut response = sh.rules.internal_error();
+                        if send_head(&mut self.conn, st, &mut response, sh.rules).is_err() {
+                            broken = Some(ErrorCode::INTERNAL_ERROR);
+                        }
                     }
                 }
             }
@@ -561,8 +565,10 @@ fn start<C, H, F>(
         let (feed, body) = BodyFeed::new(sh.body_cap);
         (body, Some(feed))
     };
+    let head_request = head.method == sockless_core::Method::Head;
     let request = Request::new(head, body);
     let mut st = Stream::new(stream, incoming);
+    st.head_request = head_request;
     if let Some(workers) = sh.workers {
         st.worker = Some(workers.submit(sh.handler.clone(), request, sh.inbox.clone(), token, stream));
         streams.push(st);
@@ -572,26 +578,20 @@ fn start<C, H, F>(
     // slot, and keep it in the stream only if it has to wait.
     let handler = sh.handler;
     let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request))) else {
-        // The handler panicked: the stream is answered with a reset (on
-        // HTTP/1.1 the connection closes), and the loop goes on.
-        let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
-        st.in_done = true;
-        st.out_done = true;
+        // The handler panicked: its request is answered 500 (as on the async
+        // drivers), and the loop goes on.
+        answer_panicked(conn, streams, st, sh.rules);
         return;
     };
     let mut slot = sh.spare.take().unwrap_or_else(|| Box::pin(None));
     slot.set(Some(future));
     let mut cx = Context::from_waker(waker);
     match poll_handler(&mut slot, &mut cx) {
-        None => {
-            let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
-            st.in_done = true;
-            st.out_done = true;
-        }
+        None => answer_panicked(conn, streams, st, sh.rules),
         Some(Poll::Ready(mut response)) => {
             slot.set(None);
             *sh.spare = Some(slot);
-            if send_head(conn, &mut st, &mut response).is_err() {
+            if send_head(conn, &mut st, &mut response, sh.rules).is_err() {
                 let _ = conn.reset_stream(stream, ErrorCode::INTERNAL_ERROR);
                 st.in_done = true;
                 st.out_done = true;
@@ -605,6 +605,25 @@ fn start<C, H, F>(
             st.handler = Some(slot);
             streams.push(st);
         }
+    }
+}
+
+/// Answers the request of a handler that panicked before giving a response:
+/// a 500 (its body, if any, still read and dropped), or a reset if the
+/// connection refuses even that.
+fn answer_panicked<C: Connection, F>(
+    conn: &mut C,
+    streams: &mut Vec<Stream<F>>,
+    mut st: Stream<F>,
+    rules: &ResponseRules,
+) {
+    let mut response = rules.internal_error();
+    if send_head(conn, &mut st, &mut response, rules).is_err() {
+        let _ = conn.reset_stream(st.id, ErrorCode::INTERNAL_ERROR);
+        st.in_done = true;
+        st.out_done = true;
+    } else if !st.finished() {
+        streams.push(st);
     }
 }
 
@@ -629,11 +648,16 @@ fn poll_handler<F: Future>(slot: &mut Slot<F>, cx: &mut Context<'_>) -> Option<P
 /// Sends a response's head, and its body too when it is one buffer the
 /// connection takes whole (most responses). `Err` if the connection
 /// refused it (the caller resets the stream).
-fn send_head<C: Connection, F>(conn: &mut C, st: &mut Stream<F>, response: &mut Response) -> Result<(), ()> {
+fn send_head<C: Connection, F>(
+    conn: &mut C,
+    st: &mut Stream<F>,
+    response: &mut Response,
+    rules: &ResponseRules,
+) -> Result<(), ()> {
     if st.out_done || st.outgoing.is_some() {
         return Ok(());
     }
-    let end = response.body.is_empty();
+    let end = rules.prepare(response, st.head_request);
     conn.send_response(st.id, &response.head, end).map_err(|_| ())?;
     if end {
         st.out_done = true;
@@ -709,6 +733,7 @@ mod tests {
             std::future::ready(Response::new(head, Bytes::from_static(b"ok")))
         });
         let (mut spare, mut pool) = (None, Vec::new());
+        let rules = ResponseRules::default();
         let mut sh = Shared {
             now: Instant::ZERO,
             handler: &handler,
@@ -718,6 +743,7 @@ mod tests {
             pool: &mut pool,
             body_cap: 1 << 16,
             shutting_down: false,
+            rules: &rules,
         };
         rustix::io::write(&peer, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         c.readable = true;

@@ -11,7 +11,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 use sockless_core::{BytesMut, Connection, Duration, Instant};
-use sockless_rt::{Clock, Request, Response, ServerOptions};
+use sockless_rt::{Clock, Request, Response, ResponseRules, ServerOptions};
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -86,6 +86,8 @@ pub(crate) struct Loop<M, C, H, F> {
     workers: Option<Arc<Workers>>,
     pool: Vec<BytesMut>,
     options: ServerOptions,
+    /// `options`' response rules, built once.
+    rules: ResponseRules,
     /// Graceful shutdown began; the connections are dropped at this instant.
     drain_until: Option<Instant>,
     attach: Option<fn(Box<dyn Connection + Send>) -> C>,
@@ -118,6 +120,7 @@ where
             spare: None,
             workers: setup.workers,
             pool: Vec::new(),
+            rules: ResponseRules::new(&setup.options),
             options: setup.options,
             drain_until: None,
             attach: setup.attach,
@@ -158,9 +161,13 @@ where
                             match msg {
                                 Msg::Wake(t) => self.drive(key(t)),
                                 Msg::Respond(t, stream, response) => {
-                                    if let Some(c) = self.get(key(t)) {
-                                        c.respond(stream, response);
-                                        self.drive(key(t));
+                                    let k = key(t);
+                                    let entry = self.slab.get_mut(k.index as usize);
+                                    if let Some(c) =
+                                        entry.filter(|e| e.generation == k.generation).and_then(|e| e.conn.as_mut())
+                                    {
+                                        c.respond(stream, response, &self.rules);
+                                        self.drive(k);
                                     }
                                 }
                                 // At once, so that the answers to the messages
@@ -180,12 +187,6 @@ where
                                         reply.put(Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed")))
                                     }
                                 },
-                                Msg::Abort(t, stream) => {
-                                    if let Some(c) = self.get(key(t)) {
-                                        c.abort(stream);
-                                        self.drive(key(t));
-                                    }
-                                }
                                 Msg::Release(t) => {
                                     if let Some(c) = self.get(key(t)) {
                                         c.release();
@@ -363,6 +364,7 @@ where
             pool: &mut self.pool,
             body_cap: self.options.max_buffered_body.max(1),
             shutting_down: self.drain_until.is_some(),
+            rules: &self.rules,
         };
         let driven = c.drive(&mut shared);
         self.after_drive(k, driven);

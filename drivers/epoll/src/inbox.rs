@@ -17,8 +17,6 @@ pub(crate) enum Msg {
     Wake(u64),
     /// A handler on the worker pool answered a stream of a connection.
     Respond(u64, StreamId, Response),
-    /// A handler on the worker pool panicked: its stream is reset.
-    Abort(u64, StreamId),
     /// Look at the server's shutdown signal now.
     Shutdown,
     /// A client connection to take over: its connected socket and protocol

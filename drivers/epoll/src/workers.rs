@@ -100,8 +100,11 @@ impl Workers {
             match std::panic::catch_unwind(run) {
                 Ok(Some(response)) => inbox.post(Msg::Respond(token, stream, response)),
                 Ok(None) => {} // cancelled: nobody waits for an answer
-                // The handler panicked: its stream is reset, the worker goes on.
-                Err(_) => inbox.post(Msg::Abort(token, stream)),
+                // The handler panicked: its request is answered 500 (as on
+                // the async drivers), the worker goes on.
+                Err(_) => {
+                    inbox.post(Msg::Respond(token, stream, sockless_rt::ResponseRules::default().internal_error()))
+                }
             }
         });
         let (lock, cond) = &*self.queue;

@@ -15,6 +15,38 @@ pub(crate) struct Rules {
     pub(crate) server: Option<Bytes>,
 }
 
+/// The response rules of [`ServerOptions`](crate::ServerOptions), for a
+/// driver that calls handlers itself (sockless-epoll): what the async
+/// drivers do to every handler response before its head goes out, so that a
+/// handler answers alike on every driver.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseRules(pub(crate) Rules);
+
+impl ResponseRules {
+    /// The rules `options` configure (its `server_header`).
+    pub fn new(options: &crate::ServerOptions) -> ResponseRules {
+        ResponseRules(Rules { server: options.server_header.clone().map(Bytes::from) })
+    }
+
+    /// Makes `response` ready to go out and returns whether it ends with its
+    /// head (send it with `end_stream` then): no body to HEAD, 1xx, 204 or
+    /// 304 (HEAD keeps the `Content-Length` a GET would have had); a body of
+    /// known length gets `Content-Length`; `Date` and the configured
+    /// `Server` are added unless the handler set them; a 1xx other than 101
+    /// becomes a 500. `head_request`: the request's method was HEAD.
+    pub fn prepare(&self, response: &mut Response, head_request: bool) -> bool {
+        prepare(response, head_request, &self.0)
+    }
+
+    /// The 500 a driver answers when a handler panicked before its head
+    /// went out, with the standard fields.
+    pub fn internal_error(&self) -> Response {
+        let mut response = internal_error();
+        add_standard_fields(&mut response.head, &self.0);
+        response
+    }
+}
+
 /// Whether a response to this request may carry a body: not one to HEAD,
 /// not a 1xx, 204 or 304 (RFC 9110 sections 6.4.1, 9.3.2).
 pub(crate) fn allows_body(head_request: bool, status: u16) -> bool {

@@ -83,6 +83,7 @@ pub use client::{ClientHandle, ClientOptions};
 pub use connection_info::{Accept, ConnectionInfo};
 pub use error::{Error, ErrorKind};
 pub use feed::BodyFeed;
+pub use framing::ResponseRules;
 pub use http::Extensions;
 #[cfg(feature = "http")]
 pub use http_compat::{http_handler, HttpFuture};

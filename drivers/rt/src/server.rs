@@ -5,7 +5,7 @@ use crate::idle::Connections;
 use crate::pump::{Ended, Facts, Mode, Pump, ServerCtx, Shared, ABORT, SHUTDOWN};
 use crate::sync::{Notify, Semaphore, Watch};
 use crate::{Accept, Clock, Io, Listener, Request, Response, Runtime};
-use sockless_core::{Bytes, Connection, Instant};
+use sockless_core::{Connection, Instant};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -242,7 +242,7 @@ where
 {
     let clock = Clock::new(rt.now());
     let handler = Arc::new(handler);
-    let rules = crate::framing::Rules { server: options.server_header.clone().map(Bytes::from) };
+    let rules = crate::framing::ResponseRules::new(&options).0;
     let ctx = Arc::new(ServerCtx { log: options.error_log.clone(), rules });
     let pool = options.max_concurrent_handlers.map(Semaphore::new);
     let flags = Arc::new(Notify::default());
