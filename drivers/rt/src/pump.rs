@@ -214,6 +214,22 @@ impl Drop for Completion {
 pub(crate) struct ServerCtx {
     pub(crate) log: ErrorLog,
     pub(crate) rules: framing::Rules,
+    /// The lingering close's bound in time ([`ServerOptions::linger`](crate::ServerOptions::linger));
+    /// zero closes at once.
+    pub(crate) linger: std::time::Duration,
+    /// The lingering close's bound in bytes discarded.
+    pub(crate) linger_max_bytes: usize,
+}
+
+/// A lingering close under way: the answer is written and the write side
+/// shut down; what the peer still sends is read and thrown away until it
+/// closes its side, `left` reaches zero or the pump's sleep (set for the
+/// time bound) fires. Closing with unread input would make the kernel send
+/// a reset, and the peer's kernel would then discard the answer before the
+/// peer read it.
+struct Lingering {
+    /// Bytes that may still be discarded.
+    left: usize,
 }
 
 /// A server connection's facts: known at accept, completed (with what TLS
@@ -388,6 +404,14 @@ pub(crate) struct Pump<R: Runtime, I: Io, C: Connection, H: Handler = NoHandler>
     idle: bool,
     /// Bytes of a copied-in read the connection has not taken yet.
     unaccepted: Option<Bytes>,
+    /// Server: the connection ended on its own terms (not a broken
+    /// transport, not an abort) with the peer's input still open: it closes
+    /// lingering (see [`Lingering`]).
+    linger_due: bool,
+    /// The transport's write side is shut down.
+    write_shut: bool,
+    /// The lingering close under way.
+    lingering: Option<Lingering>,
 }
 
 /// How a connection task ended.
@@ -436,6 +460,9 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             upgraded: None,
             idle: false,
             unaccepted: None,
+            linger_due: false,
+            write_shut: false,
+            lingering: None,
         }
     }
 
@@ -1168,6 +1195,50 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Pump<R, I, C, H> {
             self.fail_all();
         }
     }
+
+    /// Once the write side is shut down: begins the lingering close if it
+    /// is due and configured, setting the pump's sleep to its time bound.
+    fn begin_lingering(&mut self) {
+        let Mode::Server { ctx, .. } = &self.mode else { return };
+        if !self.linger_due || self.read_closed || ctx.linger.is_zero() || ctx.linger_max_bytes == 0 {
+            return;
+        }
+        self.lingering = Some(Lingering { left: ctx.linger_max_bytes });
+        let until = self.rt.now() + ctx.linger;
+        match &mut self.sleep {
+            Some(s) => self.rt.reset_sleep(s.as_mut(), until),
+            None => self.sleep = Some(Box::pin(self.rt.sleep_until(until))),
+        }
+    }
+
+    /// Reads and discards the peer's input while lingering: `Ready` once the
+    /// peer closed its side (or the transport failed), the byte bound was
+    /// reached or the time bound passed.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let (Some(lingering), Some(sleep)) = (&mut self.lingering, &mut self.sleep) else { return Poll::Ready(()) };
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        let io = &mut self.io;
+        SCRATCH.with_borrow_mut(|scratch| {
+            let scratch = scratch.get_or_insert_with(|| vec![0; SCRATCH_LEN].into_boxed_slice());
+            for _ in 0..MAX_ROUNDS {
+                match io.poll_read(cx, scratch) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(n)) => {
+                        lingering.left = lingering.left.saturating_sub(n);
+                        if lingering.left == 0 {
+                            return Poll::Ready(());
+                        }
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            // A fast peer: let other tasks run, then go on discarding.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    }
 }
 
 impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
@@ -1224,6 +1295,7 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
                     && !this.needs_flush
                     && this.streams.is_empty();
                 if closed || client_done {
+                    this.linger_due = closed && matches!(this.mode, Mode::Server { .. });
                     this.start_close();
                     break;
                 }
@@ -1244,9 +1316,20 @@ impl<R: Runtime, I: Io, C: Connection, H: Handler> Future for Pump<R, I, C, H> {
             // The transport is the new protocol's: it is not shut down.
             return Poll::Ready(Ended::Upgraded);
         }
-        match this.io.poll_shutdown(cx) {
+        if !this.write_shut {
+            match this.io.poll_shutdown(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(shut) => {
+                    this.write_shut = true;
+                    if shut.is_ok() {
+                        this.begin_lingering();
+                    }
+                }
+            }
+        }
+        match this.poll_linger(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(Ended::Closed),
+            Poll::Ready(()) => Poll::Ready(Ended::Closed),
         }
     }
 }

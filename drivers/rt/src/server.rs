@@ -88,6 +88,22 @@ pub struct ServerOptions {
     /// `None` (the default) sends no `Server` field. (Every response gets a
     /// `Date` field, RFC 9110 section 6.6.1, unless its handler set one.)
     pub server_header: Option<String>,
+    /// Lingering close, as nginx's `lingering_close`: when the server ends
+    /// a connection while the client may still be sending (an HTTP/1.1
+    /// 400, 413 or 431 answered mid-request, an HTTP/2 GOAWAY after a
+    /// flood), it writes the answer, shuts down its write side, then reads
+    /// and discards the client's input until the client closes its side,
+    /// this long passes, or [`linger_max_bytes`](Self::linger_max_bytes)
+    /// were discarded; only then does it close. Closing with unread input
+    /// makes the kernel send a reset, and the client's kernel then throws
+    /// the answer away before the client reads it. A lingering connection
+    /// still counts against [`max_connections`](Self::max_connections)
+    /// (for this long at most). Not after a protocol switch: the transport
+    /// then belongs to the application. Zero closes at once. Default 2 s.
+    pub linger: Duration,
+    /// Most bytes a lingering close (see [`linger`](Self::linger)) reads
+    /// and discards before it closes anyway. Default 16 MiB.
+    pub linger_max_bytes: usize,
 }
 
 /// Where a server reports the application's failures (a handler that
@@ -144,6 +160,8 @@ impl Default for ServerOptions {
             max_buffered_body: 256 * 1024,
             error_log: ErrorLog::default(),
             server_header: None,
+            linger: Duration::from_secs(2),
+            linger_max_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -243,7 +261,12 @@ where
     let clock = Clock::new(rt.now());
     let handler = Arc::new(handler);
     let rules = crate::framing::ResponseRules::new(&options).0;
-    let ctx = Arc::new(ServerCtx { log: options.error_log.clone(), rules });
+    let ctx = Arc::new(ServerCtx {
+        log: options.error_log.clone(),
+        rules,
+        linger: options.linger,
+        linger_max_bytes: options.linger_max_bytes,
+    });
     let pool = options.max_concurrent_handlers.map(Semaphore::new);
     let flags = Arc::new(Notify::default());
     let live = Arc::new(Notify::default());

@@ -1464,3 +1464,91 @@ pub async fn h1_pipelined_burst_over_the_input_cap<E: Env>(env: E) {
     })
     .await
 }
+
+/// A raw client flooding a server the way an attack script does: it
+/// connects to `addr` with a small receive buffer (so that the server's
+/// answers back up: in our buffer, then in the server's send queue), writes
+/// `head` and then `filler` over and over, `total` bytes in all, without
+/// reading (a write that fails ends the writing: the server reset the
+/// connection), shuts down its write side, and only then reads until the
+/// server closes. Returns what was read and how reading ended: a reset
+/// (the server closed with our input unread, and its kernel threw away
+/// what it still had to send) is an `Err`.
+pub fn flood_then_read(addr: SocketAddr, head: &[u8], filler: &[u8], total: usize) -> (Vec<u8>, io::Result<()>) {
+    use std::io::{Read, Write};
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    let mut sent = head.len();
+    let mut written = stream.write_all(head);
+    while written.is_ok() && sent < total {
+        written = stream.write_all(filler);
+        sent += filler.len();
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let ended = stream.read_to_end(&mut out).map(drop);
+    (out, ended)
+}
+
+/// The HTTP/2 client preface with an empty SETTINGS frame.
+pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// How much PING flood [`h2_goaway_survives_unread_input`] sends: about
+/// 500 000 PINGs, enough that the acknowledgements back up past the 1 000
+/// HTTP/2 queues by default before it calls it a flood (as the soak suite's
+/// `h2-ping-flood` found).
+pub const PING_FLOOD_BYTES: usize = 8 << 20;
+
+/// 16 KiB of PING frames (a flood the server has to acknowledge).
+pub fn ping_flood() -> Vec<u8> {
+    let ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00pingpong";
+    ping.repeat(16 * 1024 / ping.len())
+}
+
+/// The error code of the first GOAWAY among the whole HTTP/2 frames the
+/// server sent, if one came whole.
+pub fn h2_goaway(out: &[u8]) -> Option<u32> {
+    let mut rest = out;
+    while rest.len() >= 9 {
+        let len = (usize::from(rest[0]) << 16) | (usize::from(rest[1]) << 8) | usize::from(rest[2]);
+        let frame = rest.get(9..9 + len)?;
+        if rest[3] == 0x7 && len >= 8 {
+            return Some(u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]));
+        }
+        rest = &rest[9 + len..];
+    }
+    None
+}
+
+/// HTTP/2: a PING flood from a client that reads only once it has sent
+/// it all (see [`flood_then_read`]): the server ends the connection with
+/// GOAWAY ENHANCE_YOUR_CALM, queued behind the acknowledgements, and closes
+/// lingering (it reads and discards until the client's end), so the client
+/// reads the GOAWAY rather than a reset that throws it away.
+pub async fn h2_goaway_survives_unread_input<E: Env>(env: E) {
+    let rt = env.rt();
+    with_timeout(&rt, Duration::from_secs(20), async {
+        let handler = |_: Request| std::future::ready(Response::new(ResponseHead::new(200), "never reached"));
+        let shutdown = ShutdownSignal::new();
+        let options = ServerOptions { shutdown: shutdown.clone(), ..ServerOptions::default() };
+        let (addr, server) = start_server(&env, h2_server, handler, options);
+        let client = Oneshot::new();
+        let done = client.clone();
+        std::thread::spawn(move || done.put(flood_then_read(addr, H2_PREFACE, &ping_flood(), PING_FLOOD_BYTES)));
+        let (out, ended) = poll_fn(|cx| client.poll_take(cx)).await.expect("the client's outcome");
+        assert_goaway_read(&out, ended);
+        shutdown.trigger();
+        server.await.expect("serve");
+    })
+    .await
+}
+
+/// What [`flood_then_read`] read for a PING flood: a GOAWAY
+/// ENHANCE_YOUR_CALM, then the server's close (no reset).
+pub fn assert_goaway_read(out: &[u8], ended: io::Result<()>) {
+    let tail = &out[out.len().saturating_sub(40)..];
+    assert!(ended.is_ok(), "{ended:?} after {} bytes ending {tail:?}", out.len());
+    assert_eq!(h2_goaway(out), Some(0xb), "GOAWAY ENHANCE_YOUR_CALM in {} bytes ending {tail:?}", out.len());
+}

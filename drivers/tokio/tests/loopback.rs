@@ -146,6 +146,11 @@ fn h1_pipelined_burst_over_the_input_cap() {
 }
 
 #[test]
+fn h2_goaway_survives_unread_input() {
+    run(testkit::h2_goaway_survives_unread_input(Tokio));
+}
+
+#[test]
 fn h2_no_body_responses() {
     run(testkit::h2_no_body_responses(Tokio));
 }

@@ -130,6 +130,11 @@ macro_rules! suite {
         }
 
         #[test]
+        fn h2_goaway_survives_unread_input() {
+            $run(testkit::h2_goaway_survives_unread_input($env));
+        }
+
+        #[test]
         fn h2_no_body_responses() {
             $run(testkit::h2_no_body_responses($env));
         }
