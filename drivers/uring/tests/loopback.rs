@@ -587,3 +587,39 @@ fn a_panicking_handler_resets_its_stream_and_the_loop_goes_on() {
         stop(server);
     }
 }
+
+/// Past the drain timeout, connections whose receives are still in flight
+/// (and whose handlers still wait) are closed: the loop cancels what the
+/// kernel holds, keeps each connection's buffers until the cancellations
+/// complete, drops the handlers, and only then stops. A loop that freed a
+/// slot before its completions came, or forgot one, would hang here (or
+/// never stop), rather than hand every peer its end of stream.
+#[test]
+fn the_drain_timeout_cancels_in_flight_receives_and_the_loop_stops() {
+    if !available() {
+        return;
+    }
+    let state = Arc::new(State::default());
+    let options = ServerOptions { drain_timeout: Duration::from_millis(200), ..ServerOptions::default() };
+    let server = start(&state, options, 1);
+    let addr = server.local_addr();
+    let mut peers: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    while state.started.load(Ordering::SeqCst) < 20 {
+        std::thread::yield_now();
+    }
+    server.shutdown();
+    server.join().expect("the loop stops once the kernel gave everything back");
+    for s in &mut peers {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    assert_eq!(state.cancelled.load(Ordering::SeqCst), 20, "every waiting handler was dropped");
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
