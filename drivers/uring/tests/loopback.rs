@@ -22,7 +22,10 @@ use std::time::Duration;
 /// why and passes (CI prints which).
 fn available() -> bool {
     match sockless_uring::probe() {
-        Ok(_) => true,
+        Ok(flags) => {
+            eprintln!("io_uring available, ring set up with {flags:?}");
+            true
+        }
         Err(e) => {
             eprintln!("SKIPPED: {e}");
             false
