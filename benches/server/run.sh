@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Server throughput: `sockless serve --hello` on the tokio driver ("sockless") and on the epoll
-# driver ("epoll", `--driver epoll --threads 1`) against a hyper 1.x hello server
+# Server throughput: `sockless serve --hello` on the tokio driver ("sockless"), on the epoll
+# driver ("epoll", `--driver epoll --threads 1`) and on the io_uring driver ("uring", `--driver
+# uring --threads 1`, where the kernel allows io_uring) against a hyper 1.x hello server
 # (benches/server/hyper-hello, same release profile: fat LTO, one codegen unit).
 #
 # Goals (ratios of req/s to hyper's, unless said otherwise):
@@ -8,6 +9,7 @@
 #   * HTTP/1.1 pipelined x16, wrk -c64 + pipeline.lua: epoll 3.0x
 #   * h2c (prior knowledge), h2load -c16 -m16:         tokio 1.5x, epoll 1.5x, and epoll 1.2x tokio
 #   * h2c (prior knowledge), h2load -c1 -m100:         tokio 1.5x, epoll 1.5x
+#   * uring against epoll, on the pipelined x16 and both h2c loads: 1.0x
 # With wrk on one core the load generator bounds keep-alive req/s, so the servers' CPU time per
 # request (printed last) is what separates them there.
 #
@@ -22,7 +24,7 @@
 # Usage: benches/server/run.sh
 #   ROUNDS=7  DURATION=4 (seconds per run)  SERVER_CPU=0  LOAD_CPU=1  THREADS=1 (server workers)
 #   LOADS="h1 h1-pipe16 h2-16x16 h2-1x100" (a subset may be chosen)  KEEP_LOGS=1 (keep the run logs)
-#   SERVERS="hyper sockless epoll" (hyper must be one of them: ratios are to it; add nginx for
+#   SERVERS="hyper sockless epoll uring" (hyper must be one of them: ratios are to it; add nginx for
 #   nginx with one process, `master_process off; worker_processes 1;`, on the HTTP/1.1 loads only:
 #   this nginx takes h2c only on a port of its own)
 # Needs wrk and h2load (Debian: apt-get install -y wrk nghttp2-client) and taskset.
@@ -38,7 +40,7 @@ server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 threads=${THREADS:-1}
 loads=${LOADS:-h1 h1-pipe16 h2-16x16 h2-1x100}
-servers=${SERVERS:-hyper sockless epoll}
+servers=${SERVERS:-hyper sockless epoll uring}
 [[ " $servers " == *" hyper "* ]] || { echo "run.sh: SERVERS must include hyper" >&2; exit 2; }
 
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -56,6 +58,15 @@ sockless_bin="${CARGO_TARGET_DIR:-$root/target}/release/sockless"
 hyper_bin="$hyper_target/release/hyper-hello"
 [[ -x "$sockless_bin" ]] || die "missing $sockless_bin"
 [[ -x "$hyper_bin" ]] || die "missing $hyper_bin"
+
+# The io_uring driver runs where the kernel allows io_uring; elsewhere it is left out, saying why.
+if [[ " $servers " == *" uring "* ]]; then
+    probe=$(timeout 1 "$sockless_bin" serve --driver uring --hello --threads 1 --addr 127.0.0.1:0 2>&1 || true)
+    if [[ "$probe" == *"io_uring is not available"* ]]; then
+        echo "run.sh: uring driver left out: $probe" >&2
+        servers=$(echo " $servers " | sed 's/ uring / /; s/^ //; s/ $//')
+    fi
+fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sockless-server-bench.XXXXXX")
 server_pid=""
@@ -86,6 +97,8 @@ start_server() {
         nginx)    sed "s/@PORT@/$port/; s|@LOGS@|$logs|g" "$here/nginx.conf" >"$logs/nginx.conf"
                   taskset -c "$server_cpu" nginx -p "$logs" -c "$logs/nginx.conf" >"$logs/server.out" 2>&1 & ;;
         epoll)    taskset -c "$server_cpu" "$sockless_bin" serve --addr "127.0.0.1:$port" --driver epoll --hello --threads "$threads" \
+                      >"$logs/server.out" 2>&1 & ;;
+        uring)    taskset -c "$server_cpu" "$sockless_bin" serve --addr "127.0.0.1:$port" --driver uring --hello --threads "$threads" \
                       >"$logs/server.out" 2>&1 & ;;
         hyper)    taskset -c "$server_cpu" "$hyper_bin" --addr "127.0.0.1:$port" --threads "$threads" \
                       >"$logs/server.out" 2>&1 & ;;
@@ -211,8 +224,10 @@ goals = {
     ("h2-16x16", "sockless", "hyper"): 1.5, ("h2-16x16", "epoll", "hyper"): 1.5,
     ("h2-16x16", "epoll", "sockless"): 1.2,
     ("h2-1x100", "sockless", "hyper"): 1.5, ("h2-1x100", "epoll", "hyper"): 1.5,
+    ("h1-pipe16", "uring", "epoll"): 1.0, ("h2-16x16", "uring", "epoll"): 1.0,
+    ("h2-1x100", "uring", "epoll"): 1.0,
 }
-names = {"sockless": "tokio driver", "epoll": "epoll driver", "hyper": "hyper", "nginx": "nginx"}
+names = {"sockless": "tokio driver", "epoll": "epoll driver", "uring": "uring driver", "hyper": "hyper", "nginx": "nginx"}
 ok = True
 med = {k: statistics.median(v) for k, v in data.items()}
 print()

@@ -18,6 +18,17 @@ use std::time::{Duration, Instant};
 
 const SOCKLESS: &str = env!("CARGO_BIN_EXE_sockless");
 const DRIVERS: [&str; 4] = ["tokio", "smol", "async-std", "epoll"];
+
+/// The drivers to test against: [`DRIVERS`], and the io_uring one where
+/// the kernel lets us use io_uring (where not, it says why and is left out).
+fn drivers() -> Vec<&'static str> {
+    let mut all = DRIVERS.to_vec();
+    match sockless_uring::probe() {
+        Ok(_) => all.push("uring"),
+        Err(e) => eprintln!("uring driver SKIPPED: {e}"),
+    }
+    all
+}
 /// Longest any one client command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest a peer may take to accept connections.
@@ -417,6 +428,15 @@ fn curl_against_sockless_epoll() {
     curl_against("epoll");
 }
 
+#[test]
+fn curl_against_sockless_uring() {
+    if let Err(e) = sockless_uring::probe() {
+        eprintln!("SKIPPED: {e}");
+        return;
+    }
+    curl_against("uring");
+}
+
 /// curl verifies a certificate given with `--cert`/`--key` (no `-k`).
 /// HEAD over HTTP/1.1 and h2c: the head alone, with the length a GET would
 /// send and a Date field; curl sees no framing error (over HTTP/2 a body
@@ -437,17 +457,17 @@ fn curl_head_against_sockless() {
 
 /// `sockless serve --echo` answers CONNECT with 200 and then echoes the
 /// tunnel's bytes, those sent with the CONNECT first, on the async drivers
-/// (sockless-epoll answers 501: it does not hand transports over yet).
+/// (sockless-epoll and sockless-uring answer 501: they do not hand transports over yet).
 /// (curl -p -x makes the tunnel too, but then reads its own request echoed
 /// back as a response, so a raw client checks the bytes.)
 #[test]
 fn connect_tunnel_against_sockless() {
     use std::io::Write;
-    for driver in DRIVERS {
+    for driver in drivers() {
         let echo = sockless_serve(driver, &["--echo"]);
         let mut s = TcpStream::connect(echo.addr).expect("connect");
         s.set_read_timeout(Some(COMMAND_TIMEOUT)).expect("timeout");
-        if driver == "epoll" {
+        if driver == "epoll" || driver == "uring" {
             // sockless-epoll does not hand a connection's socket over after
             // an upgrade yet: CONNECT gets a clear 501, the connection lives on.
             s.write_all(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n").expect("write");
@@ -488,7 +508,7 @@ fn curl_verifies_given_certificate() {
 /// over HTTP/2 as stream 1, and later requests share the connection.
 #[test]
 fn curl_h2c_upgrade_against_sockless() {
-    for driver in DRIVERS {
+    for driver in drivers() {
         let hello = sockless_serve(driver, &["--hello"]);
         let url = hello.http("/");
         let (body, v) = curl_one(&["--http2", &url]);
@@ -509,7 +529,7 @@ fn curl_h2c_upgrade_against_sockless() {
 /// handler must see it as stream 1's body.
 #[test]
 fn curl_h2c_upgrade_post_keeps_body() {
-    for driver in DRIVERS {
+    for driver in drivers() {
         let echo = sockless_serve(driver, &["--echo"]);
         let (json, v) = curl_one(&["--http2", "-d", "upgrade body", &echo.http("/up")]);
         assert_eq!(v, "2", "{driver}: {json}");
@@ -524,7 +544,7 @@ fn curl_h2c_upgrade_post_keeps_body() {
 #[test]
 fn nghttp_against_sockless() {
     require("nghttp", "nghttp2-client");
-    for driver in DRIVERS {
+    for driver in drivers() {
         let hello = sockless_serve(driver, &["--hello"]);
         // Prior knowledge (nghttp's default for http://), three concurrent
         // streams on one connection.
@@ -559,7 +579,7 @@ fn nghttp_against_sockless() {
 #[test]
 fn nghttp_upgrade_against_sockless() {
     require("nghttp", "nghttp2-client");
-    for driver in DRIVERS {
+    for driver in drivers() {
         let hello = sockless_serve(driver, &["--hello"]);
         let out = run_ok(Command::new("nghttp").args(["-v", "-u"]).arg(hello.http("/")));
         assert!(out.contains(":status: 200"), "{driver} nghttp -u: {out}");
@@ -579,11 +599,11 @@ fn h2load_ok(url: &str, n: usize, what: &str) {
 #[test]
 fn h2load_against_sockless() {
     require("h2load", "nghttp2-client");
-    for driver in DRIVERS {
+    for driver in drivers() {
         let hello = sockless_serve(driver, &["--hello"]);
         h2load_ok(&hello.http("/"), 2000, driver);
     }
-    for driver in ["tokio", "epoll"] {
+    for driver in drivers().into_iter().filter(|d| matches!(*d, "tokio" | "epoll" | "uring")) {
         let tls = sockless_serve(driver, &["--tls", "--hello"]);
         h2load_ok(&tls.https("/"), 500, &format!("{driver} over TLS"));
     }
@@ -607,7 +627,7 @@ with httpx.Client(timeout=10, **kw) as c:
 #[test]
 fn httpx_against_sockless() {
     require_python("httpx, h2");
-    for driver in DRIVERS {
+    for driver in drivers() {
         let echo = sockless_serve(driver, &["--echo"]);
         let tls = sockless_serve(driver, &["--tls", "--echo"]);
         for (url, mode, version) in

@@ -22,14 +22,14 @@ use std::task::{Context, Poll, Waker};
 const MAX_ROUNDS: usize = 16;
 
 /// Where a client's response goes.
-pub(crate) type ResponseReply = Arc<Reply<io::Result<Response>>>;
+pub type ResponseReply = Arc<Reply<io::Result<Response>>>;
 
 /// A pinned place for one handler future, reused from request to request
 /// while handlers answer at once (see [`Shared::spare`]).
-pub(crate) type Slot<F> = Pin<Box<Option<F>>>;
+pub type Slot<F> = Pin<Box<Option<F>>>;
 
 /// What every connection of a loop shares while it is driven.
-pub(crate) struct Shared<'a, H, F> {
+pub struct Shared<'a, H, F> {
     pub now: Instant,
     pub handler: &'a Arc<H>,
     /// The slot the next handler future is polled in: a handler that answers
@@ -50,7 +50,7 @@ pub(crate) struct Shared<'a, H, F> {
 }
 
 /// Buffers kept in a loop's pool at most.
-pub(crate) const POOL_MAX: usize = 256;
+pub const POOL_MAX: usize = 256;
 /// A buffer with less room is not worth pooling.
 const POOL_MIN: usize = 1024;
 
@@ -112,28 +112,32 @@ impl<F> Drop for Stream<F> {
 }
 
 /// A connection of a loop.
-pub(crate) struct Conn<C, F> {
+pub struct Conn<C, F> {
     /// The connection's epoll token (its slab key).
     token: u64,
-    pub(crate) sock: Sock,
+    pub sock: Sock,
     conn: C,
     waker: Waker,
     wake: Arc<ConnWake>,
     streams: Vec<Stream<F>>,
     /// Epoll said readable and a read has not yet found the socket empty.
-    pub(crate) readable: bool,
+    pub readable: bool,
     read_closed: bool,
     /// The last write would block: wait for EPOLLOUT.
-    pub(crate) blocked: bool,
+    pub blocked: bool,
     /// EPOLLOUT is in the connection's interest set (added after the first
     /// short write, then kept: edge-triggered, it costs nothing while the
     /// socket stays writable).
-    pub(crate) out_registered: bool,
+    pub out_registered: bool,
     /// The connection holds an input buffer (it gives it back while idle).
     holds_buffer: bool,
     shutdown_sent: bool,
     /// The wheel tick of this connection's live timer entry.
-    pub(crate) linked: Option<u64>,
+    pub linked: Option<u64>,
+    /// Completion IO (sockless-uring): the loop moves the bytes itself
+    /// (owned buffers, see [`Conn::completion`]); `drive` neither reads nor
+    /// transmits.
+    completion: bool,
     /// Client connections: requests waiting until the connection takes
     /// another stream (HTTP/1.1 carries one exchange at a time).
     queued: VecDeque<(Request, ResponseReply)>,
@@ -154,7 +158,7 @@ impl<C, F> Drop for Conn<C, F> {
 
 /// How a drive ended.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Driven {
+pub enum Driven {
     /// The connection goes on.
     Open,
     /// It is finished (closed, upgraded away, or its socket broke).
@@ -162,7 +166,7 @@ pub(crate) enum Driven {
 }
 
 impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
-    pub(crate) fn new(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
+    pub fn new(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
         Conn {
             token,
             sock,
@@ -178,14 +182,30 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
             holds_buffer: false,
             shutdown_sent: false,
             linked: None,
+            completion: false,
             queued: VecDeque::new(),
             client: false,
             released: false,
         }
     }
 
+    /// A server connection whose bytes a completion loop moves (io_uring):
+    /// the loop hands received buffers to [`protocol`](Self::protocol) and
+    /// sends from its owned output; [`drive`](Self::drive) runs events,
+    /// handlers, bodies and timers. `blocked` then means "a send is in flight".
+    pub fn completion(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
+        let mut c = Conn::new(token, sock, conn, wake);
+        c.completion = true;
+        c
+    }
+
+    /// The protocol connection, for a completion loop's IO.
+    pub fn protocol(&mut self) -> &mut C {
+        &mut self.conn
+    }
+
     /// A client connection (it sends requests instead of serving them).
-    pub(crate) fn client(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
+    pub fn client(token: u64, sock: Sock, conn: C, wake: Arc<ConnWake>) -> Self {
         let mut c = Conn::new(token, sock, conn, wake);
         c.client = true;
         c.readable = true;
@@ -193,12 +213,12 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
     }
 
     /// Client: a request to send.
-    pub(crate) fn request(&mut self, request: Request, reply: ResponseReply) {
+    pub fn request(&mut self, request: Request, reply: ResponseReply) {
         self.queued.push_back((request, reply));
     }
 
     /// Client: the last handle is gone.
-    pub(crate) fn release(&mut self) {
+    pub fn release(&mut self) {
         self.released = true;
     }
 
@@ -233,12 +253,12 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
     }
 
     /// The connection's next deadline.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<Instant> {
         self.conn.poll_timeout()
     }
 
     /// A worker's answer for `stream`.
-    pub(crate) fn respond(&mut self, stream: StreamId, mut response: Response, rules: &ResponseRules) {
+    pub fn respond(&mut self, stream: StreamId, mut response: Response, rules: &ResponseRules) {
         let Some(i) = self.streams.iter().position(|s| s.id == stream) else { return };
         let st = &mut self.streams[i];
         st.worker = None;
@@ -258,7 +278,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
 
     /// Runs the cycle until nothing moves: read, events (handlers start and
     /// answer), bodies, transmit, timers.
-    pub(crate) fn drive<H>(&mut self, sh: &mut Shared<'_, H, F>) -> Driven
+    pub fn drive<H>(&mut self, sh: &mut Shared<'_, H, F>) -> Driven
     where
         H: Fn(Request) -> F + Send + Sync + 'static,
     {
@@ -278,7 +298,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                     progress = true;
                 }
             }
-            if self.readable && !self.read_closed && !self.input_paused(sh.body_cap) {
+            if !self.completion && self.readable && !self.read_closed && !self.input_paused(sh.body_cap) {
                 match self.read(sh) {
                     Ok(p) => progress |= p,
                     Err(_) => return Driven::Close,
@@ -289,7 +309,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
                 None => return Driven::Close,
             }
             progress |= self.bodies(sh);
-            if !self.blocked {
+            if !self.completion && !self.blocked {
                 match cycle::transmit(&mut self.conn, &mut self.sock) {
                     Ok(sent) => {
                         progress |= sent.bytes > 0;
@@ -369,7 +389,7 @@ impl<C: Connection, F: Future<Output = Response> + Send + 'static> Conn<C, F> {
     /// an unread body holds more than the cap (never on HTTP/2, whose
     /// windows bound the peer; there the loop only has to be woken when a
     /// body is read, to give the bytes back).
-    fn input_paused(&self, body_cap: usize) -> bool {
+    pub fn input_paused(&self, body_cap: usize) -> bool {
         let flow_controlled = self.conn.flow_controlled();
         let limit = if flow_controlled { 0 } else { body_cap };
         let mut over = false;

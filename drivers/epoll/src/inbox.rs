@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
 /// What a loop is told.
-pub(crate) enum Msg {
+pub enum Msg {
     /// A connection's waker fired (a handler or a body is ready).
     Wake(u64),
     /// A handler on the worker pool answered a stream of a connection.
@@ -41,10 +41,10 @@ impl Msg {
 }
 
 /// The queue and its eventfd.
-pub(crate) struct Inbox {
+pub struct Inbox {
     msgs: Mutex<Vec<Msg>>,
     /// Counts posts since the loop last drained; the loop reads it to zero.
-    pub(crate) eventfd: OwnedFd,
+    pub eventfd: OwnedFd,
     /// The eventfd was written and the loop has not drained yet: later
     /// posts skip the write (one syscall per batch, not per post).
     signalled: AtomicBool,
@@ -53,14 +53,14 @@ pub(crate) struct Inbox {
 }
 
 impl Inbox {
-    pub(crate) fn new() -> std::io::Result<Inbox> {
+    pub fn new() -> std::io::Result<Inbox> {
         let eventfd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
         let (signalled, closed) = (AtomicBool::new(false), AtomicBool::new(false));
         Ok(Inbox { msgs: Mutex::new(Vec::new()), eventfd, signalled, closed })
     }
 
     /// Posts `msg` and wakes the loop.
-    pub(crate) fn post(&self, msg: Msg) {
+    pub fn post(&self, msg: Msg) {
         {
             let mut msgs = self.msgs.lock().unwrap_or_else(|e| e.into_inner());
             if self.closed.load(Ordering::Acquire) {
@@ -79,7 +79,7 @@ impl Inbox {
 
     /// The loop's side: resets the eventfd and swaps the posted messages
     /// into `into` (empty on entry, so both vectors keep their room).
-    pub(crate) fn drain(&self, into: &mut Vec<Msg>) {
+    pub fn drain(&self, into: &mut Vec<Msg>) {
         let mut counter = [0u8; 8];
         let _ = rustix::io::read(&self.eventfd, &mut counter);
         // Cleared before taking: a post after the take writes the eventfd
@@ -91,7 +91,7 @@ impl Inbox {
 
 impl Inbox {
     /// The loop is stopping: what was posted and what will be is refused.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         let pending = {
             let mut msgs = self.msgs.lock().unwrap_or_else(|e| e.into_inner());
             self.closed.store(true, Ordering::Release);
@@ -102,7 +102,7 @@ impl Inbox {
 }
 
 /// A connection's waker: posts its token once until the loop served it.
-pub(crate) struct ConnWake {
+pub struct ConnWake {
     token: u64,
     inbox: Arc<Inbox>,
     /// Posted and not yet served: further wakes are free.
@@ -110,12 +110,12 @@ pub(crate) struct ConnWake {
 }
 
 impl ConnWake {
-    pub(crate) fn new(token: u64, inbox: Arc<Inbox>) -> Arc<ConnWake> {
+    pub fn new(token: u64, inbox: Arc<Inbox>) -> Arc<ConnWake> {
         Arc::new(ConnWake { token, inbox, queued: AtomicBool::new(false) })
     }
 
     /// The loop is about to serve the connection: the next wake posts again.
-    pub(crate) fn clear(&self) {
+    pub fn clear(&self) {
         self.queued.store(false, Ordering::Release);
     }
 }

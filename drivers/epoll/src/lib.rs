@@ -37,13 +37,22 @@
 #![warn(missing_docs)]
 
 mod client;
-mod conn;
+// The loop's parts, public for sockless-uring, which runs the same
+// connections, handlers, timers and inbox on completions: not this crate's
+// API, and not kept stable.
+#[doc(hidden)]
+pub mod conn;
 mod event_loop;
-mod inbox;
-mod reply;
-mod sock;
-mod wheel;
-mod workers;
+#[doc(hidden)]
+pub mod inbox;
+#[doc(hidden)]
+pub mod reply;
+#[doc(hidden)]
+pub mod sock;
+#[doc(hidden)]
+pub mod wheel;
+#[doc(hidden)]
+pub mod workers;
 
 pub use client::{Client, ClientLoops};
 pub use reply::block_on;
@@ -101,6 +110,18 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Server {
+    /// A server from its running loops, for sockless-uring, whose loops
+    /// stop, drain and report the same way.
+    #[doc(hidden)]
+    pub fn from_parts(
+        addr: SocketAddr,
+        threads: Vec<JoinHandle<io::Result<()>>>,
+        inboxes: Vec<Arc<Inbox>>,
+        shutdown: ShutdownSignal,
+    ) -> Server {
+        Server { addr, threads, inboxes, shutdown }
+    }
+
     /// The address the listeners are bound to (the port chosen when port 0
     /// was asked for).
     pub fn local_addr(&self) -> SocketAddr {

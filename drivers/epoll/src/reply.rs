@@ -8,13 +8,13 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
 /// A value put once by a loop thread and taken by whoever waits for it.
-pub(crate) struct Reply<T> {
+pub struct Reply<T> {
     value: Mutex<(Option<T>, Option<Waker>)>,
     ready: Condvar,
 }
 
 impl<T> Reply<T> {
-    pub(crate) fn new() -> Arc<Reply<T>> {
+    pub fn new() -> Arc<Reply<T>> {
         Arc::new(Reply { value: Mutex::new((None, None)), ready: Condvar::new() })
     }
 
@@ -23,7 +23,7 @@ impl<T> Reply<T> {
     }
 
     /// Puts the value (a second one is dropped) and wakes the waiter.
-    pub(crate) fn put(&self, value: T) {
+    pub fn put(&self, value: T) {
         let mut v = self.lock();
         if v.0.is_none() {
             v.0 = Some(value);
@@ -37,12 +37,12 @@ impl<T> Reply<T> {
     }
 
     /// Whether a value was put.
-    pub(crate) fn is_set(&self) -> bool {
+    pub fn is_set(&self) -> bool {
         self.lock().0.is_some()
     }
 
     /// Blocks this thread until the value comes.
-    pub(crate) fn wait(&self) -> T {
+    pub fn wait(&self) -> T {
         let mut v = self.lock();
         loop {
             if let Some(value) = v.0.take() {
@@ -53,7 +53,7 @@ impl<T> Reply<T> {
     }
 
     /// Takes the value, or registers `cx`'s waker for it.
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
+    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut v = self.lock();
         match v.0.take() {
             Some(value) => Poll::Ready(value),
@@ -79,7 +79,7 @@ impl Wake for Unpark {
 
 /// Runs `future` on this thread, parking it while the future waits, until
 /// it finishes or `stop()` says to give up (checked at every wake-up).
-pub(crate) fn block_on_until<F: Future>(future: F, stop: impl Fn() -> bool) -> Option<F::Output> {
+pub fn block_on_until<F: Future>(future: F, stop: impl Fn() -> bool) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 /// A non-blocking listener bound to `addr` with SO_REUSEPORT, so that every
 /// loop thread has its own and the kernel spreads connections over them.
-pub(crate) fn listener(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
+pub fn listener(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -20,26 +20,26 @@ pub(crate) fn listener(addr: SocketAddr, backlog: i32) -> io::Result<OwnedFd> {
 }
 
 /// The address a listener is bound to.
-pub(crate) fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
+pub fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
     let socket = socket2::SockRef::from(fd);
     socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("not an IP socket"))
 }
 
 /// An accepted connection's socket (non-blocking).
-pub(crate) struct Sock {
-    pub(crate) fd: OwnedFd,
+pub struct Sock {
+    pub fd: OwnedFd,
     /// The last read found the socket empty (a short read or EAGAIN): with
     /// edge-triggered epoll nothing more comes before the next event.
-    pub(crate) drained: bool,
+    pub drained: bool,
 }
 
 impl Sock {
-    pub(crate) fn new(fd: OwnedFd) -> Sock {
+    pub fn new(fd: OwnedFd) -> Sock {
         Sock { fd, drained: false }
     }
 
     /// Shuts down the writing side (a FIN after the last response).
-    pub(crate) fn shutdown_write(&self) {
+    pub fn shutdown_write(&self) {
         let _ = rustix::net::shutdown(self.fd.as_fd(), rustix::net::Shutdown::Write);
     }
 }

@@ -18,7 +18,7 @@ const SLOTS: usize = 4096;
 
 /// A connection's place in the slab (index and generation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Key {
+pub struct Key {
     pub index: u32,
     pub generation: u32,
 }
@@ -30,7 +30,7 @@ struct Entry {
 }
 
 /// The wheel.
-pub(crate) struct Wheel {
+pub struct Wheel {
     slots: Vec<Vec<Entry>>,
     /// Every tick up to this one has been processed.
     done: u64,
@@ -40,12 +40,12 @@ pub(crate) struct Wheel {
 }
 
 /// The tick at or after `t`.
-pub(crate) fn tick_at(t: Instant) -> u64 {
+pub fn tick_at(t: Instant) -> u64 {
     t.as_nanos().div_ceil(TICK_NANOS)
 }
 
 impl Wheel {
-    pub(crate) fn new(now: Instant) -> Wheel {
+    pub fn new(now: Instant) -> Wheel {
         Wheel {
             slots: (0..SLOTS).map(|_| Vec::new()).collect(),
             done: now.as_nanos() / TICK_NANOS,
@@ -65,7 +65,7 @@ impl Wheel {
     /// Makes sure `key` is woken by `deadline`: `linked` is the tick the
     /// key's live entry is at (kept by its owner), updated when an entry is
     /// added. A deadline at or after the linked tick adds nothing.
-    pub(crate) fn link_deadline(&mut self, key: Key, linked: &mut Option<u64>, deadline: Option<Instant>) {
+    pub fn link_deadline(&mut self, key: Key, linked: &mut Option<u64>, deadline: Option<Instant>) {
         let Some(deadline) = deadline else { return };
         let tick = tick_at(deadline).max(self.done + 1);
         if linked.is_some_and(|l| l <= tick) {
@@ -76,7 +76,7 @@ impl Wheel {
     }
 
     /// Milliseconds until the next entry is due (`None`: no entry).
-    pub(crate) fn timeout_ms(&self, now: Instant) -> Option<u64> {
+    pub fn timeout_ms(&self, now: Instant) -> Option<u64> {
         if self.len == 0 || self.next == u64::MAX {
             return None;
         }
@@ -86,7 +86,7 @@ impl Wheel {
 
     /// Takes the entries due at `now` into `due`, each with the tick it was
     /// linked at (its owner compares it with its `linked` to skip stale ones).
-    pub(crate) fn expire(&mut self, now: Instant, due: &mut Vec<(Key, u64)>) {
+    pub fn expire(&mut self, now: Instant, due: &mut Vec<(Key, u64)>) {
         let now_tick = now.as_nanos() / TICK_NANOS;
         if now_tick < self.next || now_tick <= self.done {
             self.done = self.done.max(now_tick.min(self.next.saturating_sub(1)));

@@ -21,7 +21,7 @@ struct Queue {
 }
 
 /// The pool: a queue and its threads.
-pub(crate) struct Workers {
+pub struct Workers {
     queue: Arc<(Mutex<Queue>, Condvar)>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -29,7 +29,7 @@ pub(crate) struct Workers {
 /// Held by the stream whose handler runs on a worker; dropped (the stream
 /// was reset, the connection closed), it cancels the handler: a queued job
 /// never starts, a running one is dropped at its next wake-up.
-pub(crate) struct Cancel(Arc<CancelState>);
+pub struct Cancel(Arc<CancelState>);
 
 struct CancelState {
     cancelled: AtomicBool,
@@ -48,7 +48,7 @@ impl Drop for Cancel {
 
 impl Workers {
     /// `n` worker threads (at least one).
-    pub(crate) fn new(n: usize) -> std::io::Result<Workers> {
+    pub fn new(n: usize) -> std::io::Result<Workers> {
         let queue: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
@@ -76,7 +76,7 @@ impl Workers {
 
     /// Queues `handler(request)`; its response goes to `inbox` for the
     /// connection `token`'s `stream`.
-    pub(crate) fn submit<H, F>(
+    pub fn submit<H, F>(
         &self,
         handler: Arc<H>,
         request: Request,

@@ -13,6 +13,8 @@ pub enum Driver {
     AsyncStd,
     /// No runtime: sockless-epoll's loop threads (Linux).
     Epoll,
+    /// No runtime: sockless-uring's io_uring loop threads (Linux).
+    Uring,
 }
 
 /// What `serve` answers.
@@ -123,7 +125,7 @@ pub enum Command {
 
 /// The usage text.
 pub const USAGE: &str = "usage:
-  sockless serve [--addr 127.0.0.1:8080] [--driver tokio|smol|async-std|epoll] [--tls [--cert F --key F]]
+  sockless serve [--addr 127.0.0.1:8080] [--driver tokio|smol|async-std|epoll|uring] [--tls [--cert F --key F]]
                  [--echo | --hello | --dir PATH] [--threads N]
   sockless get URL... [-X METHOD] [-H 'Name: value']... [-d DATA | --data-file F] [-o FILE] [-i] [-k]
                [--http1.1 | --http2 | --http2-prior-knowledge] [--max-time SECS]
@@ -162,6 +164,7 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
                             "smol" => Driver::Smol,
                             "async-std" => Driver::AsyncStd,
                             "epoll" => Driver::Epoll,
+                            "uring" => Driver::Uring,
                             other => return Err(usage(format!("unknown driver {other}"))),
                         }
                     }

@@ -26,7 +26,15 @@ pub fn run() -> Result<(), Failure> {
         .map_err(|e| Failure::new(1, e.to_string()))?;
     println!("{:<10} {:<14} {:>9} {:>10} {:>12}  check", "driver", "protocol", "requests", "total", "per request");
     let mut failures = 0;
-    for driver in [Driver::Tokio, Driver::Smol, Driver::AsyncStd, Driver::Epoll] {
+    for driver in [Driver::Tokio, Driver::Smol, Driver::AsyncStd, Driver::Epoll, Driver::Uring] {
+        if driver == Driver::Uring {
+            if let Err(e) = sockless_uring::probe() {
+                // Not a failure of sockless: the kernel (or a seccomp
+                // filter) refuses io_uring here.
+                println!("{:<10} skipped: {e}", "uring");
+                continue;
+            }
+        }
         for proto in [Proto::Http1, Proto::H2c, Proto::H2Tls] {
             let tls = matches!(proto, Proto::H2Tls);
             let server = serve::start(driver, Mode::Echo, tls, "127.0.0.1:0".parse().expect("valid"), Some(1))?;
@@ -42,6 +50,7 @@ pub fn run() -> Result<(), Failure> {
                 Driver::Smol => "smol",
                 Driver::AsyncStd => "async-std",
                 Driver::Epoll => "epoll",
+                Driver::Uring => "uring",
             };
             let proto_name = match proto {
                 Proto::Http1 => "HTTP/1.1",

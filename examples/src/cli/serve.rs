@@ -202,8 +202,8 @@ fn start_with(
     addr: SocketAddr,
     threads: Option<usize>,
 ) -> Result<Running, Failure> {
-    if driver == Driver::Epoll {
-        return super::serve_epoll::start(mode, tls, chain, addr, threads);
+    if matches!(driver, Driver::Epoll | Driver::Uring) {
+        return super::serve_epoll::start(driver == Driver::Uring, mode, tls, chain, addr, threads);
     }
     let listener = std::net::TcpListener::bind(addr).map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Failure::new(7, e.to_string()))?;
@@ -242,7 +242,7 @@ fn start_with(
                 let handle = handler(mode, Arc::new(|task| drop(async_std::task::spawn(task))));
                 async_std::task::block_on(sockless_rt::serve_with(AsyncStdRuntime, listener, make, handle, options))
             }
-            Driver::Epoll => unreachable!("served by serve_epoll"),
+            Driver::Epoll | Driver::Uring => unreachable!("served by serve_epoll"),
         }
     });
     Ok(Running { addr, shutdown, thread, chain })

@@ -1,5 +1,6 @@
-//! `sockless serve --driver epoll`: the same connections and handlers as
-//! the async drivers, on sockless-epoll's loop threads.
+//! `sockless serve --driver epoll|uring`: the same connections and handlers
+//! as the async drivers, on sockless-epoll's loop threads or on
+//! sockless-uring's (the same loops on io_uring completions).
 
 use super::args::Mode;
 use super::serve::{connection_at, handler, Running};
@@ -10,10 +11,11 @@ use sockless_tls::rustls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Starts the epoll server (`threads` loop threads, one per core by
-/// default); returns once every loop listens. The returned thread waits for
+/// Starts the epoll server, or with `uring` the io_uring one (`threads`
+/// loop threads, one per core by default); returns once every loop listens. The returned thread waits for
 /// the server and carries the shutdown signal to the loops.
 pub fn start(
+    uring: bool,
     mode: Mode,
     tls: Option<Arc<rustls::ServerConfig>>,
     chain: Vec<rustls::pki_types::CertificateDer<'static>>,
@@ -38,8 +40,15 @@ pub fn start(
     let spawn: super::serve::Spawn = Arc::new(|task| {
         std::thread::spawn(move || smol::block_on(task));
     });
-    let server = sockless_epoll::serve(addr, make, handler(mode, spawn), options)
-        .map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?;
+    let server = if uring {
+        let options =
+            sockless_uring::UringOptions { threads: options.threads, server: options.server, backlog: options.backlog };
+        sockless_uring::serve(addr, make, handler(mode, spawn), options)
+            .map_err(|e| Failure::new(7, format!("io_uring server on {addr}: {e}")))?
+    } else {
+        sockless_epoll::serve(addr, make, handler(mode, spawn), options)
+            .map_err(|e| Failure::new(7, format!("bind {addr}: {e}")))?
+    };
     let addr = server.local_addr();
     let thread = std::thread::spawn(move || server.join());
     Ok(Running { addr, shutdown, thread, chain })

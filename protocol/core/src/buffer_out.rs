@@ -110,6 +110,48 @@ impl TransmitQueue {
         n
     }
 
+    /// Appends up to `max` of the next chunks to `out` as owned [`Bytes`]
+    /// (for completion IO, where the kernel holds what it sends until the
+    /// send completes); returns how many. Bodies go out as the `Bytes` they
+    /// came in; the framing written so far is moved into one `Bytes`
+    /// (its allocation changes hands, nothing is copied), so the next
+    /// framing starts a new buffer.
+    ///
+    /// What is offered stays the front of the queue until
+    /// [`advance`](Self::advance) says it was sent: appending more behind it
+    /// while the kernel holds it is fine, and offering again before the
+    /// advance offers the same bytes again.
+    pub fn poll_owned(&mut self, out: &mut alloc::vec::Vec<Bytes>, max: usize) -> usize {
+        self.seal();
+        let mut n = 0;
+        for (i, seg) in self.segs.iter().enumerate() {
+            if n == max {
+                break;
+            }
+            let skip = if i == 0 { self.front_done } else { 0 };
+            match seg {
+                Seg::Body(b) => out.push(b.slice(skip..)),
+                Seg::Framing { .. } => unreachable!("sealed above"),
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Turns every queued framing range into a `Bytes` over the framing
+    /// buffer, which it takes over.
+    fn seal(&mut self) {
+        if !self.segs.iter().any(|s| matches!(s, Seg::Framing { .. })) {
+            return;
+        }
+        let framing = Bytes::from(core::mem::take(&mut self.framing));
+        for seg in &mut self.segs {
+            if let Seg::Framing { start, end } = *seg {
+                *seg = Seg::Body(framing.slice(start..end));
+            }
+        }
+    }
+
     /// `n` bytes were written.
     #[inline]
     pub fn advance(&mut self, mut n: usize) {
@@ -213,6 +255,31 @@ mod tests {
             assert!(t.framing.len() < 16 * 1024, "framing buffer grew to {}", t.framing.len());
         }
         assert_eq!(drain(&mut t, 7).len(), 1);
+    }
+
+    /// The owned chunks are the lent slices' bytes, whatever was written
+    /// before and whatever is queued while they are held.
+    #[test]
+    fn owned_chunks_match_the_lent_slices() {
+        let mut t = TransmitQueue::default();
+        t.push_framing(b"head");
+        t.push_body(Bytes::from_static(b"body"));
+        t.push_framing(b"tail");
+        t.advance(2);
+        let mut held = Vec::new();
+        assert_eq!(t.poll_owned(&mut held, 8), 3);
+        assert_eq!(held.concat(), b"adbodytail");
+        // Queued while the kernel holds them: goes behind, in a new buffer.
+        t.push_framing(b"more");
+        assert_eq!(held.concat(), b"adbodytail");
+        t.advance(5);
+        assert_eq!(drain(&mut t, 3), b"ytailmore");
+        // A body is handed out as the same allocation, not a copy.
+        let body = Bytes::from(b"0123456789".to_vec());
+        t.push_body(body.clone());
+        let mut held = Vec::new();
+        t.poll_owned(&mut held, 1);
+        assert_eq!(held[0].as_ptr(), body.as_ptr());
     }
 
     #[test]

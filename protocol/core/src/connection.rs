@@ -108,8 +108,29 @@ pub trait Connection {
     /// [`Bytes`] passed through untouched; returns how many slices it filled.
     fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize;
 
-    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) offered were written.
+    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) (or
+    /// [`poll_transmit_owned`](Self::poll_transmit_owned)) offered were written.
     fn advance_transmit(&mut self, n: usize);
+
+    /// Owned output for completion IO (io_uring, IOCP), beside the lent
+    /// [`poll_transmit`](Self::poll_transmit): appends up to `max` chunks to
+    /// `out` and returns how many. The driver holds them while the kernel
+    /// sends them, then reports what was sent with
+    /// [`advance_transmit`](Self::advance_transmit) (a partial send advances
+    /// by what went; the driver drops the chunks and polls again for the rest).
+    ///
+    /// The chunks are the same bytes the lent path offers, in order: what was
+    /// offered stays the front of the output until advanced (commands issued
+    /// meanwhile queue behind it), and polling again before the advance
+    /// offers it again. Implementations hand out framing and body [`Bytes`]
+    /// as they are, never copied into one buffer; this default, for
+    /// connections that keep their output elsewhere, copies the lent slices.
+    fn poll_transmit_owned(&mut self, out: &mut alloc::vec::Vec<Bytes>, max: usize) -> usize {
+        let mut slices: [&[u8]; crate::cycle::MAX_SLICES] = [&[]; crate::cycle::MAX_SLICES];
+        let n = self.poll_transmit(&mut slices[..max.min(crate::cycle::MAX_SLICES)]);
+        out.extend(slices[..n].iter().map(|s| Bytes::copy_from_slice(s)));
+        n
+    }
 
     /// The next event, if any.
     fn poll_event(&mut self) -> Option<Event>;
@@ -228,6 +249,9 @@ impl<C: Connection + ?Sized> Connection for alloc::boxed::Box<C> {
     }
     fn advance_transmit(&mut self, n: usize) {
         (**self).advance_transmit(n)
+    }
+    fn poll_transmit_owned(&mut self, out: &mut alloc::vec::Vec<Bytes>, max: usize) -> usize {
+        (**self).poll_transmit_owned(out, max)
     }
     fn poll_event(&mut self) -> Option<Event> {
         (**self).poll_event()

@@ -359,6 +359,10 @@ impl Connection for ClientConnection {
         self.p.out.advance(n);
     }
 
+    fn poll_transmit_owned(&mut self, out: &mut alloc::vec::Vec<Bytes>, max: usize) -> usize {
+        self.p.out.poll_owned(out, max)
+    }
+
     fn handle_eof(&mut self, now: Instant) {
         self.touch(now);
         self.p.peer_eof = true;

@@ -160,6 +160,9 @@ impl Connection for ClientConnection {
     fn advance_transmit(&mut self, n: usize) {
         delegate!(self, c => c.advance_transmit(n), ())
     }
+    fn poll_transmit_owned(&mut self, out: &mut Vec<Bytes>, max: usize) -> usize {
+        delegate!(self, c => c.poll_transmit_owned(out, max), 0)
+    }
     fn poll_event(&mut self) -> Option<Event> {
         loop {
             let event = match delegate!(self, c => c.poll_event(), None) {

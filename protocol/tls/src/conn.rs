@@ -134,6 +134,10 @@ pub struct Tls<C> {
     now: Instant,
     /// Ciphertext of the lent / owned input buffers not yet taken by rustls.
     input: InputBuffer,
+    /// Ciphertext handed out as owned chunks (completion IO) and not yet
+    /// sent: it goes before `out`.
+    sealed: VecDeque<Bytes>,
+    sealed_len: usize,
     /// Ciphertext to transmit, from `out_pos` on.
     out: Vec<u8>,
     out_pos: usize,
@@ -200,6 +204,8 @@ impl<C: Connection> Tls<C> {
             handshake: None,
             started: now,
             now,
+            sealed: VecDeque::new(),
+            sealed_len: 0,
             out: Vec::new(),
             out_pos: 0,
             events: VecDeque::new(),
@@ -292,8 +298,18 @@ impl<C: Connection> Tls<C> {
         }
     }
 
+    /// What both transmit paths do first: move the inner connection's
+    /// output through rustls.
+    fn turn_for_transmit(&mut self) {
+        self.needs_turn = false;
+        self.pump();
+        if self.progress() {
+            self.pump();
+        }
+    }
+
     fn pending_out(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.sealed_len + self.out.len() - self.out_pos
     }
 
     fn flushed(&self) -> bool {
@@ -623,24 +639,56 @@ impl<C: Connection> Connection for Tls<C> {
     }
 
     fn poll_transmit<'a>(&'a mut self, out: &mut [&'a [u8]]) -> usize {
-        self.needs_turn = false;
-        self.pump();
-        if self.progress() {
-            self.pump();
+        self.turn_for_transmit();
+        let mut n = 0;
+        for chunk in &self.sealed {
+            if n == out.len() {
+                return n;
+            }
+            out[n] = chunk;
+            n += 1;
         }
-        if self.pending_out() == 0 || out.is_empty() {
-            return 0;
+        if self.out_pos < self.out.len() && n < out.len() {
+            out[n] = &self.out[self.out_pos..];
+            n += 1;
         }
-        out[0] = &self.out[self.out_pos..];
-        1
+        n
     }
 
     fn advance_transmit(&mut self, n: usize) {
-        self.out_pos += n.min(self.pending_out());
+        let mut n = n.min(self.pending_out());
+        while n > 0 {
+            let Some(front) = self.sealed.front_mut() else {
+                self.out_pos += n;
+                break;
+            };
+            let k = n.min(front.len());
+            front.advance(k);
+            self.sealed_len -= k;
+            n -= k;
+            if front.is_empty() {
+                self.sealed.pop_front();
+            }
+        }
         if self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
         }
+    }
+
+    /// The ciphertext written so far changes hands as one `Bytes` (its
+    /// allocation, not a copy), queued behind what was handed out before.
+    fn poll_transmit_owned(&mut self, out: &mut Vec<Bytes>, max: usize) -> usize {
+        self.turn_for_transmit();
+        if self.out_pos < self.out.len() {
+            let chunk = Bytes::from(std::mem::take(&mut self.out)).slice(self.out_pos..);
+            self.out_pos = 0;
+            self.sealed_len += chunk.len();
+            self.sealed.push_back(chunk);
+        }
+        let n = self.sealed.len().min(max);
+        out.extend(self.sealed.iter().take(n).cloned());
+        n
     }
 
     fn poll_event(&mut self) -> Option<Event> {
@@ -806,7 +854,7 @@ impl<C> fmt::Debug for Tls<C> {
             .field("inner", &self.inner.as_ref().map(|_| ()))
             .field("error", &self.error)
             .field("close_reason", &self.close_reason)
-            .field("pending_out", &(self.out.len() - self.out_pos))
+            .field("pending_out", &(self.sealed_len + self.out.len() - self.out_pos))
             .field("closed_emitted", &self.closed_emitted)
             .finish_non_exhaustive()
     }

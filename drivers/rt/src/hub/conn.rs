@@ -104,6 +104,9 @@ impl<C: Connection> Connection for Observed<C> {
     fn advance_transmit(&mut self, n: usize) {
         self.inner.advance_transmit(n)
     }
+    fn poll_transmit_owned(&mut self, out: &mut Vec<sockless_core::Bytes>, max: usize) -> usize {
+        self.inner.poll_transmit_owned(out, max)
+    }
     fn poll_event(&mut self) -> Option<Event> {
         if let Some(event) = self.ahead.take() {
             return Some(event);

@@ -1262,6 +1262,10 @@ impl Connection for H2Connection {
         self.out.poll(out)
     }
 
+    fn poll_transmit_owned(&mut self, out: &mut alloc::vec::Vec<Bytes>, max: usize) -> usize {
+        self.out.poll_owned(out, max)
+    }
+
     fn advance_transmit(&mut self, n: usize) {
         let n = n.min(self.out.len());
         self.out.advance(n);

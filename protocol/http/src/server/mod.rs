@@ -246,6 +246,9 @@ impl Connection for ServerConnection {
     fn advance_transmit(&mut self, n: usize) {
         delegate!(self, c => c.advance_transmit(n), ())
     }
+    fn poll_transmit_owned(&mut self, out: &mut Vec<Bytes>, max: usize) -> usize {
+        delegate!(self, c => c.poll_transmit_owned(out, max), 0)
+    }
 
     fn poll_event(&mut self) -> Option<Event> {
         // A loop, not recursion: an upgraded request's body may be any
