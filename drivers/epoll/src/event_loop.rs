@@ -162,10 +162,8 @@ where
                                 Msg::Wake(t) => self.drive(key(t)),
                                 Msg::Respond(t, stream, response) => {
                                     let k = key(t);
-                                    let entry = self.slab.get_mut(k.index as usize);
-                                    if let Some(c) =
-                                        entry.filter(|e| e.generation == k.generation).and_then(|e| e.conn.as_mut())
-                                    {
+                                    // `live` borrows only the slab, so the rules can be lent beside it.
+                                    if let Some(c) = live(&mut self.slab, k) {
                                         c.respond(stream, response, &self.rules);
                                         self.drive(k);
                                     }
@@ -251,11 +249,7 @@ where
     }
 
     fn get(&mut self, k: Key) -> Option<&mut Conn<C, F>> {
-        let e = self.slab.get_mut(k.index as usize)?;
-        if e.generation != k.generation {
-            return None;
-        }
-        e.conn.as_mut()
+        live(&mut self.slab, k)
     }
 
     /// Accepts until the listener has no more (or the ceiling is reached).
@@ -409,4 +403,14 @@ where
             }
         }
     }
+}
+
+/// The connection of `k` in `slab`, if `k` still names it (its entry was
+/// not reused for another connection).
+fn live<C, F>(slab: &mut [Entry<C, F>], k: Key) -> Option<&mut Conn<C, F>> {
+    let e = slab.get_mut(k.index as usize)?;
+    if e.generation != k.generation {
+        return None;
+    }
+    e.conn.as_mut()
 }

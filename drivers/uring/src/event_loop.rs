@@ -254,10 +254,8 @@ where
             Msg::Wake(t) => self.drive(key(t)),
             Msg::Respond(t, stream, response) => {
                 let k = key(t);
-                let entry = self.slab.get_mut(k.index as usize);
-                if let Some(c) =
-                    entry.filter(|e| e.generation == k.generation && !e.closing).and_then(|e| e.conn.as_mut())
-                {
+                // `live` borrows only the slab, so the rules can be lent beside it.
+                if let Some(c) = live(&mut self.slab, k) {
                     c.respond(stream, response, &self.rules);
                     self.drive(k);
                 }
@@ -315,11 +313,7 @@ where
     }
 
     fn get(&mut self, k: Key) -> Option<&mut Conn<C, F>> {
-        let e = self.slab.get_mut(k.index as usize)?;
-        if e.generation != k.generation || e.closing {
-            return None;
-        }
-        e.conn.as_mut()
+        live(&mut self.slab, k)
     }
 
     fn resume_accepting(&mut self) {
@@ -609,4 +603,14 @@ where
 
 fn unsupported() -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, "the io_uring loops take no client connections")
+}
+
+/// The connection of `k` in `slab`, if `k` still names it (its entry was
+/// not reused for another connection, nor is it closing).
+fn live<C, F>(slab: &mut [Entry<C, F>], k: Key) -> Option<&mut Conn<C, F>> {
+    let e = slab.get_mut(k.index as usize)?;
+    if e.generation != k.generation || e.closing {
+        return None;
+    }
+    e.conn.as_mut()
 }
