@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use fields::{BlockKind, Decoded, FieldError};
 use sockless_core::{
-    Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, ProtocolError,
+    Answer, CloseReason, Connection, Error, ErrorCode, Event, HeaderList, InputBuffer, Instant, Method, ProtocolError,
     ProtocolErrorKind as Kind, RequestHead, ResponseHead, StreamId, TransmitQueue, UserError,
 };
 use stream::{ClosedStreams, Closure, Incoming, RecvEvent, RecvHalf, Seen, SendEvent, SendHalf, Stream, Verdict};
@@ -883,8 +883,12 @@ impl H2Connection {
                 }
                 let s = &mut self.streams[idx];
                 s.recv = s.recv.on(RecvEvent::FinalHead { end: false }); // the end follows below
-                s.content_length = info.content_length;
-                if end_stream && info.content_length.is_some_and(|cl| cl != 0) {
+                                                                         // A response to HEAD, and a 204 or 304, has no content: its Content-Length
+                                                                         // describes the representation (RFC 9113 section 8.1.1), and any DATA payload on
+                                                                         // it is malformed, checked as a length of 0.
+                let no_content = s.head_request || head.status == 204 || head.status == 304;
+                s.content_length = if no_content { Some(0) } else { info.content_length };
+                if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
                     return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
                 }
                 self.events.push_back(Event::Response { stream, head });
@@ -1357,7 +1361,9 @@ impl Connection for H2Connection {
         let id = self.next_stream_id;
         self.next_stream_id += 2;
         let stream = StreamId::new(id);
-        self.insert_stream(Stream::local(id, end_stream, self.peer_initial_window, self.local_initial_window()));
+        let mut s = Stream::local(id, end_stream, self.peer_initial_window, self.local_initial_window());
+        s.head_request = head.method == Method::Head;
+        self.insert_stream(s);
         self.write_block(stream, end_stream);
         Ok(stream)
     }

@@ -257,6 +257,9 @@ pub(crate) struct Stream {
     /// Content-Length the peer announced, and DATA bytes received so far.
     pub content_length: Option<u64>,
     pub received: u64,
+    /// Client: this stream's request was HEAD, so its response has no content whatever its
+    /// Content-Length says (RFC 9110 section 9.3.2, RFC 9113 section 8.1.1).
+    pub head_request: bool,
 }
 
 impl Stream {
@@ -273,6 +276,7 @@ impl Stream {
             trailers: None,
             content_length: None,
             received: 0,
+            head_request: false,
         }
     }
 

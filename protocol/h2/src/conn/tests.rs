@@ -649,6 +649,75 @@ mod reset {
     }
 }
 
+mod no_content_responses {
+    //! RFC 9113 section 8.1.1: a response defined to have no content (to HEAD, a 204 or a 304)
+    //! may carry a non-zero Content-Length, which describes the representation, not DATA.
+    use super::*;
+
+    fn head(path: &str) -> RequestHead {
+        RequestHead::new(Method::Head, alloc::format!("https://example.com{path}"))
+    }
+
+    #[test]
+    fn a_head_response_keeps_its_content_length_and_ends_the_stream() {
+        let mut p = Pair::default();
+        let stream = p.c.send_request(&head("/file"), true).unwrap();
+        p.pump();
+        p.take_s_events();
+        p.s.send_response(stream, &ResponseHead::new(200).header("content-length", "5"), true).unwrap();
+        p.pump();
+        let ev = p.take_c_events();
+        let Some(Event::Response { head, .. }) = ev.first() else { panic!("{ev:?}") };
+        assert_eq!(head.headers.get("content-length"), Some(&b"5"[..]));
+        assert_eq!(ev.last(), Some(&Event::EndStream { stream }));
+        assert!(errors(&p.c_events).is_empty(), "{:?}", errors(&p.c_events));
+        assert!(rst_frames(&p.client_frames()).is_empty());
+    }
+
+    #[test]
+    fn a_not_modified_response_keeps_its_content_length_and_ends_the_stream() {
+        let mut p = Pair::default();
+        let stream = p.c.send_request(&get("/file"), true).unwrap();
+        p.pump();
+        p.take_s_events();
+        p.s.send_response(stream, &ResponseHead::new(304).header("content-length", "1024"), true).unwrap();
+        p.pump();
+        let ev = p.take_c_events();
+        assert!(matches!(ev.first(), Some(Event::Response { head, .. }) if head.status == 304), "{ev:?}");
+        assert_eq!(ev.last(), Some(&Event::EndStream { stream }));
+        assert!(errors(&p.c_events).is_empty(), "{:?}", errors(&p.c_events));
+    }
+
+    #[test]
+    fn a_head_response_ended_by_an_empty_data_frame_is_accepted() {
+        let mut p = Pair::default();
+        let stream = p.c.send_request(&head("/file"), true).unwrap();
+        p.pump();
+        p.take_s_events();
+        p.s.send_response(stream, &ResponseHead::new(200).header("content-length", "5"), false).unwrap();
+        p.s.send_data(stream, Bytes::new(), true).unwrap();
+        p.pump();
+        let ev = p.take_c_events();
+        assert_eq!(ev.last(), Some(&Event::EndStream { stream }), "{ev:?}");
+        assert!(errors(&p.c_events).is_empty(), "{:?}", errors(&p.c_events));
+    }
+
+    #[test]
+    fn content_on_a_head_response_is_a_stream_error() {
+        let mut p = Pair::default();
+        let stream = p.c.send_request(&head("/file"), true).unwrap();
+        p.pump();
+        p.take_s_events();
+        // A by-hand server that sends a body anyway (the drivers drop it, RFC 9110 section 9.3.2).
+        p.s.send_response(stream, &ResponseHead::new(200), false).unwrap();
+        p.s.send_data(stream, Bytes::from_static(b"hello"), true).unwrap();
+        p.pump();
+        assert_eq!(rst_frames(&p.client_frames()), [(1, ErrorCode::PROTOCOL_ERROR)]);
+        let want = ProtocolError::new(Kind::InvalidContentLength, Answer::ResetStream(ErrorCode::PROTOCOL_ERROR));
+        assert_eq!(errors(&p.c_events), [want.on(stream)]);
+    }
+}
+
 mod headers {
     //! RFC 9113 sections 8.2 and 8.3 on received field blocks, and on the ones we send.
     use super::*;
