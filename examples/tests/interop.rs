@@ -878,3 +878,82 @@ fn sockless_bench_against_sockless_serve() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 failed"), "{out:?}");
 }
+
+// ---------------------------------------------------------------------------
+// h2spec: RFC 7540/9113 and RFC 7541 conformance, every driver, h2c and TLS
+// ---------------------------------------------------------------------------
+
+/// How many times in a row each driver and transport must pass all of h2spec (the long form,
+/// by hand: `SOCKLESS_H2SPEC_ROUNDS=50 cargo test -p sockless-examples --test interop h2spec`).
+fn h2spec_rounds() -> usize {
+    std::env::var("SOCKLESS_H2SPEC_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3)
+}
+
+/// The h2spec binary `scripts/test.sh` builds from the sources vendored in tools/h2spec
+/// (`SOCKLESS_H2SPEC` names it), or one on the PATH.
+fn h2spec() -> PathBuf {
+    if let Some(path) = std::env::var_os("SOCKLESS_H2SPEC") {
+        return PathBuf::from(path);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/h2spec/h2spec");
+    if built.is_file() {
+        return built;
+    }
+    require("h2spec", "golang-go, then `bash scripts/test.sh` builds tools/h2spec")
+}
+
+/// All 146 h2spec cases pass on `driver`, over h2c (prior knowledge) and over TLS, several
+/// runs in a row against one server.
+fn h2spec_against(driver: &str) {
+    let h2spec = h2spec();
+    for tls in [false, true] {
+        let args: &[&str] = if tls { &["--echo", "--tls"] } else { &["--echo"] };
+        let server = sockless_serve(driver, args);
+        let port = server.port().to_string();
+        for round in 1..=h2spec_rounds() {
+            let mut cmd = Command::new(&h2spec);
+            cmd.args(["-h", "127.0.0.1", "-p", &port, "-o", "5"]);
+            if tls {
+                cmd.args(["-t", "-k"]);
+            }
+            let out = run(&mut cmd);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let summary = stdout.lines().rev().find(|l| l.contains(" tests, ")).unwrap_or_default();
+            assert!(
+                out.status.success() && summary.contains("146 tests, 146 passed, 0 skipped, 0 failed"),
+                "h2spec on {driver} (tls: {tls}), round {round}: {summary}\n{stdout}\n{}",
+                server.log()
+            );
+        }
+        eprintln!("h2spec on {driver} (tls: {tls}): 146/146, {} rounds", h2spec_rounds());
+    }
+}
+
+#[test]
+fn h2spec_against_sockless_tokio() {
+    h2spec_against("tokio");
+}
+
+#[test]
+fn h2spec_against_sockless_smol() {
+    h2spec_against("smol");
+}
+
+#[test]
+fn h2spec_against_sockless_async_std() {
+    h2spec_against("async-std");
+}
+
+#[test]
+fn h2spec_against_sockless_epoll() {
+    h2spec_against("epoll");
+}
+
+#[test]
+fn h2spec_against_sockless_uring() {
+    if let Err(e) = sockless_uring::probe() {
+        eprintln!("SKIPPED: {e}");
+        return;
+    }
+    h2spec_against("uring");
+}
