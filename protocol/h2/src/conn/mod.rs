@@ -881,11 +881,11 @@ impl H2Connection {
                     self.events.push_back(Event::Informational { stream, head });
                     return;
                 }
+                // A response to HEAD, and a 204 or 304, has no content: its Content-Length
+                // describes the representation (RFC 9113 section 8.1.1), and any DATA payload on
+                // it is malformed, checked as a length of 0. The stream's end follows below.
                 let s = &mut self.streams[idx];
-                s.recv = s.recv.on(RecvEvent::FinalHead { end: false }); // the end follows below
-                                                                         // A response to HEAD, and a 204 or 304, has no content: its Content-Length
-                                                                         // describes the representation (RFC 9113 section 8.1.1), and any DATA payload on
-                                                                         // it is malformed, checked as a length of 0.
+                s.recv = s.recv.on(RecvEvent::FinalHead { end: false });
                 let no_content = s.head_request || head.status == 204 || head.status == 304;
                 s.content_length = if no_content { Some(0) } else { info.content_length };
                 if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
