@@ -47,12 +47,6 @@ impl ResponseRules {
     }
 }
 
-/// Whether a response to this request may carry a body: not one to HEAD,
-/// not a 1xx, 204 or 304 (RFC 9110 sections 6.4.1, 9.3.2).
-pub(crate) fn allows_body(head_request: bool, status: u16) -> bool {
-    !(head_request || (100..200).contains(&status) || status == 204 || status == 304)
-}
-
 /// Makes `response` ready to go out; returns whether it ends with its head.
 ///
 /// * No body allowed: the body is dropped; for HEAD the head gets the
@@ -73,7 +67,7 @@ pub(crate) fn prepare(response: &mut Response, head_request: bool, rules: &Rules
     let head = &mut response.head;
     let framed = head.headers.contains("content-length") || head.headers.contains("transfer-encoding");
     let known = if framed { None } else { response.body.known_len() };
-    let end = if allows_body(head_request, head.status) {
+    let end = if sockless_core::response_has_content(head_request, head.status) {
         if let Some(n) = known.filter(|&n| n > 0) {
             head.headers.push("content-length", itoa(n as u64).as_slice());
         }

@@ -15,12 +15,6 @@ pub(crate) fn status(code: u16) -> Response {
     Response::new(ResponseHead::new(code).header("content-length", "0"), Body::empty())
 }
 
-/// Statuses whose responses never carry a body (RFC 9110 sections 15.2,
-/// 15.3.5, 15.4.5): nor a Content-Length sockless would add.
-fn bodiless(status: u16) -> bool {
-    (100..200).contains(&status) || status == 204 || status == 304
-}
-
 /// What of the request shapes its response.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Asked {
@@ -63,7 +57,7 @@ where
     // The connection speaks its own version; `http`'s field is advisory.
     head.version = Version::Http11;
     let code = parts.status.as_u16();
-    let bodiless = bodiless(code) || (asked.connect && (200..300).contains(&code));
+    let bodiless = !sockless_core::response_has_content(false, code) || (asked.connect && (200..300).contains(&code));
     let ended = body.is_end_stream();
     let exact = if ended { Some(0) } else { body.size_hint().exact() };
     if let Some(len) = exact {

@@ -214,6 +214,14 @@ pub struct ResponseHead {
     pub headers: HeaderList,
 }
 
+/// Whether a response with this status, answering a request (`to_head`: a HEAD one), carries
+/// content: not one to HEAD, nor a 1xx, 204 or 304 (RFC 9110 sections 6.4.1 and 9.3.2). A
+/// Content-Length on a response without content describes the representation, not the message
+/// (RFC 9113 section 8.1.1). Both HTTP versions and every driver ask this one function.
+pub fn response_has_content(to_head: bool, status: u16) -> bool {
+    !(to_head || (100..200).contains(&status) || status == 204 || status == 304)
+}
+
 impl ResponseHead {
     /// An HTTP/1.1 response head with no header fields.
     pub fn new(status: u16) -> Self {

@@ -45,7 +45,8 @@ pub use cycle::{poll_events, transmit_all};
 pub use error::{Answer, Error, ErrorCode, ProtocolError, ProtocolErrorKind, UserError};
 pub use event::{CloseReason, Event};
 pub use head::{
-    canonical_reason, is_tchar, validate_field, validate_fields, Method, RequestHead, ResponseHead, Version,
+    canonical_reason, is_tchar, response_has_content, validate_field, validate_fields, Method, RequestHead,
+    ResponseHead, Version,
 };
 pub use header::{HeaderList, Iter as HeaderIter};
 #[cfg(feature = "http")]

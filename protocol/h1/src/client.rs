@@ -203,7 +203,7 @@ impl ClientConnection {
             self.p.push_event(Event::Response { stream, head });
             return;
         }
-        let bodiless = ex.head_request || head.status == 204 || head.status == 304;
+        let bodiless = !sockless_core::response_has_content(ex.head_request, head.status);
         let decoder = match rules::incoming_body(Sender::Server { bodiless }, head.version, &info, &self.p.config) {
             Ok(Incoming::None | Incoming::Exact(0)) => BodyDecoder::Length(0),
             Ok(Incoming::Exact(n)) => BodyDecoder::Length(n),

@@ -425,7 +425,7 @@ impl ServerConnection {
             self.switch_decided(idx);
             return Ok(());
         }
-        let bodiless = ex.head_request || head.status == 204 || head.status == 304;
+        let bodiless = !sockless_core::response_has_content(ex.head_request, head.status);
         let body = rules::outgoing_body(Outgoing::Response { bodiless }, version, &framing, end_stream)?;
         let close = !ex.keep_alive || framing.close || (ex.awaiting_continue && !ex.request_done) || body.close;
         let encoder = body.encoder;

@@ -886,8 +886,8 @@ impl H2Connection {
                 // it is malformed, checked as a length of 0. The stream's end follows below.
                 let s = &mut self.streams[idx];
                 s.recv = s.recv.on(RecvEvent::FinalHead { end: false });
-                let no_content = s.head_request || head.status == 204 || head.status == 304;
-                s.content_length = if no_content { Some(0) } else { info.content_length };
+                let content = sockless_core::response_has_content(s.head_request, head.status);
+                s.content_length = if !content { Some(0) } else { info.content_length };
                 if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
                     return self.reset_for_error(id, Kind::InvalidContentLength, ErrorCode::PROTOCOL_ERROR);
                 }
